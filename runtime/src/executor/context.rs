@@ -1,0 +1,81 @@
+//! Thread-local context: which runtime this thread belongs to (for `spawn`), and, on a
+//! slot thread, that slot's local queues (so a wake on the slot stays on the slot).
+
+use super::queue::Local;
+use super::runtime::Handle;
+use crate::task::{Class, Notified};
+use std::cell::{Cell, RefCell};
+use std::ptr;
+
+/// What a slot thread exposes to code running on it.
+pub(crate) struct SlotLocal {
+    pub(crate) runtime: usize,
+    pub(crate) index: usize,
+    pub(crate) local: [Local; 2],
+}
+
+thread_local! {
+    static SLOT: Cell<*const SlotLocal> = const { Cell::new(ptr::null()) };
+    static HANDLE: RefCell<Option<Handle>> = const { RefCell::new(None) };
+}
+
+/// Pushes `task` to the local `class` queue if this thread is a slot of runtime
+/// `runtime`; otherwise hands it back.
+#[inline]
+pub(crate) fn push_local(runtime: usize, class: Class, task: Notified) -> Option<Notified> {
+    SLOT.with(|s| {
+        let p = s.get();
+        // SAFETY: SLOT points at the SlotLocal of the slot running on this thread; it
+        // outlives every task poll on the thread (reset before it is dropped).
+        match unsafe { p.as_ref() } {
+            Some(l) if l.runtime == runtime => {
+                l.local[class.index()].push(task);
+                None
+            }
+            _ => Some(task),
+        }
+    })
+}
+
+/// Whether this thread is slot `slot` of runtime `runtime`.
+pub(crate) fn is_slot(runtime: usize, slot: usize) -> bool {
+    SLOT.with(|s| {
+        // SAFETY: as in `push_local`.
+        unsafe { s.get().as_ref() }.is_some_and(|l| l.runtime == runtime && l.index == slot)
+    })
+}
+
+/// Resets the thread's slot pointer when dropped.
+pub(crate) struct SlotGuard(*const SlotLocal);
+
+/// Marks this thread as running slot `local` until the guard drops.
+pub(crate) fn enter_slot(local: &SlotLocal) -> SlotGuard {
+    SlotGuard(SLOT.with(|s| s.replace(local)))
+}
+
+impl Drop for SlotGuard {
+    fn drop(&mut self) {
+        SLOT.with(|s| s.set(self.0));
+    }
+}
+
+/// Restores the previous runtime handle when dropped.
+pub(crate) struct HandleGuard(Option<Handle>);
+
+/// Makes `handle` the current runtime of this thread (for `spawn`) until the guard
+/// drops.
+pub(crate) fn enter_runtime(handle: Handle) -> HandleGuard {
+    HandleGuard(HANDLE.with(|h| h.replace(Some(handle))))
+}
+
+impl Drop for HandleGuard {
+    fn drop(&mut self) {
+        let prev = self.0.take();
+        let _ = HANDLE.try_with(|h| *h.borrow_mut() = prev);
+    }
+}
+
+/// The runtime of this thread, if any.
+pub(crate) fn current_handle() -> Option<Handle> {
+    HANDLE.try_with(|h| h.borrow().clone()).ok().flatten()
+}

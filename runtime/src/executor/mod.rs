@@ -1,0 +1,10 @@
+//! The executor: slots (worker threads) with per-class local queues, global injectors,
+//! work stealing, suspended queues, and the idle protocol.
+
+pub(crate) mod context;
+mod idle;
+mod queue;
+mod registry;
+pub(crate) mod runtime;
+mod shared;
+mod slot;

@@ -1,0 +1,490 @@
+//! `Runtime`, `Builder` and `Handle`: starting, using and stopping the executor.
+
+use super::context;
+use super::idle::{Idle, Parker};
+use super::queue::{self, Inject};
+use super::registry::Registry;
+use super::shared::{Shared, SlotShared};
+use super::slot::Slot;
+use crate::metrics::{RuntimeMetrics, SlotMetrics};
+use crate::policy::{DefaultPolicy, Policy};
+use crate::sync::{lock, Arc, AtomicBool, Condvar, Mutex, Ordering::*};
+use crate::task::{new_task, JoinHandle, SpawnOptions};
+use std::fmt;
+use std::future::Future;
+use std::io;
+use std::pin::pin;
+use std::task::{Context, Poll, Wake, Waker};
+use std::time::Duration;
+
+/// Configures and builds a [`Runtime`].
+///
+/// ```
+/// let rt = neptune_runtime::Builder::new()
+///     .slots(2)
+///     .thread_name("worker")
+///     .build()
+///     .unwrap();
+/// assert_eq!(rt.slots(), 2);
+/// ```
+pub struct Builder {
+    slots: usize,
+    thread_name: String,
+    stack_size: Option<usize>,
+    policy: Box<dyn Policy>,
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Builder::new()
+    }
+}
+
+impl fmt::Debug for Builder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Builder")
+            .field("slots", &self.slots)
+            .field("thread_name", &self.thread_name)
+            .field("stack_size", &self.stack_size)
+            .field("policy", &self.policy.name())
+            .finish()
+    }
+}
+
+impl Builder {
+    /// One slot per available core, the default policy, threads named `neptune-slot-N`.
+    pub fn new() -> Builder {
+        Builder {
+            slots: crate::sync::available_parallelism(),
+            thread_name: "neptune-slot".to_owned(),
+            stack_size: None,
+            policy: Box::new(DefaultPolicy),
+        }
+    }
+
+    /// Number of slots (worker threads). Zero is rejected by [`build`](Self::build).
+    pub fn slots(mut self, n: usize) -> Builder {
+        self.slots = n;
+        self
+    }
+
+    /// Prefix of the slot threads' names (`PREFIX-N`).
+    pub fn thread_name(mut self, name: impl Into<String>) -> Builder {
+        self.thread_name = name.into();
+        self
+    }
+
+    /// Stack size of slot threads, in bytes.
+    pub fn stack_size(mut self, bytes: usize) -> Builder {
+        self.stack_size = Some(bytes);
+        self
+    }
+
+    /// The scheduling policy the runtime asks when Stream work needs room.
+    pub fn policy(mut self, policy: impl Policy) -> Builder {
+        self.policy = Box::new(policy);
+        self
+    }
+
+    /// A boxed policy (e.g. chosen by name at run time).
+    pub fn boxed_policy(mut self, policy: Box<dyn Policy>) -> Builder {
+        self.policy = policy;
+        self
+    }
+
+    /// Starts the slot threads (and the I/O and timer driver).
+    pub fn build(self) -> io::Result<Runtime> {
+        if self.slots == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "a runtime needs at least one slot",
+            ));
+        }
+        static NEXT_ID: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(1);
+        let n = self.slots;
+        let mut locals = Vec::with_capacity(n);
+        let mut slots = Vec::with_capacity(n);
+        for _ in 0..n {
+            let (ls, rs) = queue::local();
+            let (lb, rb) = queue::local();
+            locals.push([ls, lb]);
+            slots.push(SlotShared::new([rs, rb]));
+        }
+        let classes = (0..n).map(|i| self.policy.slot_classes(i, n)).collect();
+        let shared = Arc::new(Shared {
+            slots: slots.into_boxed_slice(),
+            inject: [Inject::new(), Inject::new()],
+            idle: Idle::new(n),
+            registry: Registry::new(4 * n),
+            shutdown: AtomicBool::new(false),
+            queueing: self.policy.queueing(),
+            policy: self.policy,
+            classes,
+            id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+        });
+        #[cfg(not(loom))]
+        let driver = crate::driver::Handle::start(&format!("{}-driver", self.thread_name))?;
+        let handle = Handle {
+            shared: shared.clone(),
+            #[cfg(not(loom))]
+            driver: driver.clone(),
+        };
+        let exited = Arc::new((Mutex::new(0usize), Condvar::new()));
+        let mut threads = Vec::with_capacity(n);
+        for (i, local) in locals.into_iter().enumerate() {
+            let slot = Slot::new(shared.clone(), i, local);
+            let h = handle.clone();
+            let exited_here = exited.clone();
+            let body = move || {
+                let _rt = context::enter_runtime(h.clone());
+                #[cfg(not(loom))]
+                let _drv = crate::driver::enter(h.driver.clone());
+                slot.run();
+                let (m, c) = &*exited_here;
+                *lock(m) += 1;
+                c.notify_all();
+            };
+            #[cfg(not(loom))]
+            {
+                let mut b = std::thread::Builder::new().name(format!("{}-{i}", self.thread_name));
+                if let Some(s) = self.stack_size {
+                    b = b.stack_size(s);
+                }
+                match b.spawn(body) {
+                    Ok(t) => threads.push(t),
+                    Err(e) => {
+                        let rt = Runtime {
+                            handle,
+                            threads,
+                            exited,
+                        };
+                        drop(rt);
+                        return Err(e);
+                    }
+                }
+            }
+            #[cfg(loom)]
+            threads.push(crate::sync::thread::spawn(body));
+        }
+        Ok(Runtime {
+            handle,
+            threads,
+            exited,
+        })
+    }
+}
+
+/// A cheap, cloneable reference to a runtime, for spawning from anywhere.
+#[derive(Clone)]
+pub struct Handle {
+    pub(crate) shared: Arc<Shared>,
+    #[cfg(not(loom))]
+    pub(crate) driver: crate::driver::Handle,
+}
+
+impl fmt::Debug for Handle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Handle")
+            .field("slots", &self.shared.slots.len())
+            .field("policy", &self.shared.policy.name())
+            .finish()
+    }
+}
+
+impl Handle {
+    /// The handle of the runtime this thread runs in.
+    ///
+    /// # Panics
+    /// Outside a runtime (a slot thread, or inside `block_on`); see
+    /// [`try_current`](Self::try_current).
+    pub fn current() -> Handle {
+        Handle::try_current().expect("must be called from within a neptune runtime")
+    }
+
+    /// The handle of the runtime this thread runs in, if any.
+    pub fn try_current() -> Option<Handle> {
+        context::current_handle()
+    }
+
+    /// Spawns a Batch task.
+    pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.spawn_with(SpawnOptions::new(), future)
+    }
+
+    /// Spawns a task with the given class and name.
+    pub fn spawn_with<F>(&self, options: SpawnOptions, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let (notified, join, entry) = new_task(future, self.shared.clone(), options);
+        match self.shared.registry.insert(entry) {
+            Ok(()) => self.shared.schedule_task(notified),
+            Err(entry) => {
+                // Shut down: the task never runs; its future is dropped now.
+                entry.raw().shutdown();
+                drop(notified);
+            }
+        }
+        join
+    }
+
+    /// Runs `future` to completion on the current thread (see [`Runtime::block_on`]).
+    pub fn block_on<F: Future>(&self, future: F) -> F::Output {
+        let _rt = context::enter_runtime(self.clone());
+        #[cfg(not(loom))]
+        let _drv = crate::driver::enter(self.driver.clone());
+        block_on_here(future)
+    }
+
+    /// A snapshot of per-slot metrics.
+    pub fn metrics(&self) -> RuntimeMetrics {
+        RuntimeMetrics {
+            slots: self
+                .shared
+                .slots
+                .iter()
+                .enumerate()
+                .map(|(i, s)| SlotMetrics::read(i, &s.counters))
+                .collect(),
+            live_tasks: self.shared.registry.len(),
+        }
+    }
+
+    /// Number of slots.
+    pub fn slots(&self) -> usize {
+        self.shared.slots.len()
+    }
+
+    /// The policy's name.
+    pub fn policy_name(&self) -> &str {
+        self.shared.policy.name()
+    }
+}
+
+/// The Neptune runtime: slots running tasks of two classes, with pausable tasks.
+///
+/// ```
+/// use neptune_runtime::{Runtime, SpawnOptions};
+/// let rt = Runtime::new().unwrap();
+/// let batch = rt.spawn(async {
+///     let mut n = 0u64;
+///     for i in 0..1_000u64 {
+///         n += i;
+///         neptune_runtime::preemption_point().await;
+///     }
+///     n
+/// });
+/// let task = batch.task();
+/// task.pause();
+/// let stream = rt.spawn_with(SpawnOptions::stream(), async { "served" });
+/// assert_eq!(rt.block_on(stream).unwrap(), "served");
+/// task.resume();
+/// assert_eq!(rt.block_on(batch).unwrap(), 499_500);
+/// ```
+pub struct Runtime {
+    handle: Handle,
+    #[cfg(not(loom))]
+    threads: Vec<std::thread::JoinHandle<()>>,
+    #[cfg(loom)]
+    threads: Vec<loom::thread::JoinHandle<()>>,
+    exited: Arc<(Mutex<usize>, Condvar)>,
+}
+
+impl fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.handle.fmt(f)
+    }
+}
+
+impl Runtime {
+    /// A runtime with one slot per available core and the default policy.
+    pub fn new() -> io::Result<Runtime> {
+        Builder::new().build()
+    }
+
+    /// A handle for spawning from other threads.
+    pub fn handle(&self) -> &Handle {
+        &self.handle
+    }
+
+    /// Spawns a Batch task.
+    pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.handle.spawn(future)
+    }
+
+    /// Spawns a task with the given class and name.
+    pub fn spawn_with<F>(&self, options: SpawnOptions, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.handle.spawn_with(options, future)
+    }
+
+    /// Runs `future` to completion on the current thread, which parks between polls.
+    /// Inside it, `spawn`, timers and I/O use this runtime. The future itself is not a
+    /// task: it has no class and is never paused.
+    pub fn block_on<F: Future>(&self, future: F) -> F::Output {
+        self.handle.block_on(future)
+    }
+
+    /// A snapshot of per-slot metrics.
+    pub fn metrics(&self) -> RuntimeMetrics {
+        self.handle.metrics()
+    }
+
+    /// Number of slots.
+    pub fn slots(&self) -> usize {
+        self.handle.slots()
+    }
+
+    /// The policy's name.
+    pub fn policy_name(&self) -> &str {
+        self.handle.policy_name()
+    }
+
+    /// Shuts down, waiting at most `timeout` for slots to finish the polls they are in.
+    /// Slot threads still stuck in a poll after that (a task that never yields) are left
+    /// to finish on their own; everything else is cancelled and dropped.
+    pub fn shutdown_timeout(mut self, timeout: Duration) {
+        self.shutdown(Some(timeout));
+    }
+
+    fn shutdown(&mut self, timeout: Option<Duration>) {
+        let shared = &self.handle.shared;
+        if shared.shutdown.swap(true, SeqCst) {
+            return;
+        }
+        shared.idle.take_all();
+        for s in shared.slots.iter() {
+            s.parker.unpark();
+        }
+        let n = self.threads.len();
+        let all_exited = match timeout {
+            None => true,
+            #[cfg(not(loom))]
+            Some(t) => {
+                let (m, c) = &*self.exited;
+                let g = lock(m);
+                let (g, _) = c
+                    .wait_timeout_while(g, t, |exited| *exited < n)
+                    .unwrap_or_else(|e| e.into_inner());
+                *g >= n
+            }
+            #[cfg(loom)]
+            Some(_) => true,
+        };
+        if all_exited {
+            for t in self.threads.drain(..) {
+                // A slot thread only ends by returning from its loop; user panics are
+                // caught inside tasks.
+                let _ = t.join();
+            }
+        } else {
+            // Detach: those threads hold their own references to what they use.
+            self.threads.clear();
+        }
+        #[cfg(not(loom))]
+        self.handle.driver.shutdown();
+        // Cancel every live task: drop its future now.
+        for task in shared.registry.close_and_drain() {
+            task.raw().shutdown();
+        }
+        // Drop the queued references.
+        for inject in &shared.inject {
+            while inject.pop().is_some() {}
+        }
+        for s in shared.slots.iter() {
+            for r in &s.remote {
+                while r.steal_one().is_some() {}
+            }
+            let (sus, res) = {
+                let mut p = lock(&s.parking);
+                (
+                    std::mem::take(&mut p.suspended),
+                    std::mem::take(&mut p.resumed),
+                )
+            };
+            drop(sus);
+            drop(res);
+        }
+    }
+}
+
+impl Drop for Runtime {
+    /// Cancels every task left, drops every future, and joins every slot thread.
+    fn drop(&mut self) {
+        self.shutdown(None);
+    }
+}
+
+/// Spawns a Batch task on the current runtime.
+///
+/// # Panics
+/// Outside a runtime (use [`Handle::spawn`] there).
+pub fn spawn<F>(future: F) -> JoinHandle<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    Handle::current().spawn(future)
+}
+
+/// Spawns a task with the given class and name on the current runtime.
+///
+/// ```
+/// # let rt = neptune_runtime::Runtime::new().unwrap();
+/// # rt.block_on(async {
+/// use neptune_runtime::{spawn_with, SpawnOptions};
+/// let h = spawn_with(SpawnOptions::stream().name("alert"), async { 1 });
+/// assert_eq!(h.await.unwrap(), 1);
+/// # });
+/// ```
+///
+/// # Panics
+/// Outside a runtime.
+pub fn spawn_with<F>(options: SpawnOptions, future: F) -> JoinHandle<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    Handle::current().spawn_with(options, future)
+}
+
+/// Wakes the `block_on` thread.
+struct ThreadWaker {
+    parker: Parker,
+}
+
+impl Wake for ThreadWaker {
+    fn wake(self: std::sync::Arc<Self>) {
+        self.parker.unpark();
+    }
+    fn wake_by_ref(self: &std::sync::Arc<Self>) {
+        self.parker.unpark();
+    }
+}
+
+fn block_on_here<F: Future>(future: F) -> F::Output {
+    let tw = std::sync::Arc::new(ThreadWaker {
+        parker: Parker::new(),
+    });
+    let waker = Waker::from(tw.clone());
+    let mut cx = Context::from_waker(&waker);
+    let mut future = pin!(future);
+    loop {
+        if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
+            return out;
+        }
+        tw.parker.park();
+    }
+}

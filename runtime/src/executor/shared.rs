@@ -1,0 +1,256 @@
+//! State every slot and every task of one runtime share, and the [`Schedule`]
+//! implementation that routes tasks between queues.
+
+use super::context;
+use super::idle::{Idle, Parker};
+use super::queue::{Inject, Remote};
+use super::registry::Registry;
+use crate::metrics::SlotCounters;
+use crate::policy::{Policy, Preempt, Queueing, RunningTask, SlotClasses, SlotView};
+use crate::sync::{lock, Arc, AtomicBool, AtomicUsize, Mutex, Ordering::*};
+use crate::task::{
+    state::PAUSE_POLICY, Class, Notified, Parking, RawTask, Schedule, TaskHandle,
+};
+use std::ptr::NonNull;
+use std::time::Duration;
+
+/// `SlotShared::current` while a preemptor inspects the task.
+pub(crate) const LOCKED: usize = 1;
+
+/// The part of a slot other threads see.
+pub(crate) struct SlotShared {
+    /// Steal ends of the slot's local queues, per class.
+    pub(crate) remote: [Remote; 2],
+    /// Suspended and resumed queues.
+    pub(crate) parking: Mutex<Parking>,
+    /// The resumed queue is non-empty.
+    pub(crate) has_resumed: AtomicBool,
+    /// Tasks parked by the policy (PAUSE_POLICY) in the suspended queue.
+    pub(crate) policy_parked: AtomicUsize,
+    pub(crate) parker: Parker,
+    /// The Batch task this slot polls now (its header address), 0, or `LOCKED`.
+    ///
+    /// Protocol: the slot stores the address before the poll and swaps it back to 0
+    /// right after, before the task can move or be freed; a preemptor CASes address ->
+    /// `LOCKED`, takes a reference, and stores the address back. The slot spins while it
+    /// sees `LOCKED`, so the task stays alive while a preemptor looks at it.
+    pub(crate) current: AtomicUsize,
+    pub(crate) counters: SlotCounters,
+}
+
+impl SlotShared {
+    pub(crate) fn new(remote: [Remote; 2]) -> SlotShared {
+        SlotShared {
+            remote,
+            parking: Mutex::new(Parking::default()),
+            has_resumed: AtomicBool::new(false),
+            policy_parked: AtomicUsize::new(0),
+            parker: Parker::new(),
+            current: AtomicUsize::new(0),
+            counters: SlotCounters::default(),
+        }
+    }
+
+    /// The Batch task this slot polls now, with a counted reference, if any.
+    fn running_task(&self) -> Option<RunningTask> {
+        for _ in 0..4 {
+            let p = self.current.load(Acquire);
+            if p == 0 {
+                return None;
+            }
+            if p == LOCKED {
+                crate::sync::spin_hint();
+                continue;
+            }
+            if self.current.compare_exchange(p, LOCKED, Acquire, Relaxed).is_err() {
+                continue;
+            }
+            // SAFETY: while `current` is LOCKED the slot does not let go of the task it
+            // polls, so the header is alive; the handle takes its own reference.
+            let raw = unsafe { RawTask::from_ptr(NonNull::new_unchecked(p as *mut _)) };
+            let task = TaskHandle::new(raw.add_ref());
+            self.current.store(p, Release);
+            let h = task.task_ref().header();
+            let first = h.first_poll_at.load(Relaxed);
+            return Some(RunningTask {
+                age: Duration::from_nanos(crate::clock::now_ns().saturating_sub(first)),
+                suspensions: h.suspensions.load(Relaxed),
+                pausing: task.is_pause_requested(),
+                task,
+            });
+        }
+        None
+    }
+}
+
+/// Everything one runtime shares.
+pub(crate) struct Shared {
+    pub(crate) slots: Box<[SlotShared]>,
+    pub(crate) inject: [Inject; 2],
+    pub(crate) idle: Idle,
+    pub(crate) registry: Registry,
+    pub(crate) shutdown: AtomicBool,
+    pub(crate) policy: Box<dyn Policy>,
+    pub(crate) queueing: Queueing,
+    pub(crate) classes: Box<[SlotClasses]>,
+    /// Distinguishes runtimes in the thread-local context.
+    pub(crate) id: usize,
+}
+
+impl Shared {
+    /// The queue class a task of `class` goes to (`Arrival` puts all in one queue).
+    #[inline]
+    pub(crate) fn route(&self, class: Class) -> Class {
+        match self.queueing {
+            Queueing::Arrival => Class::Batch,
+            _ => class,
+        }
+    }
+
+    /// Pushes a runnable task: to the current slot's local queue when called on one of
+    /// this runtime's slots, else to the global injector. A Stream task that finds every
+    /// slot busy with Batch work goes to the injector and triggers the policy.
+    pub(crate) fn schedule_task(self: &Arc<Self>, task: Notified) {
+        if self.shutdown.load(Acquire) {
+            // Shutdown drops every future itself; this reference just goes away.
+            drop(task);
+            return;
+        }
+        let class = task.header().class;
+        let queue = self.route(class);
+        let preempt = class == Class::Stream && self.all_busy_with_batch();
+        let task = if preempt {
+            Some(task)
+        } else {
+            context::push_local(self.id, queue, task)
+        };
+        if let Some(task) = task {
+            self.inject[queue.index()].push(task);
+            if self.shutdown.load(SeqCst) {
+                // Raced with shutdown's drain: drain what we may have left behind.
+                while let Some(t) = self.inject[queue.index()].pop() {
+                    drop(t);
+                }
+                return;
+            }
+        }
+        if preempt {
+            self.preempt_for_stream();
+        }
+        self.notify_work();
+    }
+
+    /// Wakes a sleeping slot if work is waiting and nobody searches.
+    #[inline]
+    pub(crate) fn notify_work(&self) {
+        if let Some(slot) = self.idle.slot_to_notify() {
+            self.slots[slot].parker.unpark();
+        }
+    }
+
+    /// True when every slot that may run Stream work polls a Batch task and none sleeps
+    /// or searches: only then can a Stream task not start at once.
+    fn all_busy_with_batch(&self) -> bool {
+        if self.idle.sleeping() > 0 || self.idle.searching() > 0 {
+            return false;
+        }
+        let mut any = false;
+        for (i, s) in self.slots.iter().enumerate() {
+            if !self.classes[i].runs(Class::Stream) {
+                continue;
+            }
+            if s.current.load(Acquire) == 0 {
+                return false;
+            }
+            any = true;
+        }
+        any
+    }
+
+    /// Asks the policy which running Batch tasks make room for waiting Stream work.
+    fn preempt_for_stream(&self) {
+        let views: Vec<SlotView> = self
+            .slots
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| self.classes[*i].runs(Class::Stream))
+            .filter_map(|(i, s)| {
+                s.running_task().map(|running| SlotView {
+                    slot: i,
+                    running,
+                    suspended: s.counters.suspended.load(Relaxed),
+                })
+            })
+            .collect();
+        if views.is_empty() {
+            return;
+        }
+        let waiting = self.inject[Class::Stream.index()].len().max(1);
+        for p in self.policy.on_stream_waiting(waiting, &views) {
+            match p {
+                Preempt::Pause(t) => {
+                    t.policy_pause();
+                }
+                Preempt::Cancel(t) => t.cancel(),
+            }
+        }
+    }
+
+    fn update_parked_gauges(&self, slot: usize, parking: &Parking) {
+        let s = &self.slots[slot];
+        s.counters.suspended.store(parking.suspended.len(), Relaxed);
+        let by_policy = parking
+            .suspended
+            .iter()
+            .filter(|t| t.header().state.load().has(PAUSE_POLICY))
+            .count();
+        s.policy_parked.store(by_policy, SeqCst);
+    }
+
+    /// Wakes slot `slot` if it sleeps (it has resumed or policy-parked tasks to see to).
+    pub(crate) fn wake_slot(&self, slot: usize) {
+        if self.idle.take_sleeper(slot) {
+            self.slots[slot].parker.unpark();
+        }
+    }
+}
+
+impl Schedule for Arc<Shared> {
+    fn schedule(&self, task: Notified) {
+        self.schedule_task(task);
+    }
+
+    fn parking(&self, slot: usize) -> &Mutex<Parking> {
+        &self.slots[slot].parking
+    }
+
+    fn parked(&self, slot: usize, parking: &Parking) {
+        self.update_parked_gauges(slot, parking);
+        if !context::is_slot(self.id, slot) && self.slots[slot].policy_parked.load(SeqCst) > 0 {
+            // Parked by a wake on another thread: let the slot decide about resuming.
+            self.wake_slot(slot);
+        }
+    }
+
+    fn unparked(&self, slot: usize, parking: &Parking) {
+        self.update_parked_gauges(slot, parking);
+        self.slots[slot].has_resumed.store(true, SeqCst);
+        if !context::is_slot(self.id, slot) {
+            self.wake_slot(slot);
+        }
+    }
+
+    fn release(&self, task: &crate::task::Header) -> usize {
+        self.registry.remove(task)
+    }
+}
+
+/// Takes every task out of slot `slot`'s resumed queue.
+pub(crate) fn take_resumed(shared: &Shared, slot: usize) -> Vec<Notified> {
+    let s = &shared.slots[slot];
+    s.has_resumed.store(false, SeqCst);
+    let mut parking = lock(&s.parking);
+    let out: Vec<Notified> = parking.resumed.drain(..).collect();
+    drop(parking);
+    out
+}

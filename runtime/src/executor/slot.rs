@@ -1,0 +1,291 @@
+//! A slot: one worker thread and its queues.
+//!
+//! Pick order (with the default `StreamFirst` queueing): local Stream queue, global
+//! Stream queue; then, with no Stream work, the resumed queue (after asking the policy
+//! which of its parked tasks to resume), the local Batch queue, the global Batch queue;
+//! then stealing from other slots, Stream first. Every 61st pick looks at the global
+//! queues first so that local work cannot starve them.
+
+use super::context::{self, SlotLocal};
+use super::queue::Local;
+use super::shared::{take_resumed, Shared};
+use crate::metrics::LocalCounters;
+use crate::policy::{Queueing, SlotClasses};
+use crate::sync::{lock, Arc, Ordering::*};
+use crate::task::{state::PAUSE_POLICY, Class, Notified, RunReport, TaskHandle};
+use std::collections::VecDeque;
+
+/// How often a slot checks the global queues before its local ones.
+const GLOBAL_QUEUE_INTERVAL: u32 = 61;
+
+pub(crate) struct Slot {
+    shared: Arc<Shared>,
+    local: Box<SlotLocal>,
+    index: usize,
+    classes: SlotClasses,
+    /// Tasks taken from the resumed queue, run before new Batch work.
+    resumed: VecDeque<Notified>,
+    counters: LocalCounters,
+    searching: bool,
+    tick: u32,
+    rng: u32,
+    /// Polls per class, for weighted queueing.
+    ran: [u64; 2],
+}
+
+impl Slot {
+    pub(crate) fn new(shared: Arc<Shared>, index: usize, local: [Local; 2]) -> Slot {
+        let classes = shared.classes[index];
+        Slot {
+            local: Box::new(SlotLocal {
+                runtime: shared.id,
+                index,
+                local,
+            }),
+            shared,
+            index,
+            classes,
+            resumed: VecDeque::new(),
+            counters: LocalCounters::default(),
+            searching: false,
+            tick: 0,
+            rng: 0x9E37_79B9 ^ (index as u32).wrapping_mul(0x85EB_CA6B) | 1,
+            ran: [0; 2],
+        }
+    }
+
+    /// The slot's main loop; returns at shutdown.
+    pub(crate) fn run(mut self) {
+        let _slot = context::enter_slot(&self.local);
+        while !self.shared.shutdown.load(Acquire) {
+            if let Some(task) = self.next_task() {
+                self.found_work();
+                self.run_task(task);
+                continue;
+            }
+            if !self.searching {
+                self.searching = self.shared.idle.start_searching();
+            }
+            if self.searching {
+                if let Some(task) = self.steal() {
+                    self.found_work();
+                    self.run_task(task);
+                    continue;
+                }
+                self.searching = false;
+                self.shared.idle.stop_searching();
+            }
+            self.sleep();
+        }
+        self.counters.publish(&self.shared.slots[self.index].counters);
+        // Tasks still queued locally are dropped with the queues; shutdown drops their
+        // futures through the registry.
+        self.resumed.clear();
+    }
+
+    fn found_work(&mut self) {
+        if self.searching {
+            self.searching = false;
+            if self.shared.idle.stop_searching() {
+                self.shared.notify_work();
+            }
+        }
+    }
+
+    fn next_u32(&mut self) -> u32 {
+        // xorshift32: victim order only needs to differ between slots and picks.
+        let mut x = self.rng;
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        self.rng = x;
+        x
+    }
+
+    /// The classes to look at, in order, for this pick.
+    fn class_order(&self) -> [Option<Class>; 2] {
+        let (s, b) = (
+            self.classes.runs(Class::Stream),
+            self.classes.runs(Class::Batch),
+        );
+        let stream_first = match self.shared.queueing {
+            Queueing::StreamFirst => true,
+            Queueing::Arrival => return [b.then_some(Class::Batch), None],
+            Queueing::Weighted { stream, batch } => {
+                // Run the class that is furthest below its share.
+                self.ran[0] * batch.max(1) as u64 <= self.ran[1] * stream.max(1) as u64
+            }
+        };
+        let order = if stream_first {
+            [Class::Stream, Class::Batch]
+        } else {
+            [Class::Batch, Class::Stream]
+        };
+        order.map(|c| match c {
+            Class::Stream => s.then_some(c),
+            Class::Batch => b.then_some(c),
+        })
+    }
+
+    fn next_task(&mut self) -> Option<Notified> {
+        self.tick = self.tick.wrapping_add(1);
+        let global_first = self.tick % GLOBAL_QUEUE_INTERVAL == 0;
+        for class in self.class_order().into_iter().flatten() {
+            if class == Class::Batch {
+                if let Some(t) = self.next_resumed() {
+                    return Some(t);
+                }
+            }
+            let i = class.index();
+            let local = &self.local.local[i];
+            let inject = &self.shared.inject[i];
+            let t = if global_first {
+                inject.pop().or_else(|| local.pop())
+            } else {
+                local.pop().or_else(|| inject.pop_into(local))
+            };
+            if t.is_some() {
+                return t;
+            }
+        }
+        None
+    }
+
+    /// A task from the resumed queue; first asks the policy about its parked tasks when
+    /// the slot has no Stream work.
+    fn next_resumed(&mut self) -> Option<Notified> {
+        let me = &self.shared.slots[self.index];
+        if me.policy_parked.load(Relaxed) > 0 && self.no_stream_work() {
+            self.resume_by_policy();
+        }
+        if self.resumed.is_empty() && me.has_resumed.load(Acquire) {
+            self.resumed.extend(take_resumed(&self.shared, self.index));
+        }
+        self.resumed.pop_front()
+    }
+
+    fn no_stream_work(&self) -> bool {
+        let i = Class::Stream.index();
+        self.local.local[i].is_empty() && self.shared.inject[i].is_empty()
+    }
+
+    fn resume_by_policy(&self) {
+        let parked: Vec<TaskHandle> = {
+            let parking = lock(&self.shared.slots[self.index].parking);
+            parking
+                .suspended
+                .iter()
+                .filter(|t| t.header().state.load().has(PAUSE_POLICY))
+                .map(|t| TaskHandle::new(t.raw().add_ref()))
+                .collect()
+        };
+        if parked.is_empty() {
+            return;
+        }
+        for t in self.shared.policy.on_stream_drained(self.index, &parked) {
+            t.policy_resume();
+        }
+    }
+
+    fn steal(&mut self) -> Option<Notified> {
+        let n = self.shared.slots.len();
+        if n <= 1 {
+            return None;
+        }
+        let start = self.next_u32() as usize % n;
+        for class in self.class_order().into_iter().flatten() {
+            let i = class.index();
+            for k in 0..n {
+                let victim = (start + k) % n;
+                if victim == self.index {
+                    continue;
+                }
+                if let Some(t) = self.shared.slots[victim].remote[i].steal_into(&self.local.local[i]) {
+                    self.counters.steals += 1;
+                    return Some(t);
+                }
+            }
+            if let Some(t) = self.shared.inject[i].pop_into(&self.local.local[i]) {
+                return Some(t);
+            }
+        }
+        None
+    }
+
+    fn run_task(&mut self, task: Notified) {
+        let h = task.header();
+        let class = h.class;
+        let resume_at = h.resume_at.load(Relaxed);
+        if resume_at != 0 {
+            h.resume_at.store(0, Relaxed);
+            let now = crate::clock::now_ns();
+            self.shared.slots[self.index]
+                .counters
+                .resume_to_poll
+                .record(now.saturating_sub(resume_at));
+            self.counters.resumes += 1;
+        }
+        let publish = (class == Class::Batch).then_some(&self.shared.slots[self.index].current);
+        let report = task.run(self.index, publish);
+        self.counters.polls += 1;
+        self.ran[class.index()] += 1;
+        match report {
+            RunReport::Completed | RunReport::Cancelled => self.counters.tasks[class.index()] += 1,
+            RunReport::Parked { pause_to_park_ns } => {
+                self.counters.parks += 1;
+                if let Some(ns) = pause_to_park_ns {
+                    self.shared.slots[self.index].counters.pause_to_park.record(ns);
+                }
+            }
+            RunReport::Idle | RunReport::Rescheduled => {}
+        }
+        self.counters.publish(&self.shared.slots[self.index].counters);
+    }
+
+    /// Goes to sleep until woken, unless the last check finds work.
+    fn sleep(&mut self) {
+        let idle = &self.shared.idle;
+        idle.register_sleeper(self.index);
+        if self.has_work() {
+            if !idle.cancel_sleep(self.index) {
+                // A notifier took us off the list meanwhile and counts us as searching.
+                self.searching = true;
+            }
+            return;
+        }
+        self.counters.publish(&self.shared.slots[self.index].counters);
+        self.shared.slots[self.index].parker.park();
+        // Still registered means a stale unpark token woke us; otherwise the waker made
+        // us a searcher.
+        self.searching = !idle.cancel_sleep(self.index);
+    }
+
+    /// The final check before parking: any queue this slot could take work from.
+    fn has_work(&self) -> bool {
+        let me = &self.shared.slots[self.index];
+        if self.shared.shutdown.load(SeqCst) || me.has_resumed.load(SeqCst) {
+            return true;
+        }
+        if !self.resumed.is_empty() {
+            return true;
+        }
+        for class in Class::ALL {
+            if !self.classes.runs(class) {
+                continue;
+            }
+            let i = self.shared.route(class).index();
+            if !self.shared.inject[i].is_empty() || !self.local.local[i].is_empty() {
+                return true;
+            }
+            if self.shared.slots.iter().any(|s| !s.remote[i].is_empty()) {
+                return true;
+            }
+        }
+        if me.policy_parked.load(SeqCst) > 0 && self.classes.runs(Class::Batch) {
+            // Parked by the policy: ask it (once) before sleeping.
+            self.resume_by_policy();
+            return me.has_resumed.load(SeqCst);
+        }
+        false
+    }
+}

@@ -1,0 +1,71 @@
+//! # neptune-runtime
+//!
+//! A stackless, work-stealing async runtime whose tasks come in two classes, `Stream`
+//! (latency-sensitive) and `Batch` (latency-tolerant), and can be **paused** and
+//! **resumed** without losing work.
+//!
+//! ## How it works
+//!
+//! - A task is one allocation: a header with one atomic state word (flags and a
+//!   reference count), the future, then its output. Wakers point at the header.
+//! - Each *slot* is a worker thread with a local run queue per class; there is a global
+//!   queue per class; idle slots steal. A slot runs every runnable Stream task before any
+//!   Batch task.
+//! - A pause sets a flag in the state word. The slot checks it before every poll and
+//!   after every `Pending`: a paused task is *parked* in the suspended queue of the slot
+//!   that ran it, where it is never stolen. CPU-bound code awaits
+//!   [`preemption_point`] between units of work: one relaxed load while no pause is
+//!   requested. `resume` puts the task back on its slot, ahead of new Batch work, and it
+//!   continues from where it stopped: its state is its future.
+//! - When a Stream task becomes runnable and every slot is busy with Batch work, the
+//!   runtime asks its [`Policy`](policy::Policy) which Batch tasks to pause (or cancel);
+//!   when a slot runs out of Stream work it asks which parked tasks to resume.
+//! - Timers and I/O run on a driver thread (a mio reactor and a timer heap); their
+//!   wakers schedule tasks like any other wake.
+//! - Every atomic, lock and thread goes through one module (`sync`) that switches to
+//!   loom under `cfg(loom)`, so the loom models check this very code.
+//!
+//! ```
+//! use neptune_runtime::{Runtime, SpawnOptions, TaskState};
+//!
+//! let rt = Runtime::new().unwrap();
+//! let batch = rt.spawn(async {
+//!     let mut done = 0u64;
+//!     while done < 100_000 {
+//!         done += 1; // one unit of work
+//!         neptune_runtime::preemption_point().await;
+//!     }
+//!     done
+//! });
+//! let task = batch.task();
+//! task.pause(); // parks at its next yield point, keeping its progress
+//! let answer = rt.block_on(rt.spawn_with(SpawnOptions::stream(), async { 42 })).unwrap();
+//! assert_eq!(answer, 42);
+//! task.resume(); // continues where it stopped
+//! assert_eq!(rt.block_on(batch).unwrap(), 100_000);
+//! assert_eq!(task.state(), TaskState::Completed);
+//! ```
+
+#![warn(missing_docs)]
+
+mod clock;
+mod executor;
+pub mod metrics;
+pub mod policy;
+mod sync;
+mod task;
+mod yield_point;
+
+#[cfg(not(loom))]
+pub(crate) mod driver;
+#[cfg(not(loom))]
+pub mod net;
+#[cfg(not(loom))]
+pub mod time;
+
+#[cfg(loom)]
+pub mod loom_support;
+
+pub use executor::runtime::{spawn, spawn_with, Builder, Handle, Runtime};
+pub use task::{Class, JoinError, JoinHandle, SpawnOptions, TaskHandle, TaskId, TaskState};
+pub use yield_point::{pause_requested, preemption_point, yield_now, PreemptionPoint, YieldNow};

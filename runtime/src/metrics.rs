@@ -1,0 +1,281 @@
+//! Per-slot metrics: counters the slot publishes as it runs, and latency histograms
+//! for the pause mechanism.
+//!
+//! Counters are kept in plain fields on the slot's own thread and published with relaxed
+//! stores, so counting costs no atomic read-modify-write on the hot path.
+
+use crate::sync::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+use crate::task::Class;
+use std::fmt;
+use std::time::Duration;
+
+/// Sub-buckets per power of two: about 12% resolution.
+const SUB: usize = 8;
+const BUCKETS: usize = 64 * SUB;
+
+/// A lock-free latency histogram over nanoseconds (log-linear buckets, ~12% wide).
+pub struct Histogram {
+    counts: Box<[AtomicU64]>,
+    total: AtomicU64,
+    max: AtomicU64,
+}
+
+impl Histogram {
+    /// An empty histogram.
+    pub fn new() -> Histogram {
+        Histogram {
+            counts: (0..BUCKETS).map(|_| AtomicU64::new(0)).collect(),
+            total: AtomicU64::new(0),
+            max: AtomicU64::new(0),
+        }
+    }
+
+    fn bucket(ns: u64) -> usize {
+        if ns < SUB as u64 {
+            return ns as usize;
+        }
+        let log = 63 - ns.leading_zeros() as usize; // >= 3
+        let shift = log - 3;
+        let sub = ((ns >> shift) as usize) & (SUB - 1);
+        (log - 2) * SUB + sub
+    }
+
+    /// The largest value that falls in bucket `b` (what percentiles report).
+    fn bucket_high(b: usize) -> u64 {
+        if b < SUB {
+            return b as u64;
+        }
+        let log = b / SUB + 2;
+        let sub = (b % SUB) as u64;
+        let shift = log - 3;
+        ((SUB as u64 + sub + 1) << shift) - 1
+    }
+
+    /// Records one value in nanoseconds.
+    pub fn record(&self, ns: u64) {
+        self.counts[Self::bucket(ns)].fetch_add(1, Relaxed);
+        self.total.fetch_add(1, Relaxed);
+        self.max.fetch_max(ns, Relaxed);
+    }
+
+    /// A copy of the counts.
+    pub fn snapshot(&self) -> HistogramSnapshot {
+        HistogramSnapshot {
+            counts: self.counts.iter().map(|c| c.load(Relaxed)).collect(),
+            max: self.max.load(Relaxed),
+        }
+    }
+}
+
+impl Default for Histogram {
+    fn default() -> Self {
+        Histogram::new()
+    }
+}
+
+/// A copy of a [`Histogram`], which can be merged and queried.
+#[derive(Clone, Default)]
+pub struct HistogramSnapshot {
+    counts: Vec<u64>,
+    max: u64,
+}
+
+impl HistogramSnapshot {
+    /// Number of recorded values.
+    pub fn count(&self) -> u64 {
+        self.counts.iter().sum()
+    }
+
+    /// The largest recorded value.
+    pub fn max(&self) -> Duration {
+        Duration::from_nanos(self.max)
+    }
+
+    /// The `q`-quantile (0.0..=1.0), as the upper edge of its bucket (never above the
+    /// maximum). `None` if empty.
+    pub fn quantile(&self, q: f64) -> Option<Duration> {
+        let n = self.count();
+        if n == 0 {
+            return None;
+        }
+        let rank = ((q.clamp(0.0, 1.0) * n as f64).ceil() as u64).max(1);
+        let mut seen = 0;
+        for (b, &c) in self.counts.iter().enumerate() {
+            seen += c;
+            if seen >= rank {
+                let v = Histogram::bucket_high(b).min(self.max);
+                return Some(Duration::from_nanos(v));
+            }
+        }
+        Some(Duration::from_nanos(self.max))
+    }
+
+    /// Adds another snapshot's counts to this one.
+    pub fn merge(&mut self, other: &HistogramSnapshot) {
+        if self.counts.is_empty() {
+            self.counts = vec![0; other.counts.len()];
+        }
+        for (a, b) in self.counts.iter_mut().zip(&other.counts) {
+            *a += b;
+        }
+        self.max = self.max.max(other.max);
+    }
+}
+
+impl fmt::Debug for HistogramSnapshot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Histogram")
+            .field("count", &self.count())
+            .field("p50", &self.quantile(0.5))
+            .field("p99", &self.quantile(0.99))
+            .field("max", &self.max())
+            .finish()
+    }
+}
+
+/// Counters one slot publishes.
+#[derive(Default)]
+pub(crate) struct SlotCounters {
+    pub(crate) polls: AtomicU64,
+    pub(crate) tasks: [AtomicU64; 2],
+    pub(crate) steals: AtomicU64,
+    pub(crate) parks: AtomicU64,
+    pub(crate) resumes: AtomicU64,
+    pub(crate) suspended: AtomicUsize,
+    pub(crate) pause_to_park: Histogram,
+    pub(crate) resume_to_poll: Histogram,
+}
+
+/// The slot-local copy of its counters, published with relaxed stores.
+#[derive(Default)]
+pub(crate) struct LocalCounters {
+    pub(crate) polls: u64,
+    pub(crate) tasks: [u64; 2],
+    pub(crate) steals: u64,
+    pub(crate) parks: u64,
+    pub(crate) resumes: u64,
+}
+
+impl LocalCounters {
+    #[inline]
+    pub(crate) fn publish(&self, to: &SlotCounters) {
+        to.polls.store(self.polls, Relaxed);
+        to.tasks[0].store(self.tasks[0], Relaxed);
+        to.tasks[1].store(self.tasks[1], Relaxed);
+        to.steals.store(self.steals, Relaxed);
+        to.parks.store(self.parks, Relaxed);
+        to.resumes.store(self.resumes, Relaxed);
+    }
+}
+
+/// A snapshot of one slot's metrics.
+#[derive(Clone, Debug, Default)]
+pub struct SlotMetrics {
+    /// The slot's index.
+    pub slot: usize,
+    /// Polls made (including polls that parked a task right away).
+    pub polls: u64,
+    /// Tasks finished on this slot (completed or cancelled), per class
+    /// (index with [`Class::index`]).
+    pub tasks_run: [u64; 2],
+    /// Successful steals from other slots' queues.
+    pub steals: u64,
+    /// Tasks parked in this slot's suspended queue (suspensions).
+    pub parks: u64,
+    /// Parked tasks this slot took back from its resumed queue.
+    pub resumes: u64,
+    /// Tasks in the suspended queue now.
+    pub suspended: usize,
+    /// From a pause request to the task parked, for tasks that were running.
+    pub pause_to_park: HistogramSnapshot,
+    /// From `resume` to the task's next poll.
+    pub resume_to_poll: HistogramSnapshot,
+}
+
+impl SlotMetrics {
+    pub(crate) fn read(slot: usize, c: &SlotCounters) -> SlotMetrics {
+        SlotMetrics {
+            slot,
+            polls: c.polls.load(Relaxed),
+            tasks_run: [c.tasks[0].load(Relaxed), c.tasks[1].load(Relaxed)],
+            steals: c.steals.load(Relaxed),
+            parks: c.parks.load(Relaxed),
+            resumes: c.resumes.load(Relaxed),
+            suspended: c.suspended.load(Relaxed),
+            pause_to_park: c.pause_to_park.snapshot(),
+            resume_to_poll: c.resume_to_poll.snapshot(),
+        }
+    }
+
+    /// Tasks finished in `class`.
+    pub fn tasks_of(&self, class: Class) -> u64 {
+        self.tasks_run[class.index()]
+    }
+}
+
+/// A snapshot of the runtime's metrics: one entry per slot, plus totals.
+#[derive(Clone, Debug, Default)]
+pub struct RuntimeMetrics {
+    /// Per-slot figures.
+    pub slots: Vec<SlotMetrics>,
+    /// Tasks alive (spawned and not finished).
+    pub live_tasks: usize,
+}
+
+impl RuntimeMetrics {
+    /// Sum of a per-slot counter.
+    pub fn total(&self, f: impl Fn(&SlotMetrics) -> u64) -> u64 {
+        self.slots.iter().map(f).sum()
+    }
+
+    /// Pause-to-park latencies of every slot together.
+    pub fn pause_to_park(&self) -> HistogramSnapshot {
+        let mut h = HistogramSnapshot::default();
+        for s in &self.slots {
+            h.merge(&s.pause_to_park);
+        }
+        h
+    }
+
+    /// Resume-to-poll latencies of every slot together.
+    pub fn resume_to_poll(&self) -> HistogramSnapshot {
+        let mut h = HistogramSnapshot::default();
+        for s in &self.slots {
+            h.merge(&s.resume_to_poll);
+        }
+        h
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buckets_are_monotonic_and_cover_values() {
+        let mut last = 0;
+        for ns in (0..100_000u64).chain([1 << 20, 1 << 40, u64::MAX / 2]) {
+            let b = Histogram::bucket(ns);
+            assert!(b >= last, "bucket order broke at {ns}");
+            last = b;
+            assert!(Histogram::bucket_high(b) >= ns, "high edge below {ns}");
+            if b > 0 {
+                assert!(Histogram::bucket_high(b - 1) < ns, "{ns} should be in an earlier bucket");
+            }
+        }
+    }
+
+    #[test]
+    fn quantiles_are_within_bucket_resolution() {
+        let h = Histogram::new();
+        for v in 1..=1000u64 {
+            h.record(v * 1000);
+        }
+        let s = h.snapshot();
+        assert_eq!(s.count(), 1000);
+        let p50 = s.quantile(0.5).unwrap().as_nanos() as f64;
+        assert!((500_000.0..=500_000.0 * 1.13).contains(&p50), "p50 {p50}");
+        assert_eq!(s.quantile(1.0).unwrap(), Duration::from_micros(1000));
+        assert_eq!(HistogramSnapshot::default().quantile(0.5), None);
+    }
+}

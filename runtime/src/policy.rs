@@ -1,0 +1,168 @@
+//! The policy hook: where the runtime asks a scheduling policy what to do.
+//!
+//! The runtime holds the mechanism (classes, pause, park, resume); a [`Policy`] decides:
+//! - how a slot chooses between the Stream and Batch queues ([`Queueing`]) and which
+//!   classes each slot may run ([`SlotClasses`]), read once when the runtime starts;
+//! - what to do when a Stream task becomes runnable while every slot is busy with Batch
+//!   work ([`Policy::on_stream_waiting`]: pause or cancel some running Batch tasks);
+//! - what to do when a slot runs out of Stream work while it holds tasks the policy
+//!   paused ([`Policy::on_stream_drained`]: which of them to resume).
+//!
+//! [`DefaultPolicy`] pauses the most recently started Batch task and resumes everything
+//! as soon as the slot has no Stream work. The `neptune-scheduler` crate ships the full
+//! set (STATIC, FIFO, FAIR, KILL, NEPTUNE).
+
+use crate::task::{Class, TaskHandle};
+use std::time::Duration;
+
+/// How a slot orders its class queues.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Queueing {
+    /// Every runnable Stream task runs before any Batch task.
+    StreamFirst,
+    /// One queue for both classes, in arrival order (no priority at all).
+    Arrival,
+    /// When both classes have work, run them in proportion to these weights (per slot,
+    /// counted in polls).
+    Weighted {
+        /// Weight of the Stream class.
+        stream: u32,
+        /// Weight of the Batch class.
+        batch: u32,
+    },
+}
+
+/// Which classes a slot may run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SlotClasses {
+    /// Both classes.
+    Both,
+    /// Only Stream tasks (a dedicated stream slot).
+    StreamOnly,
+    /// Only Batch tasks (a dedicated batch slot).
+    BatchOnly,
+}
+
+impl SlotClasses {
+    /// Whether a slot with this setting runs `class`.
+    pub fn runs(self, class: Class) -> bool {
+        match self {
+            SlotClasses::Both => true,
+            SlotClasses::StreamOnly => class == Class::Stream,
+            SlotClasses::BatchOnly => class == Class::Batch,
+        }
+    }
+}
+
+/// A Batch task running on a slot, as a policy sees it.
+#[derive(Clone, Debug)]
+pub struct RunningTask {
+    /// The task (to pause, cancel, or inspect).
+    pub task: TaskHandle,
+    /// How long ago the task was first polled.
+    pub age: Duration,
+    /// How many times it was suspended so far.
+    pub suspensions: u32,
+    /// A pause is already requested (it will park at its next yield point).
+    pub pausing: bool,
+}
+
+/// One slot, as a policy sees it.
+#[derive(Clone, Debug)]
+pub struct SlotView {
+    /// The slot's index.
+    pub slot: usize,
+    /// The Batch task it polls now.
+    pub running: RunningTask,
+    /// Tasks in its suspended queue.
+    pub suspended: usize,
+}
+
+/// What to do to a running Batch task to make room for Stream work.
+#[derive(Clone, Debug)]
+pub enum Preempt {
+    /// Pause it: it parks at its next yield point and resumes later, keeping its progress.
+    Pause(TaskHandle),
+    /// Cancel it: its future is dropped (its progress is lost); restarting it is the
+    /// submitter's business.
+    Cancel(TaskHandle),
+}
+
+/// A scheduling policy plugged into the runtime.
+///
+/// A policy only decides; the runtime acts. Methods are called from slot threads and
+/// from whichever thread wakes a Stream task, so they must be quick and must not block.
+///
+/// ```
+/// use neptune_runtime::policy::{Policy, Preempt, SlotView};
+/// use neptune_runtime::TaskHandle;
+///
+/// /// Never preempts: Stream work waits for a slot.
+/// struct Patient;
+/// impl Policy for Patient {
+///     fn name(&self) -> &str { "patient" }
+///     fn on_stream_waiting(&self, _waiting: usize, _slots: &[SlotView]) -> Vec<Preempt> { Vec::new() }
+///     fn on_stream_drained(&self, _slot: usize, suspended: &[TaskHandle]) -> Vec<TaskHandle> {
+///         suspended.to_vec()
+///     }
+/// }
+/// let rt = neptune_runtime::Builder::new().slots(1).policy(Patient).build().unwrap();
+/// assert_eq!(rt.policy_name(), "patient");
+/// ```
+pub trait Policy: Send + Sync + 'static {
+    /// The policy's name (for metrics and reports).
+    fn name(&self) -> &str;
+
+    /// How slots order the class queues.
+    fn queueing(&self) -> Queueing {
+        Queueing::StreamFirst
+    }
+
+    /// Which classes slot `slot` (of `slots`) may run.
+    fn slot_classes(&self, _slot: usize, _slots: usize) -> SlotClasses {
+        SlotClasses::Both
+    }
+
+    /// `waiting` Stream tasks are queued (at least one just became runnable) and every
+    /// slot that may run them is polling a Batch task, described by `slots`. Return
+    /// what to pause or cancel. Slots already `pausing` will soon be free.
+    fn on_stream_waiting(&self, waiting: usize, slots: &[SlotView]) -> Vec<Preempt>;
+
+    /// Slot `slot` has no Stream work; `suspended` are the tasks this policy paused that
+    /// are parked there. Return those to resume now (they run on this slot, ahead of new
+    /// Batch work).
+    fn on_stream_drained(&self, slot: usize, suspended: &[TaskHandle]) -> Vec<TaskHandle>;
+
+    /// A task this policy paused was parked, after `pause_to_park` (for policies that
+    /// keep statistics). Called on the slot's thread.
+    fn on_parked(&self, _slot: usize, _task: &TaskHandle) {}
+}
+
+/// The runtime's default: pause the most recently started Batch tasks (they have the
+/// least progress to keep warm) to free as many slots as Stream tasks wait, and resume
+/// everything a slot parked as soon as it has no Stream work.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct DefaultPolicy;
+
+impl Policy for DefaultPolicy {
+    fn name(&self) -> &str {
+        "default"
+    }
+
+    fn on_stream_waiting(&self, waiting: usize, slots: &[SlotView]) -> Vec<Preempt> {
+        let pausing = slots.iter().filter(|s| s.running.pausing).count();
+        let needed = waiting.saturating_sub(pausing);
+        let mut candidates: Vec<&SlotView> = slots.iter().filter(|s| !s.running.pausing).collect();
+        // Youngest first.
+        candidates.sort_by_key(|s| s.running.age);
+        candidates
+            .into_iter()
+            .take(needed)
+            .map(|s| Preempt::Pause(s.running.task.clone()))
+            .collect()
+    }
+
+    fn on_stream_drained(&self, _slot: usize, suspended: &[TaskHandle]) -> Vec<TaskHandle> {
+        suspended.to_vec()
+    }
+}

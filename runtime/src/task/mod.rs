@@ -1,0 +1,196 @@
+//! Tasks: one allocation holding a header (state word, vtable, class, pause
+//! bookkeeping), the scheduler handle, the future and then its output.
+//!
+//! The task knows nothing of queues: everything that moves it between queues goes
+//! through the [`Schedule`] trait, so the executor can be swapped for a test scheduler
+//! (the loom models do exactly that). All raw-pointer code lives in `raw.rs`.
+
+mod handle;
+mod join;
+mod raw;
+pub(crate) mod state;
+mod waker;
+
+pub use handle::{TaskHandle, TaskState};
+pub use join::{JoinError, JoinHandle};
+pub(crate) use raw::{Header, Notified, RawTask, RunReport, TaskRef, NO_SLOT, POLICY};
+
+
+use crate::sync::Mutex;
+use std::collections::VecDeque;
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc as StdArc;
+
+/// The scheduling class of a task.
+///
+/// A slot always runs a runnable `Stream` task before any `Batch` task, and when a
+/// `Stream` task becomes runnable while every slot is busy with `Batch` work, the
+/// runtime's policy may pause a `Batch` task to make room.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Class {
+    /// Latency-sensitive work (a micro-batch of a stream job, a request handler).
+    Stream,
+    /// Latency-tolerant work that may be paused (training, transformation).
+    #[default]
+    Batch,
+}
+
+impl Class {
+    /// Both classes, in priority order.
+    pub const ALL: [Class; 2] = [Class::Stream, Class::Batch];
+
+    /// Index of the class in per-class arrays (`Stream` = 0, `Batch` = 1).
+    #[inline]
+    pub fn index(self) -> usize {
+        match self {
+            Class::Stream => 0,
+            Class::Batch => 1,
+        }
+    }
+
+    /// The class's lower-case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Class::Stream => "stream",
+            Class::Batch => "batch",
+        }
+    }
+}
+
+impl fmt::Display for Class {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A task's identity, unique within the process.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TaskId(pub(crate) u64);
+
+impl TaskId {
+    pub(crate) fn next() -> TaskId {
+        // A process-wide counter; std's atomic on purpose (loom would make ids depend on
+        // the interleaving for no gain: ids carry no synchronisation).
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        TaskId(NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+    }
+
+    /// The id as a number.
+    pub fn as_u64(self) -> u64 {
+        self.0
+    }
+}
+
+impl fmt::Display for TaskId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// How to spawn a task: its class and an optional name.
+///
+/// ```
+/// use neptune_runtime::{Class, SpawnOptions};
+/// let opts = SpawnOptions::new().class(Class::Stream).name("score-events");
+/// assert_eq!(opts.get_class(), Class::Stream);
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct SpawnOptions {
+    pub(crate) class: Class,
+    pub(crate) name: Option<StdArc<str>>,
+}
+
+impl SpawnOptions {
+    /// `Batch` class, no name.
+    pub fn new() -> SpawnOptions {
+        SpawnOptions::default()
+    }
+
+    /// Options for a `Stream` task.
+    pub fn stream() -> SpawnOptions {
+        SpawnOptions::new().class(Class::Stream)
+    }
+
+    /// Options for a `Batch` task.
+    pub fn batch() -> SpawnOptions {
+        SpawnOptions::new().class(Class::Batch)
+    }
+
+    /// Sets the class.
+    pub fn class(mut self, class: Class) -> SpawnOptions {
+        self.class = class;
+        self
+    }
+
+    /// Sets a name (shown by `TaskHandle::name` and in debug output).
+    pub fn name(mut self, name: impl Into<StdArc<str>>) -> SpawnOptions {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// The class these options give.
+    pub fn get_class(&self) -> Class {
+        self.class
+    }
+}
+
+/// The suspended and resumed queues of one slot, under one lock.
+///
+/// `PARKED` tasks sit in `suspended`; `resume` (or `cancel`) moves them to `resumed`,
+/// which only the owning slot pops: parked tasks never migrate.
+#[derive(Default)]
+pub(crate) struct Parking {
+    pub(crate) suspended: VecDeque<Notified>,
+    pub(crate) resumed: VecDeque<Notified>,
+}
+
+impl Parking {
+    /// Moves `task` from `suspended` to `resumed`. Returns false if it was not there.
+    pub(crate) fn move_to_resumed(&mut self, task: &Header) -> bool {
+        let ptr: *const Header = task;
+        match self.suspended.iter().position(|n| n.header_ptr() == ptr) {
+            Some(i) => {
+                let n = self.suspended.remove(i).expect("index in range");
+                self.resumed.push_back(n);
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+/// What a task needs from the executor that runs it.
+pub(crate) trait Schedule: Send + Sync + Sized + 'static {
+    /// Pushes a runnable task to a run queue (after a wake, a yield or a cancel).
+    fn schedule(&self, task: Notified);
+
+    /// The parking lock of slot `slot`.
+    fn parking(&self, slot: usize) -> &Mutex<Parking>;
+
+    /// Called after a task was parked in slot `slot`'s suspended queue by a thread that
+    /// holds the lock (for bookkeeping such as queue-length gauges).
+    fn parked(&self, slot: usize, parking: &Parking);
+
+    /// Called after a task was moved to slot `slot`'s resumed queue: wake that slot.
+    fn unparked(&self, slot: usize, parking: &Parking);
+
+    /// The task completed: the registry of live tasks drops it. Returns how many
+    /// references the registry gave up (0 if it no longer held the task).
+    fn release(&self, task: &Header) -> usize;
+}
+
+/// Creates a task. Returns the `Notified` to schedule first, the `JoinHandle`, and a
+/// counted reference for the registry of live tasks.
+pub(crate) fn new_task<F, S>(
+    future: F,
+    scheduler: S,
+    options: SpawnOptions,
+) -> (Notified, JoinHandle<F::Output>, TaskRef)
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+    S: Schedule,
+{
+    raw::allocate(future, scheduler, options)
+}

@@ -1,0 +1,719 @@
+//! The task allocation and every raw-pointer operation on it.
+//!
+//! Layout (`repr(C)`, so a `*const Header` is also a `*const Cell<F, S>`):
+//! `Header | scheduler S | stage (future, then output) | join waker`.
+//! Wakers, `Notified`, `TaskRef`, `TaskHandle` and `JoinHandle` all point at the header;
+//! the header's vtable recovers the concrete types.
+
+use super::join::{JoinError, JoinHandle};
+use super::state::{
+    State, ToCancelled, ToIdle, ToNotified, ToNotifiedParked, ToParked, ToRunning,
+    Unpause, COMPLETE, JOIN_INTEREST, JOIN_WAKER, PAUSE_POLICY, PAUSE_USER,
+};
+use super::{Class, Schedule, SpawnOptions, TaskId};
+use crate::clock;
+use crate::sync::{lock, AtomicU32, AtomicU64, AtomicUsize, Ordering::*, UnsafeCell};
+use std::future::Future;
+use std::mem::ManuallyDrop;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::pin::Pin;
+use std::ptr::NonNull;
+use std::sync::Arc as StdArc;
+use std::task::{Context, Poll, Waker};
+
+/// Slot index meaning "never ran on any slot".
+pub(crate) const NO_SLOT: usize = usize::MAX;
+
+/// The part of a task every reference can see without knowing the future's type.
+#[repr(C)]
+pub(crate) struct Header {
+    pub(crate) state: State,
+    vtable: &'static Vtable,
+    pub(crate) id: TaskId,
+    pub(crate) class: Class,
+    /// The slot that last ran (or parked) the task. Read after seeing `PARKED`, or while
+    /// the task is idle, when it no longer changes.
+    pub(crate) slot: AtomicUsize,
+    /// How many times the task was parked.
+    pub(crate) suspensions: AtomicU32,
+    /// When the pending pause was requested (ns on the runtime clock); 0 if none.
+    pub(crate) pause_at: AtomicU64,
+    /// When the task was last unparked (ns); 0 once its first poll after that happened.
+    pub(crate) resume_at: AtomicU64,
+    /// When the task was first polled (ns); 0 before.
+    pub(crate) first_poll_at: AtomicU64,
+    /// Key of the task in the registry of live tasks.
+    pub(crate) owner_key: AtomicUsize,
+    pub(crate) name: Option<StdArc<str>>,
+}
+
+#[repr(C)]
+struct Cell<F: Future, S> {
+    header: Header,
+    scheduler: S,
+    stage: UnsafeCell<Stage<F>>,
+    join_waker: UnsafeCell<Option<Waker>>,
+}
+
+enum Stage<F: Future> {
+    Running(F),
+    Finished(Result<F::Output, JoinError>),
+    Consumed,
+}
+
+struct Vtable {
+    /// Polls (or parks, or cancels) a task whose `Notified` the caller hands over.
+    run: unsafe fn(NonNull<Header>, usize, Option<&AtomicUsize>) -> RunReport,
+    /// Submits a task whose `Notified` reference was just counted.
+    schedule: unsafe fn(NonNull<Header>),
+    /// A wake on a paused idle task: park it (lock held inside) or submit it.
+    wake_paused: unsafe fn(NonNull<Header>),
+    /// With the parking lock: clear `bit` and unpark if that leaves the task runnable.
+    unpark: unsafe fn(NonNull<Header>, usize),
+    /// Moves the output into `*dst` (a `Poll<Result<T, JoinError>>`) or stores the waker.
+    try_read_output: unsafe fn(NonNull<Header>, *mut (), &Waker),
+    drop_join_handle: unsafe fn(NonNull<Header>),
+    /// Drops the future of a task no slot runs any more (runtime shutdown).
+    shutdown: unsafe fn(NonNull<Header>),
+    dealloc: unsafe fn(NonNull<Header>),
+}
+
+fn vtable<F, S>() -> &'static Vtable
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+    S: Schedule,
+{
+    &Vtable {
+        run: run::<F, S>,
+        schedule: schedule::<F, S>,
+        wake_paused: wake_paused::<F, S>,
+        unpark: unpark::<F, S>,
+        try_read_output: try_read_output::<F, S>,
+        drop_join_handle: drop_join_handle::<F, S>,
+        shutdown: shutdown::<F, S>,
+        dealloc: dealloc::<F, S>,
+    }
+}
+
+pub(crate) fn allocate<F, S>(
+    future: F,
+    scheduler: S,
+    options: SpawnOptions,
+) -> (Notified, JoinHandle<F::Output>, TaskRef)
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+    S: Schedule,
+{
+    let cell = Box::new(Cell::<F, S> {
+        header: Header {
+            state: State::new(),
+            vtable: vtable::<F, S>(),
+            id: TaskId::next(),
+            class: options.class,
+            slot: AtomicUsize::new(NO_SLOT),
+            suspensions: AtomicU32::new(0),
+            pause_at: AtomicU64::new(0),
+            resume_at: AtomicU64::new(0),
+            first_poll_at: AtomicU64::new(0),
+            owner_key: AtomicUsize::new(usize::MAX),
+            name: options.name,
+        },
+        scheduler,
+        stage: UnsafeCell::new(Stage::Running(future)),
+        join_waker: UnsafeCell::new(None),
+    });
+    let ptr = NonNull::from(Box::leak(cell)).cast::<Header>();
+    // INITIAL counts three references: these three.
+    let raw = RawTask(ptr);
+    (Notified(raw), JoinHandle::new(raw), TaskRef(raw))
+}
+
+/// An uncounted pointer to a task; the owner of a counted reference hands it out.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) struct RawTask(NonNull<Header>);
+
+// SAFETY: a task is shared between threads by design: its header is only touched through
+// atomics, and the future and output are accessed under the ownership rules of the state
+// word (RUNNING / COMPLETE / JOIN_WAKER), which hand exclusive access to one thread.
+unsafe impl Send for RawTask {}
+// SAFETY: as above.
+unsafe impl Sync for RawTask {}
+
+impl RawTask {
+    pub(crate) fn header(&self) -> &Header {
+        // SAFETY: a RawTask is only used while some counted reference keeps the
+        // allocation alive, and the header is never mutated except through atomics.
+        unsafe { self.0.as_ref() }
+    }
+
+    pub(crate) fn ptr(self) -> NonNull<Header> {
+        self.0
+    }
+
+    /// # Safety
+    /// `ptr` must point at a live task header.
+    pub(crate) unsafe fn from_ptr(ptr: NonNull<Header>) -> RawTask {
+        RawTask(ptr)
+    }
+
+    /// Drops one counted reference, freeing the task if it was the last.
+    ///
+    /// # Safety
+    /// The caller owns one counted reference and gives it up.
+    pub(crate) unsafe fn drop_ref(self) {
+        if self.header().state.ref_dec(1) {
+            (self.header().vtable.dealloc)(self.0);
+        }
+    }
+
+    /// Drops `n` counted references.
+    ///
+    /// # Safety
+    /// The caller owns `n` counted references and gives them up.
+    unsafe fn drop_refs(self, n: usize) {
+        if n > 0 && self.header().state.ref_dec(n) {
+            (self.header().vtable.dealloc)(self.0);
+        }
+    }
+
+    /// Wakes the task (the waker protocol).
+    pub(crate) fn wake_by_ref(self) {
+        match self.header().state.transition_to_notified() {
+            ToNotified::DoNothing => {}
+            // SAFETY: the transition counted a reference for the new Notified.
+            ToNotified::Submit => unsafe { (self.header().vtable.schedule)(self.0) },
+            // SAFETY: the caller's reference keeps the task alive for the call.
+            ToNotified::PauseRequested => unsafe { (self.header().vtable.wake_paused)(self.0) },
+        }
+    }
+
+    /// Asks the task to pause (a pause `bit`), recording when.
+    pub(crate) fn request_pause(self, bit: usize) -> bool {
+        let h = self.header();
+        let now = clock::now_ns();
+        let _ = h.pause_at.compare_exchange(0, now, Relaxed, Relaxed);
+        h.state.request_pause(bit)
+    }
+
+    /// Withdraws a pause `bit`; if the task was parked and nothing else keeps it paused,
+    /// moves it to its slot's resumed queue. Returns false if the bit was not set.
+    pub(crate) fn resume(self, bit: usize) -> bool {
+        match self.header().state.unpause(bit) {
+            Unpause::NotPaused => false,
+            Unpause::Cleared => {
+                if !self.header().state.load().is_pause_requested() {
+                    self.header().pause_at.store(0, Relaxed);
+                }
+                true
+            }
+            Unpause::ParkedNeedsLock => {
+                // SAFETY: the caller's reference keeps the task alive for the call.
+                unsafe { (self.header().vtable.unpark)(self.0, bit) };
+                true
+            }
+        }
+    }
+
+    /// Requests cancellation.
+    pub(crate) fn cancel(self) {
+        match self.header().state.transition_to_cancelled() {
+            ToCancelled::DoNothing => {}
+            // SAFETY: the transition counted a reference for the new Notified.
+            ToCancelled::Submit => unsafe { (self.header().vtable.schedule)(self.0) },
+            // SAFETY: the caller's reference keeps the task alive for the call.
+            ToCancelled::ParkedNeedsLock => unsafe { (self.header().vtable.unpark)(self.0, 0) },
+        }
+    }
+
+    /// Drops the future of a task no slot runs any more (shutdown).
+    pub(crate) fn shutdown(self) {
+        // SAFETY: the caller's reference keeps the task alive for the call.
+        unsafe { (self.header().vtable.shutdown)(self.0) }
+    }
+
+    pub(crate) fn add_ref(self) -> TaskRef {
+        self.header().state.ref_inc();
+        TaskRef(self)
+    }
+
+    /// # Safety
+    /// `dst` must point at a `Poll<Result<T, JoinError>>` of the task's output type.
+    pub(crate) unsafe fn try_read_output(self, dst: *mut (), waker: &Waker) {
+        (self.header().vtable.try_read_output)(self.0, dst, waker)
+    }
+
+    /// # Safety
+    /// Called once, by the JoinHandle, which gives up its reference.
+    pub(crate) unsafe fn drop_join_handle(self) {
+        (self.header().vtable.drop_join_handle)(self.0)
+    }
+}
+
+/// A counted reference that means "this task is runnable": it is what run queues and
+/// suspended queues hold.
+pub(crate) struct Notified(RawTask);
+
+impl Notified {
+    pub(crate) fn header(&self) -> &Header {
+        self.0.header()
+    }
+
+    pub(crate) fn header_ptr(&self) -> *const Header {
+        self.0 .0.as_ptr()
+    }
+
+    pub(crate) fn raw(&self) -> RawTask {
+        self.0
+    }
+
+    /// Runs the task on slot `slot`: polls it, or parks it if a pause is requested, or
+    /// drops its future if it was cancelled. Consumes the reference. If `publish` is
+    /// given, the header's address is stored there for the duration of the poll (see
+    /// the preemption protocol on `SlotShared::current`).
+    pub(crate) fn run(self, slot: usize, publish: Option<&AtomicUsize>) -> RunReport {
+        let raw = ManuallyDrop::new(self).0;
+        // SAFETY: the Notified reference is handed to `run`, which consumes it.
+        unsafe { (raw.header().vtable.run)(raw.0, slot, publish) }
+    }
+}
+
+impl Drop for Notified {
+    fn drop(&mut self) {
+        // SAFETY: a Notified owns one counted reference.
+        unsafe { self.0.drop_ref() }
+    }
+}
+
+/// A counted reference with no scheduling meaning (registry of live tasks, handles).
+pub(crate) struct TaskRef(RawTask);
+
+impl TaskRef {
+    /// Gives up the Rust-level ownership but keeps the count: the caller now holds a
+    /// counted reference as a bare `RawTask` (the registry of live tasks does this).
+    pub(crate) fn into_raw(self) -> RawTask {
+        ManuallyDrop::new(self).0
+    }
+    /// Takes back a counted reference given up by `into_raw`.
+    ///
+    /// # Safety
+    /// `raw` must carry a counted reference that nobody else will drop.
+    pub(crate) unsafe fn from_counted(raw: RawTask) -> TaskRef {
+        TaskRef(raw)
+    }
+    pub(crate) fn raw(&self) -> RawTask {
+        self.0
+    }
+    pub(crate) fn header(&self) -> &Header {
+        self.0.header()
+    }
+}
+
+impl Clone for TaskRef {
+    fn clone(&self) -> TaskRef {
+        self.0.add_ref()
+    }
+}
+
+impl Drop for TaskRef {
+    fn drop(&mut self) {
+        // SAFETY: a TaskRef owns one counted reference.
+        unsafe { self.0.drop_ref() }
+    }
+}
+
+/// What happened when a slot ran a task, for its bookkeeping.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum RunReport {
+    /// Polled; it returned `Pending` and waits for a wake.
+    Idle,
+    /// Polled; it was woken during the poll (or yielded) and went back to a run queue.
+    Rescheduled,
+    /// Parked in the slot's suspended queue.
+    Parked {
+        /// From the pause request to the park, when the task was parked after a poll
+        /// (the case that measures how fast a running task stops).
+        pause_to_park_ns: Option<u64>,
+    },
+    /// Polled to completion (or its poll panicked).
+    Completed,
+    /// Its future was dropped because it was cancelled.
+    Cancelled,
+}
+
+// ---------------------------------------------------------------------------------------
+// Functions behind the vtable. Each takes a pointer to a live task of type Cell<F, S>.
+// ---------------------------------------------------------------------------------------
+
+/// # Safety
+/// `ptr` points at a live `Cell<F, S>`.
+unsafe fn cell<'a, F: Future, S>(ptr: NonNull<Header>) -> &'a Cell<F, S> {
+    ptr.cast::<Cell<F, S>>().as_ref()
+}
+
+unsafe fn run<F, S>(ptr: NonNull<Header>, slot: usize, publish: Option<&AtomicUsize>) -> RunReport
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+    S: Schedule,
+{
+    let cell = cell::<F, S>(ptr);
+    let raw = RawTask(ptr);
+    let header = &cell.header;
+    // Record where the task runs before any transition publishes it (Release via CAS).
+    header.slot.store(slot, Relaxed);
+    match header.state.transition_to_running() {
+        ToRunning::Run => poll_future(cell, raw, slot, publish),
+        ToRunning::Cancel => {
+            cancel_future(cell, raw);
+            RunReport::Cancelled
+        }
+        ToRunning::PauseRequested => {
+            let mut parking = lock(cell.scheduler.parking(slot));
+            match header.state.transition_to_parked(false) {
+                ToParked::Parked => {
+                    header.suspensions.fetch_add(1, Relaxed);
+                    parking.suspended.push_back(Notified(raw));
+                    cell.scheduler.parked(slot, &parking);
+                    RunReport::Parked {
+                        pause_to_park_ns: None,
+                    }
+                }
+                ToParked::Run => {
+                    drop(parking);
+                    poll_future(cell, raw, slot, publish)
+                }
+                ToParked::Cancel => {
+                    drop(parking);
+                    cancel_future(cell, raw);
+                    RunReport::Cancelled
+                }
+            }
+        }
+    }
+}
+
+/// Polls the future; the caller set `RUNNING` and hands over the Notified reference.
+unsafe fn poll_future<F, S>(
+    cell: &Cell<F, S>,
+    raw: RawTask,
+    slot: usize,
+    publish: Option<&AtomicUsize>,
+) -> RunReport
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+    S: Schedule,
+{
+    let header = &cell.header;
+    if header.first_poll_at.load(Relaxed) == 0 {
+        header.first_poll_at.store(clock::now_ns().max(1), Relaxed);
+    }
+    let waker = ManuallyDrop::new(super::waker::waker_ref(raw));
+    let mut cx = Context::from_waker(&waker);
+    let _current = crate::yield_point::enter_task(header);
+    let addr = raw.0.as_ptr() as usize;
+    if let Some(p) = publish {
+        p.store(addr, Release);
+    }
+    let res = cell.stage.with_mut(|stage| {
+        // SAFETY: RUNNING gives this thread exclusive access to the stage; the future
+        // never moves out of the allocation, so pinning it in place is sound.
+        let Stage::Running(fut) = (unsafe { &mut *stage }) else {
+            unreachable!("a RUNNING task holds its future")
+        };
+        let fut = unsafe { Pin::new_unchecked(fut) };
+        catch_unwind(AssertUnwindSafe(|| fut.poll(&mut cx)))
+    });
+    drop(_current);
+    if let Some(p) = publish {
+        // A preemptor may hold the slot's publication (LOCKED) while it takes a
+        // reference; wait for it before the task can move or be freed.
+        while p.compare_exchange(addr, 0, AcqRel, Relaxed).is_err() {
+            crate::sync::spin_hint();
+        }
+    }
+    match res {
+        Ok(Poll::Ready(out)) => {
+            complete(cell, raw, Ok(out), false);
+            RunReport::Completed
+        }
+        Err(panic) => {
+            complete(cell, raw, Err(JoinError::panic(header.id, panic)), false);
+            RunReport::Completed
+        }
+        Ok(Poll::Pending) => match header.state.transition_to_idle() {
+            ToIdle::Idle => {
+                raw.drop_ref();
+                RunReport::Idle
+            }
+            ToIdle::Reschedule => {
+                cell.scheduler.schedule(Notified(raw));
+                RunReport::Rescheduled
+            }
+            ToIdle::Cancel => {
+                cancel_future(cell, raw);
+                RunReport::Cancelled
+            }
+            ToIdle::PauseRequested => {
+                let mut parking = lock(cell.scheduler.parking(slot));
+                match header.state.transition_to_parked(true) {
+                    ToParked::Parked => {
+                        header.suspensions.fetch_add(1, Relaxed);
+                        let pause_at = header.pause_at.load(Relaxed);
+                        parking.suspended.push_back(Notified(raw));
+                        cell.scheduler.parked(slot, &parking);
+                        RunReport::Parked {
+                            pause_to_park_ns: (pause_at != 0)
+                                .then(|| clock::now_ns().saturating_sub(pause_at)),
+                        }
+                    }
+                    ToParked::Run => {
+                        drop(parking);
+                        cell.scheduler.schedule(Notified(raw));
+                        RunReport::Rescheduled
+                    }
+                    ToParked::Cancel => {
+                        drop(parking);
+                        cancel_future(cell, raw);
+                        RunReport::Cancelled
+                    }
+                }
+            }
+        },
+    }
+}
+
+/// Drops the future of a cancelled task and completes it; the caller owns the future
+/// (RUNNING) and hands over one reference.
+unsafe fn cancel_future<F, S>(cell: &Cell<F, S>, raw: RawTask)
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+    S: Schedule,
+{
+    let id = cell.header.id;
+    let res = cell.stage.with_mut(|stage| {
+        // SAFETY: RUNNING gives exclusive access to the stage.
+        catch_unwind(AssertUnwindSafe(|| unsafe { *stage = Stage::Consumed }))
+    });
+    let err = match res {
+        Ok(()) => JoinError::cancelled(id),
+        Err(panic) => JoinError::panic(id, panic),
+    };
+    complete(cell, raw, Err(err), true);
+}
+
+/// Stores the result, publishes COMPLETE, notifies the JoinHandle, releases the task
+/// from the registry, and drops the caller's reference.
+unsafe fn complete<F, S>(
+    cell: &Cell<F, S>,
+    raw: RawTask,
+    result: Result<F::Output, JoinError>,
+    cancelled: bool,
+) where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+    S: Schedule,
+{
+    // Storing the result drops the future first; a panicking destructor is caught and
+    // the output still stored.
+    cell.stage.with_mut(|stage| {
+        // SAFETY: RUNNING gives exclusive access to the stage.
+        let prev = std::mem::replace(unsafe { &mut *stage }, Stage::Consumed);
+        let _ = catch_unwind(AssertUnwindSafe(move || drop(prev)));
+        unsafe { *stage = Stage::Finished(result) };
+    });
+    let snapshot = cell.header.state.transition_to_complete(cancelled);
+    if !snapshot.has(JOIN_INTEREST) {
+        // Nobody will read the output: drop it here (COMPLETE without JOIN_INTEREST
+        // leaves the stage to us).
+        cell.stage.with_mut(|stage| {
+            // SAFETY: as above.
+            let prev = std::mem::replace(unsafe { &mut *stage }, Stage::Consumed);
+            let _ = catch_unwind(AssertUnwindSafe(move || drop(prev)));
+        });
+    } else if snapshot.has(JOIN_WAKER) {
+        // SAFETY: COMPLETE | JOIN_WAKER: the JoinHandle stays off the waker slot until
+        // we clear JOIN_WAKER below.
+        cell.join_waker.with(|w| {
+            if let Some(w) = unsafe { &*w } {
+                w.wake_by_ref();
+            }
+        });
+        let after = cell.header.state.unset_join_waker_after_complete();
+        if !after.has(JOIN_INTEREST) {
+            // The JoinHandle went away meanwhile and left the waker to us.
+            cell.join_waker.with_mut(|w| unsafe { *w = None });
+        }
+    }
+    let released = cell.scheduler.release(&cell.header);
+    raw.drop_refs(1 + released);
+}
+
+unsafe fn schedule<F, S>(ptr: NonNull<Header>)
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+    S: Schedule,
+{
+    let cell = cell::<F, S>(ptr);
+    cell.scheduler.schedule(Notified(RawTask(ptr)));
+}
+
+unsafe fn wake_paused<F, S>(ptr: NonNull<Header>)
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+    S: Schedule,
+{
+    let cell = cell::<F, S>(ptr);
+    let slot = cell.header.slot.load(Relaxed);
+    let mut parking = lock(cell.scheduler.parking(slot));
+    match cell.header.state.transition_to_notified_parked() {
+        ToNotifiedParked::DoNothing => {}
+        ToNotifiedParked::Submit => {
+            drop(parking);
+            cell.scheduler.schedule(Notified(RawTask(ptr)));
+        }
+        ToNotifiedParked::Parked => {
+            cell.header.suspensions.fetch_add(1, Relaxed);
+            parking.suspended.push_back(Notified(RawTask(ptr)));
+            cell.scheduler.parked(slot, &parking);
+        }
+    }
+}
+
+unsafe fn unpark<F, S>(ptr: NonNull<Header>, bit: usize)
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+    S: Schedule,
+{
+    let cell = cell::<F, S>(ptr);
+    let header = &cell.header;
+    // Stable while PARKED: only the slot that parks the task writes it.
+    let slot = header.slot.load(Relaxed);
+    let mut parking = lock(cell.scheduler.parking(slot));
+    if header.state.transition_to_unparked(bit) {
+        header.pause_at.store(0, Relaxed);
+        header.resume_at.store(clock::now_ns().max(1), Relaxed);
+        let moved = parking.move_to_resumed(header);
+        debug_assert!(moved, "a PARKED task sits in its slot's suspended queue");
+        cell.scheduler.unparked(slot, &parking);
+    }
+}
+
+unsafe fn try_read_output<F, S>(ptr: NonNull<Header>, dst: *mut (), waker: &Waker)
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+    S: Schedule,
+{
+    let cell = cell::<F, S>(ptr);
+    let dst = &mut *(dst as *mut Poll<Result<F::Output, JoinError>>);
+    if can_read_output(cell, waker) {
+        cell.stage.with_mut(|stage| {
+            // SAFETY: COMPLETE with JOIN_INTEREST: the JoinHandle owns the output.
+            match std::mem::replace(unsafe { &mut *stage }, Stage::Consumed) {
+                Stage::Finished(out) => *dst = Poll::Ready(out),
+                _ => panic!("JoinHandle polled after completion"),
+            }
+        });
+    }
+}
+
+/// The JoinHandle side of the join-waker protocol: true if the output is ready.
+unsafe fn can_read_output<F: Future, S>(cell: &Cell<F, S>, waker: &Waker) -> bool {
+    let state = &cell.header.state;
+    let snapshot = state.load();
+    if snapshot.has(COMPLETE) {
+        return true;
+    }
+    let res = if snapshot.has(JOIN_WAKER) {
+        // SAFETY: JOIN_WAKER without COMPLETE: the runtime does not touch the waker
+        // slot, and reading it is shared with nobody.
+        let same = cell
+            .join_waker
+            .with(|w| unsafe { (*w).as_ref() }.is_some_and(|w| w.will_wake(waker)));
+        if same {
+            return false;
+        }
+        state.unset_join_waker()
+    } else {
+        Ok(snapshot)
+    };
+    match res {
+        Ok(_) => {
+            // SAFETY: JOIN_WAKER is clear: the JoinHandle owns the waker slot.
+            cell.join_waker
+                .with_mut(|w| unsafe { *w = Some(waker.clone()) });
+            match state.set_join_waker() {
+                Ok(_) => false,
+                Err(s) => {
+                    debug_assert!(s.has(COMPLETE));
+                    cell.join_waker.with_mut(|w| unsafe { *w = None });
+                    true
+                }
+            }
+        }
+        Err(s) => {
+            debug_assert!(s.has(COMPLETE));
+            true
+        }
+    }
+}
+
+unsafe fn drop_join_handle<F, S>(ptr: NonNull<Header>)
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+    S: Schedule,
+{
+    let cell = cell::<F, S>(ptr);
+    let (prev, next) = cell.header.state.transition_to_join_handle_dropped();
+    if prev.has(COMPLETE) {
+        // The output is ours to drop (the runtime stored it for us).
+        cell.stage.with_mut(|stage| {
+            // SAFETY: COMPLETE, and JOIN_INTEREST was ours.
+            let prev = std::mem::replace(unsafe { &mut *stage }, Stage::Consumed);
+            let _ = catch_unwind(AssertUnwindSafe(move || drop(prev)));
+        });
+    }
+    if !next.has(JOIN_WAKER) {
+        // SAFETY: JOIN_WAKER is clear: the waker slot is ours.
+        cell.join_waker.with_mut(|w| unsafe { *w = None });
+    }
+    RawTask(ptr).drop_ref();
+}
+
+unsafe fn shutdown<F, S>(ptr: NonNull<Header>)
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+    S: Schedule,
+{
+    let cell = cell::<F, S>(ptr);
+    if cell.header.state.transition_to_shutdown() {
+        // The registry's caller keeps its own reference; `complete` consumes one, so
+        // take one for it.
+        cell.header.state.ref_inc();
+        cancel_future(cell, RawTask(ptr));
+    }
+}
+
+unsafe fn dealloc<F, S>(ptr: NonNull<Header>)
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+    S: Schedule,
+{
+    // SAFETY: the last reference is gone; the allocation came from Box<Cell<F, S>>.
+    drop(Box::from_raw(ptr.cast::<Cell<F, S>>().as_ptr()));
+}
+
+/// Bits `TaskHandle` uses.
+pub(crate) const USER: usize = PAUSE_USER;
+/// Bits the policy uses.
+pub(crate) const POLICY: usize = PAUSE_POLICY;

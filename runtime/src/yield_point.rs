@@ -1,0 +1,133 @@
+//! Yield points: where a running task gives the slot back, and where a pause takes
+//! effect.
+//!
+//! The slot records the task it is polling in a thread-local, so `preemption_point` costs
+//! one thread-local read and one relaxed load of the task's state word while no pause is
+//! requested.
+
+use crate::task::Header;
+use std::cell::Cell;
+use std::future::Future;
+use std::pin::Pin;
+use std::ptr;
+use std::task::{Context, Poll};
+
+thread_local! {
+    static CURRENT_TASK: Cell<*const Header> = const { Cell::new(ptr::null()) };
+}
+
+/// Restores the previous current task when the poll ends (even by panic).
+pub(crate) struct TaskGuard {
+    prev: *const Header,
+}
+
+/// Marks `header` as the task being polled on this thread.
+#[inline]
+pub(crate) fn enter_task(header: &Header) -> TaskGuard {
+    let prev = CURRENT_TASK.with(|c| c.replace(header));
+    TaskGuard { prev }
+}
+
+impl Drop for TaskGuard {
+    #[inline]
+    fn drop(&mut self) {
+        CURRENT_TASK.with(|c| c.set(self.prev));
+    }
+}
+
+/// True if a pause of the task being polled on this thread was requested (by its
+/// `TaskHandle` or by the runtime's policy). False outside a task (e.g. in `block_on`).
+///
+/// Use it in code that wants to choose its own stopping point, e.g. to flush a buffer
+/// before awaiting [`preemption_point`].
+#[inline]
+pub fn pause_requested() -> bool {
+    CURRENT_TASK.with(|c| {
+        let h = c.get();
+        // SAFETY: the pointer is set only for the duration of a poll of that task, during
+        // which the polling slot holds a reference to it.
+        !h.is_null() && unsafe { (*h).state.pause_requested_relaxed() }
+    })
+}
+
+/// The yield point a CPU-bound loop awaits between units of work.
+///
+/// When no pause is requested it completes at once, at the cost of one relaxed atomic
+/// load. When a pause is requested it returns `Pending` once, and the slot parks the task
+/// in its suspended queue; the task continues right after this point when resumed.
+///
+/// ```
+/// # let rt = neptune_runtime::Runtime::new().unwrap();
+/// # rt.block_on(async {
+/// let sum = neptune_runtime::spawn(async {
+///     let mut sum = 0u64;
+///     for i in 0..10_000u64 {
+///         sum += i;
+///         neptune_runtime::preemption_point().await;
+///     }
+///     sum
+/// });
+/// assert_eq!(sum.await.unwrap(), 49_995_000);
+/// # });
+/// ```
+#[inline]
+pub fn preemption_point() -> PreemptionPoint {
+    PreemptionPoint { yielded: false }
+}
+
+/// Future returned by [`preemption_point`].
+#[must_use = "futures do nothing unless awaited"]
+#[derive(Debug)]
+pub struct PreemptionPoint {
+    yielded: bool,
+}
+
+impl Future for PreemptionPoint {
+    type Output = ();
+
+    #[inline]
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.yielded || !pause_requested() {
+            return Poll::Ready(());
+        }
+        // Wake ourselves so the slot sees NOTIFIED with the pause bit after this poll,
+        // and parks the task as runnable: on resume it is polled again right here.
+        self.yielded = true;
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+}
+
+/// Yields to the slot once: the task goes to the back of its run queue.
+///
+/// ```
+/// # let rt = neptune_runtime::Runtime::new().unwrap();
+/// # rt.block_on(async {
+/// neptune_runtime::yield_now().await;
+/// # });
+/// ```
+#[inline]
+pub fn yield_now() -> YieldNow {
+    YieldNow { yielded: false }
+}
+
+/// Future returned by [`yield_now`].
+#[must_use = "futures do nothing unless awaited"]
+#[derive(Debug)]
+pub struct YieldNow {
+    yielded: bool,
+}
+
+impl Future for YieldNow {
+    type Output = ();
+
+    #[inline]
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.yielded {
+            return Poll::Ready(());
+        }
+        self.yielded = true;
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+}
