@@ -1,1 +1,12 @@
-//! x
+//! # Neptune
+//!
+//! Unified stream/batch execution on one set of cores. This facade re-exports the
+//! three layers:
+//!
+//! - [`runtime`]: the async runtime with Stream/Batch task classes and pausable tasks;
+//! - [`scheduler`]: scheduling policies plugged into the runtime's policy hook;
+//! - [`dataflow`]: datasets and operators written as async fns.
+
+pub use neptune_dataflow as dataflow;
+pub use neptune_runtime as runtime;
+pub use neptune_scheduler as scheduler;
