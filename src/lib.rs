@@ -10,3 +10,5 @@
 pub use neptune_dataflow as dataflow;
 pub use neptune_runtime as runtime;
 pub use neptune_scheduler as scheduler;
+
+pub mod workload;

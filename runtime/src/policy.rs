@@ -132,10 +132,6 @@ pub trait Policy: Send + Sync + 'static {
     /// are parked there. Return those to resume now (they run on this slot, ahead of new
     /// Batch work).
     fn on_stream_drained(&self, slot: usize, suspended: &[TaskHandle]) -> Vec<TaskHandle>;
-
-    /// A task this policy paused was parked, after `pause_to_park` (for policies that
-    /// keep statistics). Called on the slot's thread.
-    fn on_parked(&self, _slot: usize, _task: &TaskHandle) {}
 }
 
 /// The runtime's default: pause the most recently started Batch tasks (they have the
@@ -164,5 +160,25 @@ impl Policy for DefaultPolicy {
 
     fn on_stream_drained(&self, _slot: usize, suspended: &[TaskHandle]) -> Vec<TaskHandle> {
         suspended.to_vec()
+    }
+}
+
+/// A shared policy: lets the caller keep a reference (to read statistics the policy
+/// gathers) while the runtime uses it.
+impl<P: Policy + ?Sized> Policy for std::sync::Arc<P> {
+    fn name(&self) -> &str {
+        (**self).name()
+    }
+    fn queueing(&self) -> Queueing {
+        (**self).queueing()
+    }
+    fn slot_classes(&self, slot: usize, slots: usize) -> SlotClasses {
+        (**self).slot_classes(slot, slots)
+    }
+    fn on_stream_waiting(&self, waiting: usize, slots: &[SlotView]) -> Vec<Preempt> {
+        (**self).on_stream_waiting(waiting, slots)
+    }
+    fn on_stream_drained(&self, slot: usize, suspended: &[TaskHandle]) -> Vec<TaskHandle> {
+        (**self).on_stream_drained(slot, suspended)
     }
 }
