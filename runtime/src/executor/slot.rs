@@ -49,7 +49,7 @@ impl Slot {
             counters: LocalCounters::default(),
             searching: false,
             tick: 0,
-            rng: 0x9E37_79B9 ^ (index as u32).wrapping_mul(0x85EB_CA6B) | 1,
+            rng: (0x9E37_79B9 ^ (index as u32).wrapping_mul(0x85EB_CA6B)) | 1,
             ran: [0; 2],
         }
     }
@@ -129,7 +129,7 @@ impl Slot {
 
     fn next_task(&mut self) -> Option<Notified> {
         self.tick = self.tick.wrapping_add(1);
-        let global_first = self.tick % GLOBAL_QUEUE_INTERVAL == 0;
+        let global_first = self.tick.is_multiple_of(GLOBAL_QUEUE_INTERVAL);
         for class in self.class_order().into_iter().flatten() {
             if class == Class::Batch {
                 if let Some(t) = self.next_resumed() {

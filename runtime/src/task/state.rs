@@ -44,7 +44,7 @@ pub(crate) const REF_ONE: usize = 1 << REF_SHIFT;
 
 /// Initial state: queued once (`NOTIFIED`), a `JoinHandle`, and three references: the
 /// `Notified`, the `JoinHandle` and the runtime's registry of live tasks.
-pub(crate) const INITIAL: usize = NOTIFIED | JOIN_INTEREST | 3 * REF_ONE;
+pub(crate) const INITIAL: usize = NOTIFIED | JOIN_INTEREST | (3 * REF_ONE);
 
 /// A copy of the state word.
 #[derive(Clone, Copy, PartialEq, Eq)]

@@ -1,0 +1,62 @@
+//! Command-line parsing and statistics shared by the examples.
+
+use std::str::FromStr;
+
+/// The process's arguments (after the program name).
+pub struct Args(Vec<String>);
+
+impl Args {
+    pub fn from_env() -> Args {
+        Args(std::env::args().skip(1).collect())
+    }
+
+    /// True if `--name` was given.
+    pub fn flag(&self, name: &str) -> bool {
+        self.0.iter().any(|a| a == name)
+    }
+
+    /// The value of `--name N` or `--name=N`, or `default`; exits on a malformed value.
+    pub fn value<T: FromStr>(&self, name: &str, default: T) -> T {
+        let prefix = format!("{name}=");
+        let raw = self.0.iter().enumerate().find_map(|(i, a)| {
+            if a == name {
+                Some(self.0.get(i + 1).cloned().unwrap_or_default())
+            } else {
+                a.strip_prefix(&prefix).map(str::to_owned)
+            }
+        });
+        match raw {
+            None => default,
+            Some(v) => v.parse().unwrap_or_else(|_| {
+                eprintln!("invalid value for {name}: {v:?}");
+                std::process::exit(2)
+            }),
+        }
+    }
+}
+
+/// One worker per available core.
+pub fn available_cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// The `q`-quantile (nearest rank) of `v`, which it sorts.
+pub fn quantile(v: &mut [u64], q: f64) -> u64 {
+    assert!(!v.is_empty());
+    v.sort_unstable();
+    let rank = ((q * v.len() as f64).ceil() as usize).clamp(1, v.len());
+    v[rank - 1]
+}
+
+/// A duration in nanoseconds, readable (`850 ns`, `12.3 µs`, `4.56 ms`).
+pub fn human_ns(ns: f64) -> String {
+    if ns < 1e3 {
+        format!("{ns:.0} ns")
+    } else if ns < 1e6 {
+        format!("{:.1} µs", ns / 1e3)
+    } else if ns < 1e9 {
+        format!("{:.2} ms", ns / 1e6)
+    } else {
+        format!("{:.2} s", ns / 1e9)
+    }
+}

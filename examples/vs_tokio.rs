@@ -1,0 +1,141 @@
+//! Neptune against tokio on tokio's own multi-thread scheduler benchmarks
+//! (`benches/rt_multi_threaded.rs` in tokio), with the same number of worker threads.
+//!
+//! ```text
+//! cargo run --release --example vs_tokio -- [--json] [--workers N] [--rounds R]
+//! ```
+//!
+//! Both runtimes are built once per process and stay up for the whole run, as tokio's
+//! benchmark builds its runtime once and iterates on it: this keeps thread start-up
+//! out of the figures and lets both runtimes reach a steady state (idle worker threads of
+//! either runtime park, so the one not being measured takes no CPU time). Every
+//! workload is first warmed up on both runtimes; then rounds alternate, neptune then
+//! tokio, each round running the workload the same number of times on both runtimes.
+//! The figure reported is the median over rounds of the time per run.
+
+mod common;
+#[path = "common/workloads.rs"]
+mod workloads;
+
+use common::{available_cores, human_ns, quantile, Args};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use workloads::{Bench, Neptune, Rt, Tokio, Workload};
+
+/// Aim for rounds of about this long (for the slower runtime), to keep timer noise low.
+const ROUND_TARGET: Duration = Duration::from_millis(50);
+/// Warm-up runs of each workload on each runtime before it is measured.
+const WARMUP_RUNS: usize = 3;
+/// A run that takes longer than this is reported as a hang.
+const HANG_AFTER: Duration = Duration::from_secs(30);
+
+/// What is running now, for the hang watchdog.
+type Beat = Arc<Mutex<(&'static str, &'static str, Instant)>>;
+
+fn start_watchdog() -> Beat {
+    let beat: Beat = Arc::new(Mutex::new(("start-up", "", Instant::now())));
+    let watched = beat.clone();
+    std::thread::spawn(move || loop {
+        std::thread::sleep(Duration::from_millis(500));
+        let (workload, runtime, since) = *watched.lock().unwrap();
+        if since.elapsed() > HANG_AFTER {
+            eprintln!(
+                "vs_tokio: {workload} on {runtime} made no progress for {:?}: giving up",
+                since.elapsed()
+            );
+            std::process::exit(3);
+        }
+    });
+    beat
+}
+
+/// Runs `w` `iters` times on `b`; returns the mean time per run in nanoseconds.
+fn timed<R: Rt>(b: &mut Bench<R>, w: Workload, iters: u32, beat: &Beat) -> u64 {
+    *beat.lock().unwrap() = (w.name(), R::NAME, Instant::now());
+    let start = Instant::now();
+    for _ in 0..iters {
+        b.run(w);
+    }
+    (start.elapsed().as_nanos() / iters as u128) as u64
+}
+
+struct Row {
+    workload: &'static str,
+    neptune_ns: u64,
+    tokio_ns: u64,
+    iters: u32,
+}
+
+fn main() {
+    let args = Args::from_env();
+    let json = args.flag("--json");
+    let workers: usize = args.value("--workers", available_cores()).max(1);
+    let mut rounds: usize = args.value("--rounds", 15);
+    if rounds < 10 {
+        eprintln!("--rounds {rounds} is too few: using 10");
+        rounds = 10;
+    }
+
+    let beat = start_watchdog();
+    let mut neptune = Bench::<Neptune>::new(workers);
+    let mut tokio = Bench::<Tokio>::new(workers);
+
+    let mut rows = Vec::new();
+    for w in Workload::ALL {
+        // Warm up both runtimes on this workload; the last warm-up runs size the rounds.
+        let (mut tn, mut tt) = (0, 0);
+        for _ in 0..WARMUP_RUNS {
+            tn = timed(&mut neptune, w, 1, &beat);
+            tt = timed(&mut tokio, w, 1, &beat);
+        }
+        let slower = tn.max(tt).max(1);
+        let iters = (ROUND_TARGET.as_nanos() as u64 / slower).clamp(1, 200) as u32;
+
+        let mut n = Vec::with_capacity(rounds);
+        let mut t = Vec::with_capacity(rounds);
+        for _ in 0..rounds {
+            n.push(timed(&mut neptune, w, iters, &beat));
+            t.push(timed(&mut tokio, w, iters, &beat));
+        }
+        let row = Row {
+            workload: w.name(),
+            neptune_ns: quantile(&mut n, 0.5),
+            tokio_ns: quantile(&mut t, 0.5),
+            iters,
+        };
+        if json {
+            println!(
+                "{{\"workload\": \"{}\", \"neptune_ns\": {}, \"tokio_ns\": {}, \"ratio\": {:.3}, \"rounds\": {}, \"workers\": {}}}",
+                row.workload,
+                row.neptune_ns,
+                row.tokio_ns,
+                row.neptune_ns as f64 / row.tokio_ns.max(1) as f64,
+                rounds,
+                workers
+            );
+        }
+        rows.push(row);
+    }
+    *beat.lock().unwrap() = ("shut-down", "", Instant::now());
+
+    if !json {
+        println!(
+            "tokio's multi-thread benchmarks, {workers} workers each, median of {rounds} rounds (time per run)\n"
+        );
+        println!(
+            "{:<24} {:>12} {:>12} {:>8} {:>8}",
+            "workload", "neptune", "tokio", "ratio", "runs/rd"
+        );
+        for r in &rows {
+            println!(
+                "{:<24} {:>12} {:>12} {:>8.2} {:>8}",
+                r.workload,
+                human_ns(r.neptune_ns as f64),
+                human_ns(r.tokio_ns as f64),
+                r.neptune_ns as f64 / r.tokio_ns.max(1) as f64,
+                r.iters
+            );
+        }
+        println!("\nratio = neptune / tokio: below 1 means neptune is faster");
+    }
+}
