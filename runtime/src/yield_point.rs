@@ -12,8 +12,16 @@ use std::pin::Pin;
 use std::ptr;
 use std::task::{Context, Poll};
 
+#[cfg(not(loom))]
 thread_local! {
     static CURRENT_TASK: Cell<*const Header> = const { Cell::new(ptr::null()) };
+}
+
+// Under loom every model thread runs on the same OS thread: use loom's per-model-thread
+// locals.
+#[cfg(loom)]
+loom::thread_local! {
+    static CURRENT_TASK: Cell<*const Header> = Cell::new(ptr::null());
 }
 
 /// Restores the previous current task when the poll ends (even by panic).
@@ -50,11 +58,22 @@ pub fn pause_requested() -> bool {
     })
 }
 
+/// True if the current task has a pause or a cancellation pending.
+#[inline(always)]
+fn should_yield() -> bool {
+    CURRENT_TASK.with(|c| {
+        let h = c.get();
+        // SAFETY: as in `pause_requested`.
+        !h.is_null() && unsafe { (*h).state.should_yield_relaxed() }
+    })
+}
+
 /// The yield point a CPU-bound loop awaits between units of work.
 ///
 /// When no pause is requested it completes at once, at the cost of one relaxed atomic
 /// load. When a pause is requested it returns `Pending` once, and the slot parks the task
-/// in its suspended queue; the task continues right after this point when resumed.
+/// in its suspended queue; the task continues right after this point when resumed. A
+/// cancelled task also stops here: its future is dropped.
 ///
 /// ```
 /// # let rt = neptune_runtime::Runtime::new().unwrap();
@@ -87,7 +106,7 @@ impl Future for PreemptionPoint {
 
     #[inline]
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        if self.yielded || !pause_requested() {
+        if self.yielded || !should_yield() {
             return Poll::Ready(());
         }
         // Wake ourselves so the slot sees NOTIFIED with the pause bit after this poll,

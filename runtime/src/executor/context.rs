@@ -3,6 +3,8 @@
 
 use super::queue::Local;
 use super::runtime::Handle;
+use super::shared::Shared;
+use crate::sync::Ordering::Relaxed;
 use crate::task::{Class, Notified};
 use std::cell::{Cell, RefCell};
 use std::ptr;
@@ -14,22 +16,37 @@ pub(crate) struct SlotLocal {
     pub(crate) local: [Local; 2],
 }
 
+#[cfg(not(loom))]
 thread_local! {
     static SLOT: Cell<*const SlotLocal> = const { Cell::new(ptr::null()) };
     static HANDLE: RefCell<Option<Handle>> = const { RefCell::new(None) };
 }
 
-/// Pushes `task` to the local `class` queue if this thread is a slot of runtime
-/// `runtime`; otherwise hands it back.
+// Under loom every model thread runs on the same OS thread: use loom's per-model-thread
+// locals.
+#[cfg(loom)]
+loom::thread_local! {
+    static SLOT: Cell<*const SlotLocal> = Cell::new(ptr::null());
+    static HANDLE: RefCell<Option<Handle>> = RefCell::new(None);
+}
+
+/// Pushes `task` to the local `queue` if this thread is a slot of runtime `runtime`;
+/// otherwise hands it back. A Stream task is handed back too while the slot polls a
+/// Batch task: it could not run here before that task yields, so it goes where other
+/// slots (or the policy) see it.
 #[inline]
-pub(crate) fn push_local(runtime: usize, class: Class, task: Notified) -> Option<Notified> {
+pub(crate) fn push_local(shared: &Shared, queue: Class, task: Notified) -> Option<Notified> {
     SLOT.with(|s| {
         let p = s.get();
         // SAFETY: SLOT points at the SlotLocal of the slot running on this thread; it
         // outlives every task poll on the thread (reset before it is dropped).
         match unsafe { p.as_ref() } {
-            Some(l) if l.runtime == runtime => {
-                l.local[class.index()].push(task);
+            Some(l) if l.runtime == shared.id => {
+                let busy_with_batch = shared.slots[l.index].current.load(Relaxed) != 0;
+                if task.header().class == Class::Stream && busy_with_batch {
+                    return Some(task);
+                }
+                l.local[queue.index()].push(task);
                 None
             }
             _ => Some(task),

@@ -58,18 +58,25 @@ impl Idle {
     }
 
     /// Work was pushed: returns a sleeping slot to unpark, if one should be woken. The
-    /// woken slot starts out searching.
-    pub(crate) fn slot_to_notify(&self) -> Option<usize> {
+    /// woken slot starts out searching. `eligible` is `None` when every slot can take
+    /// the work; otherwise it tells which slots can, and a searcher is no reason to wake
+    /// nobody (it may not be one of them).
+    pub(crate) fn slot_to_notify(&self, eligible: Option<&dyn Fn(usize) -> bool>) -> Option<usize> {
         fence(SeqCst);
-        if self.searching.load(SeqCst) != 0 || self.sleeping.load(SeqCst) == 0 {
+        let searcher_will_do = eligible.is_none() && self.searching.load(SeqCst) != 0;
+        if searcher_will_do || self.sleeping.load(SeqCst) == 0 {
             return None;
         }
         let mut sleepers = lock(&self.sleepers);
         // Re-check under the lock: another notifier may have started a searcher.
-        if self.searching.load(SeqCst) != 0 {
+        if eligible.is_none() && self.searching.load(SeqCst) != 0 {
             return None;
         }
-        let slot = sleepers.pop()?;
+        let i = match eligible {
+            None => sleepers.len().checked_sub(1)?,
+            Some(ok) => sleepers.iter().rposition(|&s| ok(s))?,
+        };
+        let slot = sleepers.swap_remove(i);
         self.sleeping.fetch_sub(1, SeqCst);
         self.searching.fetch_add(1, SeqCst);
         Some(slot)

@@ -3,7 +3,7 @@
 
 pub(crate) mod context;
 mod idle;
-mod queue;
+pub(crate) mod queue;
 mod registry;
 pub(crate) mod runtime;
 mod shared;

@@ -7,7 +7,7 @@ use super::registry::Registry;
 use super::shared::{Shared, SlotShared};
 use super::slot::Slot;
 use crate::metrics::{RuntimeMetrics, SlotMetrics};
-use crate::policy::{DefaultPolicy, Policy};
+use crate::policy::{DefaultPolicy, Policy, SlotClasses};
 use crate::sync::{lock, Arc, AtomicBool, Condvar, Mutex, Ordering::*};
 use crate::task::{new_task, JoinHandle, SpawnOptions};
 use std::fmt;
@@ -110,7 +110,8 @@ impl Builder {
             locals.push([ls, lb]);
             slots.push(SlotShared::new([rs, rb]));
         }
-        let classes = (0..n).map(|i| self.policy.slot_classes(i, n)).collect();
+        let classes: Box<[SlotClasses]> = (0..n).map(|i| self.policy.slot_classes(i, n)).collect();
+        let uniform = classes.iter().all(|c| *c == SlotClasses::Both);
         let shared = Arc::new(Shared {
             slots: slots.into_boxed_slice(),
             inject: [Inject::new(), Inject::new()],
@@ -120,6 +121,7 @@ impl Builder {
             queueing: self.policy.queueing(),
             policy: self.policy,
             classes,
+            uniform,
             id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         });
         #[cfg(not(loom))]

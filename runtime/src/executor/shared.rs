@@ -7,7 +7,7 @@ use super::queue::{Inject, Remote};
 use super::registry::Registry;
 use crate::metrics::SlotCounters;
 use crate::policy::{Policy, Preempt, Queueing, RunningTask, SlotClasses, SlotView};
-use crate::sync::{lock, Arc, AtomicBool, AtomicUsize, Mutex, Ordering::*};
+use crate::sync::{fence, lock, Arc, AtomicBool, AtomicUsize, Mutex, Ordering::*};
 use crate::task::{
     state::PAUSE_POLICY, Class, Notified, Parking, RawTask, Schedule, TaskHandle,
 };
@@ -93,6 +93,8 @@ pub(crate) struct Shared {
     pub(crate) policy: Box<dyn Policy>,
     pub(crate) queueing: Queueing,
     pub(crate) classes: Box<[SlotClasses]>,
+    /// Every slot runs both classes (the common case: any sleeper will do).
+    pub(crate) uniform: bool,
     /// Distinguishes runtimes in the thread-local context.
     pub(crate) id: usize,
 }
@@ -108,9 +110,9 @@ impl Shared {
     }
 
     /// Pushes a runnable task: to the current slot's local queue when called on one of
-    /// this runtime's slots, else to the global injector. A Stream task that finds every
-    /// slot busy with Batch work goes to the injector and triggers the policy.
-    pub(crate) fn schedule_task(self: &Arc<Self>, task: Notified) {
+    /// this runtime's slots, else to the global injector. A Stream task in the global
+    /// injector that finds every slot busy with Batch work triggers the policy.
+    pub(crate) fn schedule_task(&self, task: Notified) {
         if self.shutdown.load(Acquire) {
             // Shutdown drops every future itself; this reference just goes away.
             drop(task);
@@ -118,13 +120,7 @@ impl Shared {
         }
         let class = task.header().class;
         let queue = self.route(class);
-        let preempt = class == Class::Stream && self.all_busy_with_batch();
-        let task = if preempt {
-            Some(task)
-        } else {
-            context::push_local(self.id, queue, task)
-        };
-        if let Some(task) = task {
+        if let Some(task) = context::push_local(self, queue, task) {
             self.inject[queue.index()].push(task);
             if self.shutdown.load(SeqCst) {
                 // Raced with shutdown's drain: drain what we may have left behind.
@@ -133,17 +129,27 @@ impl Shared {
                 }
                 return;
             }
+            // Pairs with the slot's check before a Batch poll: either it sees this
+            // Stream task, or this sees it busy and asks the policy to make room.
+            if class == Class::Stream && self.all_busy_with_batch() {
+                self.preempt_for_stream();
+            }
         }
-        if preempt {
-            self.preempt_for_stream();
-        }
-        self.notify_work();
+        self.notify_work(Some(queue));
     }
 
-    /// Wakes a sleeping slot if work is waiting and nobody searches.
+    /// Wakes a sleeping slot that can take work of queue class `queue` (any work if
+    /// `None`), unless a searching slot will find it.
     #[inline]
-    pub(crate) fn notify_work(&self) {
-        if let Some(slot) = self.idle.slot_to_notify() {
+    pub(crate) fn notify_work(&self, queue: Option<Class>) {
+        let slot = match queue {
+            Some(q) if !self.uniform => {
+                let eligible = |s: usize| self.classes[s].runs(q) || (q == Class::Batch && self.queueing == Queueing::Arrival && self.classes[s] != SlotClasses::StreamOnly);
+                self.idle.slot_to_notify(Some(&eligible))
+            }
+            _ => self.idle.slot_to_notify(None),
+        };
+        if let Some(slot) = slot {
             self.slots[slot].parker.unpark();
         }
     }
@@ -151,6 +157,7 @@ impl Shared {
     /// True when every slot that may run Stream work polls a Batch task and none sleeps
     /// or searches: only then can a Stream task not start at once.
     fn all_busy_with_batch(&self) -> bool {
+        fence(SeqCst);
         if self.idle.sleeping() > 0 || self.idle.searching() > 0 {
             return false;
         }

@@ -25,6 +25,11 @@ pub(crate) struct Slot {
     classes: SlotClasses,
     /// Tasks taken from the resumed queue, run before new Batch work.
     resumed: VecDeque<Notified>,
+    /// Batch tasks put back because Stream work arrived just before their poll.
+    deferred: VecDeque<Notified>,
+    /// Whether a Batch poll must first check for Stream work (`StreamFirst` queueing
+    /// on a slot that runs both classes).
+    stream_check: bool,
     counters: LocalCounters,
     searching: bool,
     tick: u32,
@@ -36,12 +41,16 @@ pub(crate) struct Slot {
 impl Slot {
     pub(crate) fn new(shared: Arc<Shared>, index: usize, local: [Local; 2]) -> Slot {
         let classes = shared.classes[index];
+        let stream_check =
+            shared.queueing == Queueing::StreamFirst && classes == SlotClasses::Both;
         Slot {
             local: Box::new(SlotLocal {
                 runtime: shared.id,
                 index,
                 local,
             }),
+            deferred: VecDeque::new(),
+            stream_check,
             shared,
             index,
             classes,
@@ -81,13 +90,14 @@ impl Slot {
         // Tasks still queued locally are dropped with the queues; shutdown drops their
         // futures through the registry.
         self.resumed.clear();
+        self.deferred.clear();
     }
 
     fn found_work(&mut self) {
         if self.searching {
             self.searching = false;
             if self.shared.idle.stop_searching() {
-                self.shared.notify_work();
+                self.shared.notify_work(None);
             }
         }
     }
@@ -133,6 +143,9 @@ impl Slot {
         for class in self.class_order().into_iter().flatten() {
             if class == Class::Batch {
                 if let Some(t) = self.next_resumed() {
+                    return Some(t);
+                }
+                if let Some(t) = self.deferred.pop_front() {
                     return Some(t);
                 }
             }
@@ -226,6 +239,23 @@ impl Slot {
             self.counters.resumes += 1;
         }
         let publish = (class == Class::Batch).then_some(&self.shared.slots[self.index].current);
+        if let Some(current) = publish {
+            // Publish the Batch task, then look for Stream work that arrived meanwhile.
+            // Pairs with `Shared::schedule_task`: either the scheduler of a Stream task
+            // sees this slot busy (and asks the policy to make room), or this slot sees
+            // the Stream task here and runs it first.
+            current.swap(task.header_ptr() as usize, SeqCst);
+            if self.stream_check && !self.shared.inject[Class::Stream.index()].is_empty() {
+                while current
+                    .compare_exchange(task.header_ptr() as usize, 0, AcqRel, Relaxed)
+                    .is_err()
+                {
+                    crate::sync::spin_hint();
+                }
+                self.deferred.push_back(task);
+                return;
+            }
+        }
         let report = task.run(self.index, publish);
         self.counters.polls += 1;
         self.ran[class.index()] += 1;
@@ -266,7 +296,7 @@ impl Slot {
         if self.shared.shutdown.load(SeqCst) || me.has_resumed.load(SeqCst) {
             return true;
         }
-        if !self.resumed.is_empty() {
+        if !self.resumed.is_empty() || !self.deferred.is_empty() {
             return true;
         }
         for class in Class::ALL {

@@ -270,8 +270,9 @@ impl Notified {
 
     /// Runs the task on slot `slot`: polls it, or parks it if a pause is requested, or
     /// drops its future if it was cancelled. Consumes the reference. If `publish` is
-    /// given, the header's address is stored there for the duration of the poll (see
-    /// the preemption protocol on `SlotShared::current`).
+    /// given, the caller stored the header's address there before the call; it is
+    /// cleared before the task can move or be freed (see the preemption protocol on
+    /// `SlotShared::current`).
     pub(crate) fn run(self, slot: usize, publish: Option<&AtomicUsize>) -> RunReport {
         let raw = ManuallyDrop::new(self).0;
         // SAFETY: the Notified reference is handed to `run`, which consumes it.
@@ -366,10 +367,12 @@ where
     match header.state.transition_to_running() {
         ToRunning::Run => poll_future(cell, raw, slot, publish),
         ToRunning::Cancel => {
+            unpublish(publish, raw);
             cancel_future(cell, raw);
             RunReport::Cancelled
         }
         ToRunning::PauseRequested => {
+            unpublish(publish, raw);
             let mut parking = lock(cell.scheduler.parking(slot));
             match header.state.transition_to_parked(false) {
                 ToParked::Parked => {
@@ -382,6 +385,10 @@ where
                 }
                 ToParked::Run => {
                     drop(parking);
+                    // The pause was withdrawn: publish again for the poll.
+                    if let Some(p) = publish {
+                        p.store(raw.0.as_ptr() as usize, SeqCst);
+                    }
                     poll_future(cell, raw, slot, publish)
                 }
                 ToParked::Cancel => {
@@ -413,10 +420,6 @@ where
     let waker = ManuallyDrop::new(super::waker::waker_ref(raw));
     let mut cx = Context::from_waker(&waker);
     let _current = crate::yield_point::enter_task(header);
-    let addr = raw.0.as_ptr() as usize;
-    if let Some(p) = publish {
-        p.store(addr, Release);
-    }
     let res = cell.stage.with_mut(|stage| {
         // SAFETY: RUNNING gives this thread exclusive access to the stage; the future
         // never moves out of the allocation, so pinning it in place is sound.
@@ -427,13 +430,7 @@ where
         catch_unwind(AssertUnwindSafe(|| fut.poll(&mut cx)))
     });
     drop(_current);
-    if let Some(p) = publish {
-        // A preemptor may hold the slot's publication (LOCKED) while it takes a
-        // reference; wait for it before the task can move or be freed.
-        while p.compare_exchange(addr, 0, AcqRel, Relaxed).is_err() {
-            crate::sync::spin_hint();
-        }
-    }
+    unpublish(publish, raw);
     match res {
         Ok(Poll::Ready(out)) => {
             complete(cell, raw, Ok(out), false);
@@ -482,6 +479,18 @@ where
                 }
             }
         },
+    }
+}
+
+/// Clears the slot's publication of the task it runs. A preemptor may hold it (LOCKED)
+/// while it takes a reference: wait for it, so the task cannot move or be freed under it.
+#[inline]
+fn unpublish(publish: Option<&AtomicUsize>, raw: RawTask) {
+    if let Some(p) = publish {
+        let addr = raw.0.as_ptr() as usize;
+        while p.compare_exchange(addr, 0, AcqRel, Relaxed).is_err() {
+            crate::sync::spin_hint();
+        }
     }
 }
 

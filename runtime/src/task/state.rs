@@ -192,11 +192,17 @@ impl State {
         Snapshot(self.val.load(Acquire))
     }
 
-    /// The yield point's check: one relaxed load. Relaxed is enough because the flag
-    /// only asks the task to stop soon; the parking itself synchronises through CAS.
+    /// The pause check: one relaxed load. Relaxed is enough because the flag only asks
+    /// the task to stop soon; the parking itself synchronises through CAS.
     #[inline(always)]
     pub(crate) fn pause_requested_relaxed(&self) -> bool {
         self.val.load(Relaxed) & PAUSE_MASK != 0
+    }
+
+    /// The yield point's check: a pause or a cancellation is pending (one relaxed load).
+    #[inline(always)]
+    pub(crate) fn should_yield_relaxed(&self) -> bool {
+        self.val.load(Relaxed) & (PAUSE_MASK | CANCELLED) != 0
     }
 
     /// Runs `f` on the current value until the CAS succeeds or `f` declines (`None`).
