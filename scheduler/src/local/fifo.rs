@@ -1,0 +1,33 @@
+//! FIFO: one queue for both classes, in arrival order, no preemption.
+
+use neptune_runtime::policy::{Policy, Preempt, Queueing, SlotView};
+use neptune_runtime::TaskHandle;
+
+/// FIFO: first come, first served. Stream and Batch tasks share one queue in arrival
+/// order ([`Queueing::Arrival`]) and nothing is preempted: a Stream task waits behind
+/// every task that arrived before it.
+///
+/// ```
+/// use neptune_runtime::policy::{Policy, Queueing};
+/// assert_eq!(neptune_scheduler::local::Fifo.queueing(), Queueing::Arrival);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Fifo;
+
+impl Policy for Fifo {
+    fn name(&self) -> &str {
+        "fifo"
+    }
+
+    fn queueing(&self) -> Queueing {
+        Queueing::Arrival
+    }
+
+    fn on_stream_waiting(&self, _waiting: usize, _slots: &[SlotView]) -> Vec<Preempt> {
+        Vec::new()
+    }
+
+    fn on_stream_drained(&self, _slot: usize, suspended: &[TaskHandle]) -> Vec<TaskHandle> {
+        suspended.to_vec()
+    }
+}

@@ -1,0 +1,389 @@
+//! NEPTUNE: a Stream arrival pauses running Batch work, which resumes later on its
+//! slot with its progress intact; anti-starvation bounds how often one task is paused.
+
+use super::starvation::{Budget, Verdict};
+use neptune_runtime::policy::{Policy, Preempt, SlotView};
+use neptune_runtime::{TaskHandle, TaskId, TaskState};
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Default anti-starvation limit: a task suspended more than this many times since its
+/// last quantum gets one.
+pub const DEFAULT_MAX_SUSPENSIONS: u32 = 3;
+
+/// Default anti-starvation quantum.
+pub const DEFAULT_QUANTUM: Duration = Duration::from_millis(100);
+
+/// The longest quantum accepted (longer ones are clamped to it).
+pub const MAX_QUANTUM: Duration = Duration::from_secs(24 * 3600);
+
+/// NEPTUNE: when Stream tasks wait for a slot, pause running Batch tasks; a paused task
+/// parks at its next yield point on its slot, keeping its state (its future), and
+/// resumes there as soon as that slot has no Stream work.
+///
+/// **Victim choice.** Among the running Batch tasks that are not already being paused:
+/// the task suspended the fewest times first (spreading interruptions, which also keeps
+/// everyone away from the anti-starvation limit), then the one with the least progress,
+/// measured as the youngest (the smallest `age` since its first poll), whose state is
+/// likely the smallest and coldest. Only as many are paused as Stream tasks wait, minus
+/// the slots already being freed by a pause in flight.
+///
+/// **Resuming.** When a slot has no Stream work, every task this policy parked there is
+/// resumed, the most-suspended first (it is the one closest to its limit).
+///
+/// **Anti-starvation.** A task suspended more than `max_suspensions` (N) times since its
+/// budget started is, when next found running, exempt from preemption for `quantum`
+/// (Q), measured from that moment; when Q ends its budget starts again from its
+/// current suspension count. So between two quanta a task is suspended at most N + 1
+/// times, and every N + 1 suspensions are followed by at least Q of uninterrupted
+/// running (it can still end its quantum early by finishing or by waiting on I/O).
+/// The budget lives in a map from task id to its state, holding only tasks that were
+/// granted a quantum at least once; finished tasks are dropped from it on the next
+/// decision.
+///
+/// The runtime consults the policy when a Stream task *arrives*; a Stream task that
+/// arrives while every candidate is exempt waits until a slot frees up or until a later
+/// arrival finds the quantum over. With steady Stream traffic that is within one
+/// inter-arrival time of the quantum's end.
+///
+/// ```
+/// use neptune_scheduler::local::Neptune;
+/// use std::time::Duration;
+///
+/// let policy = Neptune::new().max_suspensions(5).quantum(Duration::from_millis(50));
+/// let stats = policy.stats();
+/// let rt = neptune_runtime::Builder::new().slots(2).policy(policy).build().unwrap();
+/// assert_eq!(rt.policy_name(), "neptune");
+/// assert_eq!(stats.pauses(), 0);
+/// ```
+pub struct Neptune {
+    limit: u32,
+    quantum: Duration,
+    budgets: Mutex<HashMap<TaskId, Tracked>>,
+    stats: NeptuneStats,
+}
+
+struct Tracked {
+    task: TaskHandle,
+    budget: Budget,
+}
+
+impl fmt::Debug for Neptune {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Neptune")
+            .field("max_suspensions", &self.limit)
+            .field("quantum", &self.quantum)
+            .field("stats", &self.stats)
+            .finish()
+    }
+}
+
+impl Default for Neptune {
+    fn default() -> Neptune {
+        Neptune::new()
+    }
+}
+
+impl Neptune {
+    /// NEPTUNE with [`DEFAULT_MAX_SUSPENSIONS`] and [`DEFAULT_QUANTUM`].
+    pub fn new() -> Neptune {
+        Neptune {
+            limit: DEFAULT_MAX_SUSPENSIONS,
+            quantum: DEFAULT_QUANTUM,
+            budgets: Mutex::new(HashMap::new()),
+            stats: NeptuneStats::default(),
+        }
+    }
+
+    /// Sets N: a task suspended more than `n` times since its last quantum gets one.
+    pub fn max_suspensions(mut self, n: u32) -> Neptune {
+        self.limit = n;
+        self
+    }
+
+    /// Sets Q, the length of an uninterrupted quantum (at most [`MAX_QUANTUM`]).
+    pub fn quantum(mut self, quantum: Duration) -> Neptune {
+        self.quantum = quantum.min(MAX_QUANTUM);
+        self
+    }
+
+    /// Turns anti-starvation off: tasks are paused however often.
+    pub fn without_anti_starvation(self) -> Neptune {
+        self.max_suspensions(u32::MAX)
+    }
+
+    /// The anti-starvation limit N.
+    pub fn limit(&self) -> u32 {
+        self.limit
+    }
+
+    /// The anti-starvation quantum Q.
+    pub fn quantum_len(&self) -> Duration {
+        self.quantum
+    }
+
+    /// Counters of this policy's decisions, readable after the policy moved into a
+    /// runtime.
+    pub fn stats(&self) -> NeptuneStats {
+        self.stats.clone()
+    }
+
+    /// The decision of `on_stream_waiting`, at time `now`.
+    fn choose(&self, waiting: usize, slots: &[SlotView], now: Instant) -> Vec<TaskHandle> {
+        let stopping = slots.iter().filter(|s| s.running.pausing).count();
+        let needed = waiting.saturating_sub(stopping);
+        if needed == 0 {
+            return Vec::new();
+        }
+        let mut budgets = self.budgets.lock().unwrap_or_else(|e| e.into_inner());
+        if !budgets.is_empty() {
+            budgets.retain(|_, t| {
+                !matches!(t.task.state(), TaskState::Completed | TaskState::Cancelled)
+            });
+        }
+        let mut candidates = Vec::with_capacity(slots.len());
+        for s in slots.iter().filter(|s| !s.running.pausing) {
+            let r = &s.running;
+            let id = r.task.id();
+            let verdict = match budgets.get_mut(&id) {
+                Some(t) => t.budget.check(r.suspensions, now, self.limit, self.quantum),
+                None => {
+                    let mut budget = Budget::default();
+                    let v = budget.check(r.suspensions, now, self.limit, self.quantum);
+                    if !budget.is_initial() {
+                        budgets.insert(
+                            id,
+                            Tracked {
+                                task: r.task.clone(),
+                                budget,
+                            },
+                        );
+                    }
+                    v
+                }
+            };
+            match verdict {
+                Verdict::Preemptible => candidates.push(s),
+                Verdict::Granted => {
+                    self.stats.inner.quanta.fetch_add(1, Relaxed);
+                    self.stats.inner.exempt_skips.fetch_add(1, Relaxed);
+                }
+                Verdict::Exempt => {
+                    self.stats.inner.exempt_skips.fetch_add(1, Relaxed);
+                }
+            }
+        }
+        drop(budgets);
+        candidates.sort_by_key(|s| (s.running.suspensions, s.running.age, s.slot));
+        let chosen: Vec<TaskHandle> = candidates
+            .into_iter()
+            .take(needed)
+            .map(|s| s.running.task.clone())
+            .collect();
+        self.stats
+            .inner
+            .pauses
+            .fetch_add(chosen.len() as u64, Relaxed);
+        chosen
+    }
+
+    /// How many tasks the anti-starvation map tracks now.
+    pub fn tracked(&self) -> usize {
+        self.budgets.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+}
+
+impl Policy for Neptune {
+    fn name(&self) -> &str {
+        "neptune"
+    }
+
+    fn on_stream_waiting(&self, waiting: usize, slots: &[SlotView]) -> Vec<Preempt> {
+        self.choose(waiting, slots, Instant::now())
+            .into_iter()
+            .map(Preempt::Pause)
+            .collect()
+    }
+
+    fn on_stream_drained(&self, _slot: usize, suspended: &[TaskHandle]) -> Vec<TaskHandle> {
+        let mut out = suspended.to_vec();
+        out.sort_by_key(|t| std::cmp::Reverse(t.suspensions()));
+        self.stats
+            .inner
+            .resumes
+            .fetch_add(out.len() as u64, Relaxed);
+        out
+    }
+}
+
+/// Counters of a [`Neptune`] policy's decisions (shared; clones see the same counts).
+#[derive(Clone, Default)]
+pub struct NeptuneStats {
+    inner: Arc<Counters>,
+}
+
+#[derive(Default)]
+struct Counters {
+    pauses: AtomicU64,
+    resumes: AtomicU64,
+    quanta: AtomicU64,
+    exempt_skips: AtomicU64,
+}
+
+impl NeptuneStats {
+    /// Pauses requested.
+    pub fn pauses(&self) -> u64 {
+        self.inner.pauses.load(Relaxed)
+    }
+
+    /// Parked tasks handed back for resuming.
+    pub fn resumes(&self) -> u64 {
+        self.inner.resumes.load(Relaxed)
+    }
+
+    /// Anti-starvation quanta granted.
+    pub fn quanta_granted(&self) -> u64 {
+        self.inner.quanta.load(Relaxed)
+    }
+
+    /// Times a running task was passed over because it was within (or just got) a
+    /// quantum.
+    pub fn exempt_skips(&self) -> u64 {
+        self.inner.exempt_skips.load(Relaxed)
+    }
+}
+
+impl fmt::Debug for NeptuneStats {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NeptuneStats")
+            .field("pauses", &self.pauses())
+            .field("resumes", &self.resumes())
+            .field("quanta_granted", &self.quanta_granted())
+            .field("exempt_skips", &self.exempt_skips())
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use neptune_runtime::policy::RunningTask;
+    use neptune_runtime::Runtime;
+
+    /// Tasks that wait (idle) until the runtime drops: real handles for fake views.
+    fn handles(rt: &Runtime, n: usize) -> Vec<TaskHandle> {
+        (0..n).map(|_| rt.spawn(futures_pending()).task()).collect()
+    }
+
+    fn futures_pending() -> impl std::future::Future<Output = ()> + Send {
+        std::future::pending()
+    }
+
+    fn view(
+        slot: usize,
+        task: &TaskHandle,
+        age_ms: u64,
+        suspensions: u32,
+        pausing: bool,
+    ) -> SlotView {
+        SlotView {
+            slot,
+            running: RunningTask {
+                task: task.clone(),
+                age: Duration::from_millis(age_ms),
+                suspensions,
+                pausing,
+            },
+            suspended: 0,
+        }
+    }
+
+    #[test]
+    fn victims_are_least_suspended_then_youngest_and_only_as_many_as_needed() {
+        let rt = neptune_runtime::Builder::new().slots(1).build().unwrap();
+        let t = handles(&rt, 4);
+        let p = Neptune::new();
+        let now = Instant::now();
+        let views = [
+            view(0, &t[0], 10, 1, false),
+            view(1, &t[1], 50, 0, false),
+            view(2, &t[2], 5, 0, false),
+            view(3, &t[3], 1, 0, true),
+        ];
+        // Two waiting, one slot already pausing: one more pause.
+        let chosen = p.choose(2, &views, now);
+        assert_eq!(chosen, vec![t[2].clone()]);
+        let chosen = p.choose(4, &views, now);
+        assert_eq!(chosen, vec![t[2].clone(), t[1].clone(), t[0].clone()]);
+        assert!(
+            p.choose(1, &views, now).is_empty(),
+            "the pausing slot suffices"
+        );
+        assert_eq!(p.stats().pauses(), 4);
+    }
+
+    #[test]
+    fn a_task_over_the_limit_is_exempt_for_a_quantum() {
+        let rt = neptune_runtime::Builder::new().slots(1).build().unwrap();
+        let t = handles(&rt, 1);
+        let q = Duration::from_millis(100);
+        let p = Neptune::new().max_suspensions(2).quantum(q);
+        let now = Instant::now();
+        for s in 0..=2 {
+            assert_eq!(p.choose(1, &[view(0, &t[0], 1, s, false)], now).len(), 1);
+        }
+        assert_eq!(p.tracked(), 0, "no state kept for tasks within budget");
+        assert!(p.choose(1, &[view(0, &t[0], 1, 3, false)], now).is_empty());
+        assert!(p
+            .choose(1, &[view(0, &t[0], 1, 3, false)], now + q / 2)
+            .is_empty());
+        assert_eq!(p.stats().quanta_granted(), 1);
+        assert_eq!(p.tracked(), 1);
+        // Quantum over: preemptible again, with a fresh budget.
+        assert_eq!(
+            p.choose(1, &[view(0, &t[0], 1, 3, false)], now + q).len(),
+            1
+        );
+        assert_eq!(
+            p.choose(1, &[view(0, &t[0], 1, 5, false)], now + q).len(),
+            1
+        );
+        assert!(p
+            .choose(1, &[view(0, &t[0], 1, 6, false)], now + q)
+            .is_empty());
+        assert_eq!(p.stats().quanta_granted(), 2);
+    }
+
+    #[test]
+    fn finished_tasks_leave_the_map() {
+        let rt = neptune_runtime::Builder::new().slots(1).build().unwrap();
+        let live = handles(&rt, 1);
+        let done = rt.spawn(async {});
+        let done_task = done.task();
+        rt.block_on(done).unwrap();
+        let p = Neptune::new().max_suspensions(0);
+        let now = Instant::now();
+        assert!(p
+            .choose(1, &[view(0, &done_task, 1, 1, false)], now)
+            .is_empty());
+        assert_eq!(p.tracked(), 1);
+        assert_eq!(p.choose(1, &[view(0, &live[0], 1, 0, false)], now).len(), 1);
+        assert_eq!(p.tracked(), 0);
+    }
+
+    #[test]
+    fn disabled_anti_starvation_never_exempts() {
+        let rt = neptune_runtime::Builder::new().slots(1).build().unwrap();
+        let t = handles(&rt, 1);
+        let p = Neptune::new().without_anti_starvation();
+        let now = Instant::now();
+        assert_eq!(
+            p.choose(1, &[view(0, &t[0], 1, 1_000_000, false)], now)
+                .len(),
+            1
+        );
+    }
+}

@@ -1,0 +1,93 @@
+//! The counting allocator installed as the global allocator, and heartbeats built from
+//! a live runtime.
+
+mod common;
+
+use common::wait_until;
+use neptune_runtime::{preemption_point, Builder, SpawnOptions, TaskState};
+use neptune_scheduler::metrics::{CountingAllocator, Heartbeat, HeartbeatSource, SpawnCounter};
+use neptune_scheduler::ExecutorId;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
+use std::sync::Arc;
+
+#[global_allocator]
+static ALLOC: CountingAllocator = CountingAllocator::new();
+
+const BIG: usize = 64 << 20;
+
+#[test]
+fn the_global_allocator_counts_a_big_block_in_and_out() {
+    let before = ALLOC.snapshot();
+    let v = vec![1u8; BIG];
+    let during = ALLOC.snapshot();
+    // Other threads allocate too: compare with a margin far below the block's size.
+    assert!(
+        during.in_use >= before.in_use + BIG as u64 - (1 << 20),
+        "{before:?} {during:?}"
+    );
+    assert!(during.allocations > before.allocations);
+    assert!(during.allocated_bytes >= before.allocated_bytes + BIG as u64);
+    drop(std::hint::black_box(v));
+    let after = ALLOC.snapshot();
+    assert!(
+        after.in_use + BIG as u64 - (1 << 20) <= during.in_use,
+        "{during:?} {after:?}"
+    );
+    assert!(after.frees > before.frees);
+}
+
+#[test]
+fn a_heartbeat_reports_the_runtime_and_the_allocator() {
+    let rt = Builder::new().slots(2).build().unwrap();
+    let census = SpawnCounter::new();
+    let spilled = Arc::new(AtomicU64::new(12_345));
+    let mut source = HeartbeatSource::new(ExecutorId(9), rt.handle(), &ALLOC)
+        .census(census.clone())
+        .spill_counter(spilled);
+    // One idle Stream task, one idle Batch task, one Batch task to park.
+    let _stream = census.spawn_with(
+        rt.handle(),
+        SpawnOptions::stream(),
+        std::future::pending::<()>(),
+    );
+    let _idle = census.spawn_with(
+        rt.handle(),
+        SpawnOptions::batch(),
+        std::future::pending::<()>(),
+    );
+    let running = Arc::new(AtomicBool::new(false));
+    let stop = Arc::new(AtomicBool::new(false));
+    let spinner = {
+        let (running, stop) = (running.clone(), stop.clone());
+        census.spawn_with(rt.handle(), SpawnOptions::batch(), async move {
+            while !stop.load(SeqCst) {
+                running.store(true, SeqCst);
+                preemption_point().await;
+            }
+        })
+    };
+    wait_until("the spinner to run", || running.load(SeqCst));
+    let task = spinner.task();
+    task.pause();
+    wait_until("the spinner to park", || {
+        task.state() == TaskState::Paused && rt.metrics().slots.iter().any(|s| s.suspended == 1)
+    });
+    wait_until("the idle tasks to be polled once", || {
+        rt.metrics().total(|s| s.polls) >= 3
+    });
+
+    let hb = source.beat();
+    assert_eq!(hb.executor, ExecutorId(9));
+    assert_eq!(hb.slots, 2);
+    assert_eq!(hb.running, [1, 1]);
+    assert_eq!(hb.suspended, 1);
+    assert_eq!(hb.pausable_batch, 1, "the default policy pauses batch work");
+    assert_eq!(hb.bytes_spilled, 12_345);
+    assert!(hb.memory_in_use > 0);
+    assert!(hb.suspended_bytes > 0 && hb.suspended_bytes <= hb.memory_in_use);
+    assert!(hb.timestamp_ms > 0);
+    assert_eq!(Heartbeat::decode(&hb.encode()).unwrap(), hb);
+    stop.store(true, SeqCst);
+    task.resume();
+    rt.block_on(spinner).unwrap();
+}
