@@ -62,6 +62,11 @@ pub(crate) fn is_slot(runtime: usize, slot: usize) -> bool {
     })
 }
 
+/// Whether this thread is a slot of any runtime.
+pub(crate) fn on_any_slot() -> bool {
+    SLOT.with(|s| !s.get().is_null())
+}
+
 /// Resets the thread's slot pointer when dropped.
 pub(crate) struct SlotGuard(*const SlotLocal);
 

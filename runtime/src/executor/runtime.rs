@@ -236,7 +236,15 @@ impl Handle {
     }
 
     /// Runs `future` to completion on the current thread (see [`Runtime::block_on`]).
+    ///
+    /// # Panics
+    /// On a slot thread (inside a task): blocking there would stall the slot and could
+    /// deadlock the runtime. Await the future instead.
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
+        assert!(
+            !context::on_any_slot(),
+            "block_on called from inside a neptune task: await the future instead"
+        );
         let _rt = context::enter_runtime(self.clone());
         #[cfg(not(loom))]
         let _drv = crate::driver::enter(self.driver.clone());
@@ -335,6 +343,9 @@ impl Runtime {
     /// Runs `future` to completion on the current thread, which parks between polls.
     /// Inside it, `spawn`, timers and I/O use this runtime. The future itself is not a
     /// task: it has no class and is never paused.
+    ///
+    /// # Panics
+    /// When called from inside a task (on a slot thread).
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
         self.handle.block_on(future)
     }
