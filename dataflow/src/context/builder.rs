@@ -1,0 +1,225 @@
+//! `ContextBuilder`: executors, slots, policies and placement.
+
+use super::driver::Driver;
+use super::executor::Executor;
+use super::{Context, ContextInner};
+use crate::error::{DataflowError, Result};
+use crate::exec::OperatorRegistry;
+use neptune_runtime::policy::Policy;
+use neptune_scheduler::placement::{Placement, PlacementKind};
+use neptune_scheduler::ExecutorId;
+use std::fmt;
+use std::sync::atomic::{AtomicU32, AtomicU64};
+use std::sync::{Arc, Mutex};
+
+/// Makes a policy for executor `executor` with `slots` slots.
+type PolicyFactory = Arc<dyn Fn(usize, usize) -> Box<dyn Policy> + Send + Sync>;
+
+enum PolicyChoice {
+    Named(String),
+    Custom(PolicyFactory),
+}
+
+enum PlacementChoice {
+    Named(String),
+    Custom(Box<dyn Placement>),
+}
+
+/// Configures a [`Context`]: how many executors, their slots and policy, and how task
+/// sets are placed on them.
+///
+/// ```
+/// use neptune_dataflow::Context;
+/// let ctx = Context::builder()
+///     .executors(2)
+///     .slots_per_executor(2)
+///     .policy("neptune")   // each executor's local policy (neptune-scheduler)
+///     .placement("lma")    // which executor gets each task (random, lb, lma)
+///     .default_partitions(8)
+///     .build()
+///     .unwrap();
+/// assert_eq!(ctx.executors().len(), 2);
+/// assert_eq!(ctx.placement_name(), "lma");
+/// assert_eq!(ctx.default_partitions(), 8);
+///
+/// let err = Context::builder().policy("lottery").build().unwrap_err();
+/// assert!(err.to_string().contains("unknown policy \"lottery\""));
+/// ```
+pub struct ContextBuilder {
+    executors: usize,
+    slots: Option<usize>,
+    policy: PolicyChoice,
+    placement: PlacementChoice,
+    placement_seed: u64,
+    default_partitions: Option<usize>,
+    thread_name: String,
+}
+
+impl fmt::Debug for ContextBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let policy = match &self.policy {
+            PolicyChoice::Named(n) => n.clone(),
+            PolicyChoice::Custom(_) => "custom".to_owned(),
+        };
+        let placement = match &self.placement {
+            PlacementChoice::Named(n) => n.clone(),
+            PlacementChoice::Custom(p) => p.name().to_owned(),
+        };
+        f.debug_struct("ContextBuilder")
+            .field("executors", &self.executors)
+            .field("slots", &self.slots)
+            .field("policy", &policy)
+            .field("placement", &placement)
+            .field("default_partitions", &self.default_partitions)
+            .finish()
+    }
+}
+
+impl Default for ContextBuilder {
+    fn default() -> Self {
+        ContextBuilder::new()
+    }
+}
+
+impl ContextBuilder {
+    /// One executor with a slot per core, the `neptune` policy, `lb` placement.
+    pub fn new() -> ContextBuilder {
+        ContextBuilder {
+            executors: 1,
+            slots: None,
+            policy: PolicyChoice::Named("neptune".to_owned()),
+            placement: PlacementChoice::Named("lb".to_owned()),
+            placement_seed: 0,
+            default_partitions: None,
+            thread_name: "neptune".to_owned(),
+        }
+    }
+
+    /// Number of executors (runtimes). At least one.
+    pub fn executors(mut self, n: usize) -> ContextBuilder {
+        self.executors = n;
+        self
+    }
+
+    /// Slots (worker threads) of each executor. Unset: the available cores shared
+    /// among the executors, at least one each.
+    pub fn slots_per_executor(mut self, k: usize) -> ContextBuilder {
+        self.slots = Some(k);
+        self
+    }
+
+    /// Each executor's local policy, by name: `static`, `fifo`, `fair`, `kill` or
+    /// `neptune` (the default), as `neptune_scheduler::policy_by_name` knows them.
+    pub fn policy(mut self, name: impl Into<String>) -> ContextBuilder {
+        self.policy = PolicyChoice::Named(name.into());
+        self
+    }
+
+    /// Each executor's local policy, from a function of the executor's index and its
+    /// slot count (for a policy of your own, or one with non-default settings).
+    pub fn policy_with<F>(mut self, make: F) -> ContextBuilder
+    where
+        F: Fn(usize, usize) -> Box<dyn Policy> + Send + Sync + 'static,
+    {
+        self.policy = PolicyChoice::Custom(Arc::new(make));
+        self
+    }
+
+    /// The placement policy, by name: `random`, `lb` (the default) or `lma`.
+    pub fn placement(mut self, name: impl Into<String>) -> ContextBuilder {
+        self.placement = PlacementChoice::Named(name.into());
+        self
+    }
+
+    /// A placement policy of your own.
+    pub fn placement_policy(mut self, placement: impl Placement + 'static) -> ContextBuilder {
+        self.placement = PlacementChoice::Custom(Box::new(placement));
+        self
+    }
+
+    /// The seed of `random` placement.
+    pub fn placement_seed(mut self, seed: u64) -> ContextBuilder {
+        self.placement_seed = seed;
+        self
+    }
+
+    /// Partitions of datasets made with a partition count of 0, and of shuffles whose
+    /// input has none. Unset: the total number of slots.
+    pub fn default_partitions(mut self, n: usize) -> ContextBuilder {
+        self.default_partitions = Some(n);
+        self
+    }
+
+    /// Prefix of thread names: executor `i`'s slots are `PREFIX-eI-N`, the driver
+    /// thread `PREFIX-driver`.
+    pub fn thread_name(mut self, prefix: impl Into<String>) -> ContextBuilder {
+        self.thread_name = prefix.into();
+        self
+    }
+
+    /// Starts the executors and the driver thread.
+    ///
+    /// # Errors
+    /// Zero executors or slots, an unknown policy or placement name, or a runtime that
+    /// fails to start.
+    pub fn build(self) -> Result<Context> {
+        if self.executors == 0 {
+            return Err(DataflowError::Config(
+                "a context needs at least one executor".into(),
+            ));
+        }
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let slots = self.slots.unwrap_or((cores / self.executors).max(1));
+        if slots == 0 {
+            return Err(DataflowError::Config(
+                "an executor needs at least one slot".into(),
+            ));
+        }
+        let make_policy: PolicyFactory = match self.policy {
+            PolicyChoice::Named(name) => {
+                neptune_scheduler::policy_by_name(&name, slots)
+                    .map_err(|e| DataflowError::Config(e.to_string()))?;
+                Arc::new(move |_, slots| {
+                    neptune_scheduler::policy_by_name(&name, slots)
+                        .expect("name checked when the context was built")
+                })
+            }
+            PolicyChoice::Custom(f) => f,
+        };
+        let placement = match self.placement {
+            PlacementChoice::Named(name) => name
+                .parse::<PlacementKind>()
+                .map_err(|e| DataflowError::Config(e.to_string()))?
+                .build(self.placement_seed),
+            PlacementChoice::Custom(p) => p,
+        };
+        let mut executors = Vec::with_capacity(self.executors);
+        for i in 0..self.executors {
+            let runtime = neptune_runtime::Builder::new()
+                .slots(slots)
+                .thread_name(format!("{}-e{i}", self.thread_name))
+                .boxed_policy(make_policy(i, slots))
+                .build()
+                .map_err(DataflowError::Runtime)?;
+            executors.push(Executor::new(ExecutorId(i as u32), runtime));
+        }
+        let driver = Driver::start(format!("{}-driver", self.thread_name))
+            .map_err(DataflowError::Runtime)?;
+        Ok(Context {
+            inner: Arc::new(ContextInner {
+                driver,
+                placement_name: placement.name().to_owned(),
+                placement: Mutex::new(placement),
+                registry: OperatorRegistry::default(),
+                default_partitions: self
+                    .default_partitions
+                    .unwrap_or(slots * self.executors)
+                    .max(1),
+                next_node: AtomicU32::new(0),
+                next_shuffle: AtomicU32::new(0),
+                next_job: AtomicU64::new(0),
+                executors,
+            }),
+        })
+    }
+}

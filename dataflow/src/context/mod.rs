@@ -1,0 +1,172 @@
+//! The context: executors, the driver, and the entry points that make datasets.
+
+mod builder;
+mod driver;
+mod executor;
+
+pub use builder::ContextBuilder;
+pub use executor::Executor;
+pub(crate) use executor::{ExecutorLoad, RunningGuard};
+
+use crate::dataset::Dataset;
+use crate::exec::OperatorRegistry;
+use crate::plan::{JobId, NodeId, NodeRef, ShuffleId};
+use crate::source::{FileReader, GenerateNode, ParallelizeNode, RangeNode};
+use driver::Driver;
+use neptune_scheduler::placement::Placement;
+use std::fmt;
+use std::ops::Range;
+use std::path::Path;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
+
+/// The entry point of a dataflow program, as a SparkContext: it owns the executors and
+/// makes datasets.
+///
+/// Cloning a context is cheap (it is shared); the executors shut down when the last
+/// clone, and the last dataset and job made from it, are gone.
+///
+/// ```
+/// use neptune_dataflow::Context;
+/// let ctx = Context::builder().executors(2).slots_per_executor(1).build().unwrap();
+/// let squares = ctx.parallelize((1..=4).collect::<Vec<u64>>(), 2).map(|x| x * x);
+/// assert_eq!(*squares.collect().unwrap(), [1, 4, 9, 16]);
+/// ```
+#[derive(Clone)]
+pub struct Context {
+    pub(crate) inner: Arc<ContextInner>,
+}
+
+pub(crate) struct ContextInner {
+    /// First field: dropped (and joined) before the executors shut down.
+    pub(crate) driver: Driver,
+    pub(crate) placement: Mutex<Box<dyn Placement>>,
+    pub(crate) placement_name: String,
+    pub(crate) registry: OperatorRegistry,
+    pub(crate) default_partitions: usize,
+    next_node: AtomicU32,
+    next_shuffle: AtomicU32,
+    next_job: AtomicU64,
+    pub(crate) executors: Vec<Executor>,
+}
+
+impl ContextInner {
+    pub(crate) fn next_node(&self) -> NodeId {
+        NodeId(self.next_node.fetch_add(1, Relaxed))
+    }
+
+    pub(crate) fn next_shuffle(&self) -> ShuffleId {
+        ShuffleId(self.next_shuffle.fetch_add(1, Relaxed))
+    }
+
+    pub(crate) fn next_job(&self) -> JobId {
+        JobId(self.next_job.fetch_add(1, Relaxed))
+    }
+
+    /// `n`, or the default partition count for 0.
+    pub(crate) fn partitions_or_default(&self, n: usize) -> usize {
+        if n == 0 {
+            self.default_partitions
+        } else {
+            n
+        }
+    }
+}
+
+impl fmt::Debug for Context {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Context")
+            .field("executors", &self.inner.executors)
+            .field("placement", &self.inner.placement_name)
+            .field("default_partitions", &self.inner.default_partitions)
+            .finish()
+    }
+}
+
+impl Context {
+    /// A builder (one executor with a slot per core, `neptune` policy, `lb` placement).
+    pub fn builder() -> ContextBuilder {
+        ContextBuilder::new()
+    }
+
+    /// A dataset of `data`, cut into `partitions` contiguous, nearly equal partitions
+    /// (0: the default partition count). Records are cloned each time a job reads
+    /// them, so the dataset can be used by any number of jobs.
+    ///
+    /// ```
+    /// # let ctx = neptune_dataflow::Context::builder().slots_per_executor(1).build().unwrap();
+    /// let ds = ctx.parallelize(vec!["a", "b", "c"], 2);
+    /// assert_eq!(ds.partitions(), 2);
+    /// assert_eq!(*ds.collect().unwrap(), ["a", "b", "c"]);
+    /// ```
+    pub fn parallelize<T: Clone + Send + Sync + 'static>(
+        &self,
+        data: Vec<T>,
+        partitions: usize,
+    ) -> Dataset<T> {
+        let partitions = self.inner.partitions_or_default(partitions);
+        let node = ParallelizeNode::new(self.inner.next_node(), data, partitions);
+        Dataset::from_node(self.inner.clone(), NodeRef::new(node))
+    }
+
+    /// The integers of `range`, in `partitions` contiguous partitions (0: the default
+    /// partition count).
+    ///
+    /// ```
+    /// # let ctx = neptune_dataflow::Context::builder().slots_per_executor(1).build().unwrap();
+    /// let total = ctx.range(1..101, 4).reduce(|a, b| a + b).unwrap();
+    /// assert_eq!(*total, Some(5050));
+    /// ```
+    pub fn range(&self, range: Range<u64>, partitions: usize) -> Dataset<u64> {
+        let partitions = self.inner.partitions_or_default(partitions);
+        let node = RangeNode::new(self.inner.next_node(), range, partitions);
+        Dataset::from_node(self.inner.clone(), NodeRef::new(node))
+    }
+
+    /// A dataset of `partitions` partitions (0: the default count) whose partition `p`
+    /// is `generate(p)`. The closure runs in the task, each time a job reads the
+    /// partition.
+    ///
+    /// ```
+    /// # let ctx = neptune_dataflow::Context::builder().slots_per_executor(1).build().unwrap();
+    /// let ds = ctx.generate(3, |p| (0..p as u32).map(move |i| (p, i)));
+    /// assert_eq!(*ds.count().unwrap(), 3); // 0 + 1 + 2 records
+    /// ```
+    pub fn generate<T, I, F>(&self, partitions: usize, generate: F) -> Dataset<T>
+    where
+        T: Send + 'static,
+        F: Fn(usize) -> I + Send + Sync + 'static,
+        I: IntoIterator<Item = T>,
+        I::IntoIter: Send + 'static,
+    {
+        let partitions = self.inner.partitions_or_default(partitions);
+        let node = GenerateNode::new(self.inner.next_node(), partitions, generate);
+        Dataset::from_node(self.inner.clone(), NodeRef::new(node))
+    }
+
+    /// Reads files: a file, or every visible file of a directory (one partition per
+    /// file). Choose the format on the returned [`FileReader`].
+    pub fn read(&self, path: impl AsRef<Path>) -> FileReader {
+        FileReader::new(self.inner.clone(), path.as_ref().to_owned())
+    }
+
+    /// The executors.
+    pub fn executors(&self) -> &[Executor] {
+        &self.inner.executors
+    }
+
+    /// The registry of the running jobs' stages.
+    pub fn registry(&self) -> &OperatorRegistry {
+        &self.inner.registry
+    }
+
+    /// Partitions used where a count of 0 is given.
+    pub fn default_partitions(&self) -> usize {
+        self.inner.default_partitions
+    }
+
+    /// The placement policy's name.
+    pub fn placement_name(&self) -> &str {
+        &self.inner.placement_name
+    }
+}

@@ -1,0 +1,69 @@
+//! `group_by_key`'s reduce side: every value of a key in one vector.
+
+use crate::error::DataflowError;
+use crate::exec::yielding::{yield_point, IterStream};
+use crate::exec::TaskEnv;
+use crate::plan::{AnyNode, Dep, Node, NodeId, Records, ShuffleId};
+use crate::shuffle::{HashWriter, MapSide, ShuffleDep, Table};
+use futures::{stream, StreamExt, TryStreamExt};
+use std::hash::Hash;
+use std::sync::Arc;
+
+pub(crate) struct GroupNode<K, V> {
+    id: NodeId,
+    side: Arc<MapSide<(K, V), HashWriter<K, V>>>,
+}
+
+impl<K, V> GroupNode<K, V> {
+    pub(crate) fn new(id: NodeId, side: Arc<MapSide<(K, V), HashWriter<K, V>>>) -> Self {
+        GroupNode { id, side }
+    }
+}
+
+impl<K, V> AnyNode for GroupNode<K, V>
+where
+    K: Hash + Eq + Clone + Send + 'static,
+    V: Clone + Send + 'static,
+{
+    fn id(&self) -> NodeId {
+        self.id
+    }
+
+    fn op(&self) -> &'static str {
+        "group_by_key"
+    }
+
+    fn partitions(&self) -> usize {
+        self.side.reduce_partitions()
+    }
+
+    fn deps(&self) -> Vec<Dep> {
+        vec![Dep::Shuffle(self.side.clone())]
+    }
+
+    fn shuffle_reads(&self, part: usize, out: &mut Vec<(ShuffleId, usize)>) {
+        out.push((self.side.id(), part));
+    }
+}
+
+impl<K, V> Node<(K, Vec<V>)> for GroupNode<K, V>
+where
+    K: Hash + Eq + Clone + Send + 'static,
+    V: Clone + Send + 'static,
+{
+    fn compute(&self, part: usize, env: &TaskEnv) -> Records<(K, Vec<V>)> {
+        let (side, env) = (self.side.clone(), env.clone());
+        stream::once(async move {
+            let mut groups: Table<K, Vec<V>> = Table::default();
+            for map in 0..side.map_partitions() {
+                for (k, v) in side.take(&env, map, part) {
+                    yield_point().await;
+                    groups.entry(k).or_default().push(v);
+                }
+            }
+            Ok::<_, Box<DataflowError>>(IterStream::new(groups.into_iter().map(Ok)))
+        })
+        .try_flatten()
+        .boxed()
+    }
+}

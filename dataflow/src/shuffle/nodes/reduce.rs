@@ -1,0 +1,87 @@
+//! `reduce_by_key`'s reduce side: merges every map task's combined values per key.
+
+use crate::error::DataflowError;
+use crate::exec::yielding::{yield_point, IterStream};
+use crate::exec::TaskEnv;
+use crate::plan::{AnyNode, Dep, Node, NodeId, Records, ShuffleId};
+use crate::shuffle::write::combine_into;
+use crate::shuffle::{CombineWriter, MapSide, ShuffleDep, Table};
+use futures::{stream, StreamExt, TryStreamExt};
+use std::hash::Hash;
+use std::sync::Arc;
+
+/// The map side of `reduce_by_key`.
+type CombineSide<K, V, F> = Arc<MapSide<(K, V), CombineWriter<K, V, F>>>;
+
+pub(crate) struct ReduceNode<K, V, F> {
+    id: NodeId,
+    side: CombineSide<K, V, F>,
+    f: Arc<F>,
+}
+
+impl<K, V, F> ReduceNode<K, V, F> {
+    pub(crate) fn new(id: NodeId, side: CombineSide<K, V, F>, f: Arc<F>) -> Self {
+        ReduceNode { id, side, f }
+    }
+}
+
+impl<K, V, F> AnyNode for ReduceNode<K, V, F>
+where
+    K: Hash + Eq + Clone + Send + 'static,
+    V: Clone + Send + 'static,
+    F: Fn(V, V) -> V + Send + Sync + 'static,
+{
+    fn id(&self) -> NodeId {
+        self.id
+    }
+
+    fn op(&self) -> &'static str {
+        "reduce_by_key"
+    }
+
+    fn partitions(&self) -> usize {
+        self.side.reduce_partitions()
+    }
+
+    fn deps(&self) -> Vec<Dep> {
+        vec![Dep::Shuffle(self.side.clone())]
+    }
+
+    fn shuffle_reads(&self, part: usize, out: &mut Vec<(ShuffleId, usize)>) {
+        out.push((self.side.id(), part));
+    }
+}
+
+impl<K, V, F> Node<(K, V)> for ReduceNode<K, V, F>
+where
+    K: Hash + Eq + Clone + Send + 'static,
+    V: Clone + Send + 'static,
+    F: Fn(V, V) -> V + Send + Sync + 'static,
+{
+    fn compute(&self, part: usize, env: &TaskEnv) -> Records<(K, V)> {
+        let (side, f, env) = (self.side.clone(), self.f.clone(), env.clone());
+        stream::once(async move {
+            let mut merged: Option<Table<K, Option<V>>> = None;
+            for map in 0..side.map_partitions() {
+                let bucket = side.take(&env, map, part);
+                match merged.as_mut() {
+                    // The first bucket becomes the table as it is.
+                    None => merged = Some(bucket),
+                    Some(table) => {
+                        for (k, v) in bucket {
+                            yield_point().await;
+                            combine_into(table, k, v.expect("a combined value"), &*f);
+                        }
+                    }
+                }
+            }
+            let records = merged
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(k, v)| Ok((k, v.expect("a combined value"))));
+            Ok::<_, Box<DataflowError>>(IterStream::new(records))
+        })
+        .try_flatten()
+        .boxed()
+    }
+}
