@@ -160,6 +160,12 @@ impl Slot {
             if t.is_some() {
                 return t;
             }
+            if class == Class::Stream && !self.classes.runs(Class::Batch) {
+                // A Stream-only slot has no Batch turn: take its resumed tasks here.
+                if let Some(t) = self.next_resumed() {
+                    return Some(t);
+                }
+            }
         }
         None
     }
@@ -311,7 +317,7 @@ impl Slot {
                 return true;
             }
         }
-        if me.policy_parked.load(SeqCst) > 0 && self.classes.runs(Class::Batch) {
+        if me.policy_parked.load(SeqCst) > 0 {
             // Parked by the policy: ask it (once) before sleeping.
             self.resume_by_policy();
             return me.has_resumed.load(SeqCst);

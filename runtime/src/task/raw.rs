@@ -8,7 +8,7 @@
 use super::join::{JoinError, JoinHandle};
 use super::state::{
     State, ToCancelled, ToIdle, ToNotified, ToNotifiedParked, ToParked, ToRunning,
-    Unpause, COMPLETE, JOIN_INTEREST, JOIN_WAKER, PAUSE_POLICY, PAUSE_USER,
+    Unpause, COMPLETE, JOIN_INTEREST, JOIN_WAKER, PARKED, PAUSE_POLICY, PAUSE_USER,
 };
 use super::{Class, Schedule, SpawnOptions, TaskId};
 use crate::clock;
@@ -70,6 +70,8 @@ struct Vtable {
     wake_paused: unsafe fn(NonNull<Header>),
     /// With the parking lock: clear `bit` and unpark if that leaves the task runnable.
     unpark: unsafe fn(NonNull<Header>, usize),
+    /// With the parking lock: let the slot recount its parked tasks.
+    refresh_parked: unsafe fn(NonNull<Header>),
     /// Moves the output into `*dst` (a `Poll<Result<T, JoinError>>`) or stores the waker.
     try_read_output: unsafe fn(NonNull<Header>, *mut (), &Waker),
     drop_join_handle: unsafe fn(NonNull<Header>),
@@ -89,6 +91,7 @@ where
         schedule: schedule::<F, S>,
         wake_paused: wake_paused::<F, S>,
         unpark: unpark::<F, S>,
+        refresh_parked: refresh_parked::<F, S>,
         try_read_output: try_read_output::<F, S>,
         drop_join_handle: drop_join_handle::<F, S>,
         shutdown: shutdown::<F, S>,
@@ -194,7 +197,14 @@ impl RawTask {
         let h = self.header();
         let now = clock::now_ns();
         let _ = h.pause_at.compare_exchange(0, now, Relaxed, Relaxed);
-        h.state.request_pause(bit)
+        let ok = h.state.request_pause(bit);
+        if ok && h.state.load().has(PARKED) {
+            // The task was already parked (by another pause): its slot's view of why
+            // its tasks are parked must include this pause too.
+            // SAFETY: the caller's reference keeps the task alive for the call.
+            unsafe { (h.vtable.refresh_parked)(self.0) };
+        }
+        ok
     }
 
     /// Withdraws a pause `bit`; if the task was parked and nothing else keeps it paused,
@@ -612,6 +622,19 @@ where
         debug_assert!(moved, "a PARKED task sits in its slot's suspended queue");
         cell.scheduler.unparked(slot, &parking);
     }
+}
+
+unsafe fn refresh_parked<F, S>(ptr: NonNull<Header>)
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+    S: Schedule,
+{
+    let cell = cell::<F, S>(ptr);
+    // Stable while PARKED; if the task left the queue meanwhile, recounting is harmless.
+    let slot = cell.header.slot.load(Relaxed);
+    let parking = lock(cell.scheduler.parking(slot));
+    cell.scheduler.parked(slot, &parking);
 }
 
 unsafe fn try_read_output<F, S>(ptr: NonNull<Header>, dst: *mut (), waker: &Waker)

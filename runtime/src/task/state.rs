@@ -284,7 +284,9 @@ impl State {
         let mut next = 0;
         self.update(|s| {
             debug_assert!(s.has(RUNNING) && !s.has(COMPLETE), "{s:?}");
-            next = (s.0 | COMPLETE) & !(RUNNING | NOTIFIED);
+            // A finished task is neither runnable, parked nor paused any more (a parked
+            // task completes only by shutdown, which empties the queues itself).
+            next = (s.0 | COMPLETE) & !(RUNNING | NOTIFIED | PARKED | PAUSE_MASK);
             if !cancelled {
                 next &= !CANCELLED;
             }
@@ -347,7 +349,7 @@ impl State {
     /// task (then the caller must take the lock).
     pub(crate) fn unpause(&self, bit: usize) -> Unpause {
         self.update(|s| {
-            if !s.has(bit) {
+            if !s.has(bit) || s.has(COMPLETE) {
                 (Unpause::NotPaused, None)
             } else if s.has(PARKED) && s.0 & PAUSE_MASK == bit {
                 (Unpause::ParkedNeedsLock, None)
@@ -364,7 +366,9 @@ impl State {
     pub(crate) fn transition_to_unparked(&self, bit: usize) -> bool {
         self.update(|s| {
             let next = s.0 & !bit;
-            if s.has(PARKED) && (next & PAUSE_MASK == 0 || s.has(CANCELLED)) {
+            if s.has(COMPLETE) {
+                (false, None)
+            } else if s.has(PARKED) && (next & PAUSE_MASK == 0 || s.has(CANCELLED)) {
                 (true, Some(next & !PARKED))
             } else {
                 (false, (next != s.0).then_some(next))
