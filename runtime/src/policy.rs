@@ -23,7 +23,7 @@ pub enum Queueing {
     /// One queue for both classes, in arrival order (no priority at all).
     Arrival,
     /// When both classes have work, run them in proportion to these weights (per slot,
-    /// counted in polls).
+    /// counted in CPU time spent polling each class).
     Weighted {
         /// Weight of the Stream class.
         stream: u32,

@@ -34,7 +34,7 @@ pub(crate) struct Slot {
     searching: bool,
     tick: u32,
     rng: u32,
-    /// Polls per class, for weighted queueing.
+    /// CPU time (ns) spent polling each class, for weighted queueing.
     ran: [u64; 2],
 }
 
@@ -262,9 +262,15 @@ impl Slot {
                 return;
             }
         }
+        let weighted = matches!(self.shared.queueing, Queueing::Weighted { .. });
+        let started = if weighted { crate::clock::now_ns() } else { 0 };
         let report = task.run(self.index, publish);
         self.counters.polls += 1;
-        self.ran[class.index()] += 1;
+        if weighted {
+            // Shares are of CPU time: one long Batch poll weighs as much as many short
+            // Stream polls of the same total length.
+            self.ran[class.index()] += crate::clock::now_ns().saturating_sub(started);
+        }
         match report {
             RunReport::Completed | RunReport::Cancelled => self.counters.tasks[class.index()] += 1,
             RunReport::Parked { pause_to_park_ns } => {

@@ -10,12 +10,14 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// Default anti-starvation limit: a task suspended more than this many times since its
-/// last quantum gets one.
+/// Default anti-starvation limit: a task paused more than this many times without
+/// running a whole quantum in between gets a quantum of uninterrupted running.
 pub const DEFAULT_MAX_SUSPENSIONS: u32 = 3;
 
-/// Default anti-starvation quantum.
-pub const DEFAULT_QUANTUM: Duration = Duration::from_millis(100);
+/// Default anti-starvation quantum: short enough that a Batch task paused once per
+/// 10 ms stream trigger is never exempted (it runs ~9.5 ms in between), long enough to
+/// make real progress when stream arrivals come back to back.
+pub const DEFAULT_QUANTUM: Duration = Duration::from_millis(5);
 
 /// The longest quantum accepted (longer ones are clamped to it).
 pub const MAX_QUANTUM: Duration = Duration::from_secs(24 * 3600);
@@ -34,15 +36,15 @@ pub const MAX_QUANTUM: Duration = Duration::from_secs(24 * 3600);
 /// **Resuming.** When a slot has no Stream work, every task this policy parked there is
 /// resumed, the most-suspended first (it is the one closest to its limit).
 ///
-/// **Anti-starvation.** A task suspended more than `max_suspensions` (N) times since its
-/// budget started is, when next found running, exempt from preemption for `quantum`
-/// (Q), measured from that moment; when Q ends its budget starts again from its
-/// current suspension count. So between two quanta a task is suspended at most N + 1
-/// times, and every N + 1 suspensions are followed by at least Q of uninterrupted
-/// running (it can still end its quantum early by finishing or by waiting on I/O).
-/// The budget lives in a map from task id to its state, holding only tasks that were
-/// granted a quantum at least once; finished tasks are dropped from it on the next
-/// decision.
+/// **Anti-starvation.** Being paused often is not starving; being paused before doing
+/// real work is. A pause that comes less than `quantum` (Q) after the task last started
+/// running is a *strike*; a pause after a run of at least Q starts a new count at one. A task
+/// with more than `max_suspensions` (N) strikes is, when next found running, exempt from
+/// preemption for Q, measured from that moment. So between two runs of at least Q a task
+/// is paused at most N + 1 times. A Batch task paused once per stream trigger but running
+/// longer than Q in between (a periodic stream job) is never exempted and never delays
+/// Stream work. The state lives in a map from task id, for tasks this policy paused;
+/// finished tasks are dropped from it on the next decision.
 ///
 /// The runtime consults the policy when a Stream task *arrives*; a Stream task that
 /// arrives while every candidate is exempt waits until a slot frees up or until a later
@@ -98,7 +100,8 @@ impl Neptune {
         }
     }
 
-    /// Sets N: a task suspended more than `n` times since its last quantum gets one.
+    /// Sets N: a task paused more than `n` times without running a whole quantum in
+    /// between gets a quantum of uninterrupted running.
     pub fn max_suspensions(mut self, n: u32) -> Neptune {
         self.limit = n;
         self
@@ -146,28 +149,17 @@ impl Neptune {
         }
         let mut candidates = Vec::with_capacity(slots.len());
         for s in slots.iter().filter(|s| !s.running.pausing) {
-            let r = &s.running;
-            let id = r.task.id();
+            let id = s.running.task.id();
             let verdict = match budgets.get_mut(&id) {
-                Some(t) => t.budget.check(r.suspensions, now, self.limit, self.quantum),
-                None => {
-                    let mut budget = Budget::default();
-                    let v = budget.check(r.suspensions, now, self.limit, self.quantum);
-                    if !budget.is_initial() {
-                        budgets.insert(
-                            id,
-                            Tracked {
-                                task: r.task.clone(),
-                                budget,
-                            },
-                        );
-                    }
-                    v
-                }
+                Some(t) => t.budget.check(now, self.limit),
+                None => Verdict::Preemptible,
             };
             match verdict {
                 Verdict::Preemptible => candidates.push(s),
                 Verdict::Granted => {
+                    if let Some(t) = budgets.get_mut(&id) {
+                        t.budget.grant(now, self.quantum);
+                    }
                     self.stats.inner.quanta.fetch_add(1, Relaxed);
                     self.stats.inner.exempt_skips.fetch_add(1, Relaxed);
                 }
@@ -176,13 +168,20 @@ impl Neptune {
                 }
             }
         }
-        drop(budgets);
         candidates.sort_by_key(|s| (s.running.suspensions, s.running.age, s.slot));
         let chosen: Vec<TaskHandle> = candidates
             .into_iter()
             .take(needed)
-            .map(|s| s.running.task.clone())
+            .map(|s| {
+                let t = budgets.entry(s.running.task.id()).or_insert_with(|| Tracked {
+                    task: s.running.task.clone(),
+                    budget: Budget::default(),
+                });
+                t.budget.charge(now, s.running.age, self.quantum);
+                s.running.task.clone()
+            })
             .collect();
+        drop(budgets);
         self.stats
             .inner
             .pauses
@@ -190,7 +189,6 @@ impl Neptune {
         chosen
     }
 
-    /// How many tasks the anti-starvation map tracks now.
     pub fn tracked(&self) -> usize {
         self.budgets.lock().unwrap_or_else(|e| e.into_inner()).len()
     }
@@ -211,6 +209,14 @@ impl Policy for Neptune {
     fn on_stream_drained(&self, _slot: usize, suspended: &[TaskHandle]) -> Vec<TaskHandle> {
         let mut out = suspended.to_vec();
         out.sort_by_key(|t| std::cmp::Reverse(t.suspensions()));
+        let now = Instant::now();
+        let mut budgets = self.budgets.lock().unwrap_or_else(|e| e.into_inner());
+        for t in &out {
+            if let Some(tracked) = budgets.get_mut(&t.id()) {
+                tracked.budget.resumed(now);
+            }
+        }
+        drop(budgets);
         self.stats
             .inner
             .resumes
@@ -326,35 +332,42 @@ mod tests {
     }
 
     #[test]
-    fn a_task_over_the_limit_is_exempt_for_a_quantum() {
+    fn a_task_paused_after_short_runs_is_exempt_for_a_quantum() {
         let rt = neptune_runtime::Builder::new().slots(1).build().unwrap();
         let t = handles(&rt, 1);
         let q = Duration::from_millis(100);
         let p = Neptune::new().max_suspensions(2).quantum(q);
         let now = Instant::now();
-        for s in 0..=2 {
+        // Three pauses after runs shorter than Q: strikes 1, 2, 3.
+        for s in 0..3 {
             assert_eq!(p.choose(1, &[view(0, &t[0], 1, s, false)], now).len(), 1);
+            p.on_stream_drained(0, &t);
         }
-        assert_eq!(p.tracked(), 0, "no state kept for tasks within budget");
         assert!(p.choose(1, &[view(0, &t[0], 1, 3, false)], now).is_empty());
         assert!(p
             .choose(1, &[view(0, &t[0], 1, 3, false)], now + q / 2)
             .is_empty());
         assert_eq!(p.stats().quanta_granted(), 1);
-        assert_eq!(p.tracked(), 1);
-        // Quantum over: preemptible again, with a fresh budget.
+        // Quantum over: preemptible again, with a fresh count.
         assert_eq!(
             p.choose(1, &[view(0, &t[0], 1, 3, false)], now + q).len(),
             1
         );
-        assert_eq!(
-            p.choose(1, &[view(0, &t[0], 1, 5, false)], now + q).len(),
-            1
-        );
-        assert!(p
-            .choose(1, &[view(0, &t[0], 1, 6, false)], now + q)
-            .is_empty());
-        assert_eq!(p.stats().quanta_granted(), 2);
+    }
+
+    #[test]
+    fn a_task_running_a_quantum_between_pauses_is_never_exempt() {
+        let rt = neptune_runtime::Builder::new().slots(1).build().unwrap();
+        let t = handles(&rt, 1);
+        let q = Duration::from_millis(5);
+        let p = Neptune::new().max_suspensions(1).quantum(q);
+        let mut now = Instant::now();
+        for s in 0..50 {
+            assert_eq!(p.choose(1, &[view(0, &t[0], 10, s, false)], now).len(), 1);
+            p.on_stream_drained(0, &t);
+            now += Duration::from_millis(10);
+        }
+        assert_eq!(p.stats().quanta_granted(), 0);
     }
 
     #[test]
@@ -364,14 +377,12 @@ mod tests {
         let done = rt.spawn(async {});
         let done_task = done.task();
         rt.block_on(done).unwrap();
-        let p = Neptune::new().max_suspensions(0);
+        let p = Neptune::new();
         let now = Instant::now();
-        assert!(p
-            .choose(1, &[view(0, &done_task, 1, 1, false)], now)
-            .is_empty());
+        assert_eq!(p.choose(1, &[view(0, &done_task, 1, 1, false)], now).len(), 1);
         assert_eq!(p.tracked(), 1);
         assert_eq!(p.choose(1, &[view(0, &live[0], 1, 0, false)], now).len(), 1);
-        assert_eq!(p.tracked(), 0);
+        assert_eq!(p.tracked(), 1, "the finished task left, the live one is tracked");
     }
 
     #[test]

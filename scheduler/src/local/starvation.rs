@@ -1,8 +1,15 @@
 //! The anti-starvation budget of one Batch task under NEPTUNE.
 //!
-//! A task may be suspended `limit + 1` times; when it is next found running over that
-//! budget it is granted a quantum during which it is not preempted. When the quantum
-//! ends its budget starts again from its current suspension count.
+//! Starvation is not being paused often; it is being paused before getting any real work
+//! done. So the budget counts *strikes*: pauses that came less than a quantum after the
+//! task last started running. A pause after a run of at least a quantum starts a new
+//! count at one. When a task is found running with more than `limit` strikes, it is granted a
+//! quantum during which it is not preempted, and its count starts again.
+//!
+//! The bound: between two runs of at least a quantum, a task is paused at most
+//! `limit + 1` times. A task that is paused once per stream trigger but runs longer than
+//! a quantum in between (the common case of a periodic stream job) is never exempted, so
+//! it never delays Stream work.
 
 use std::time::{Duration, Instant};
 
@@ -17,44 +24,53 @@ pub(crate) enum Verdict {
     Granted,
 }
 
-/// Per-task state: where its budget started and, during a quantum, when it ends.
+/// Per-task state.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Budget {
-    /// The task's suspension count when its current budget started.
-    baseline: u32,
+    /// Pauses since (and including) the last one that came after a run of a whole
+    /// quantum; the others each cut a run shorter than a quantum.
+    strikes: u32,
+    /// When the policy last resumed the task; `None` before its first resume.
+    running_since: Option<Instant>,
     /// End of the quantum in progress.
     until: Option<Instant>,
 }
 
 impl Budget {
-    /// Judges the task, which has been suspended `suspensions` times in total.
-    pub(crate) fn check(
-        &mut self,
-        suspensions: u32,
-        now: Instant,
-        limit: u32,
-        quantum: Duration,
-    ) -> Verdict {
+    /// Judges the task now.
+    pub(crate) fn check(&mut self, now: Instant, limit: u32) -> Verdict {
         if let Some(until) = self.until {
             if now < until {
                 return Verdict::Exempt;
             }
-            // The quantum is over: a fresh budget from here.
+            // The quantum is over: the task ran a whole quantum.
             self.until = None;
-            self.baseline = suspensions;
+            self.strikes = 0;
         }
-        if suspensions.saturating_sub(self.baseline) > limit {
-            self.until = Some(now + quantum);
+        if self.strikes > limit {
+            self.strikes = 0;
             Verdict::Granted
         } else {
             Verdict::Preemptible
         }
     }
 
-    /// True while no quantum was ever granted and the budget starts at zero: such a
-    /// budget need not be stored.
-    pub(crate) fn is_initial(&self) -> bool {
-        *self == Budget::default()
+    /// Starts the quantum of a `Granted` verdict.
+    pub(crate) fn grant(&mut self, now: Instant, quantum: Duration) {
+        self.until = Some(now + quantum);
+    }
+
+    /// The policy pauses the task now; `age` is how long ago it was first polled (what it
+    /// ran for, when it was never resumed before).
+    pub(crate) fn charge(&mut self, now: Instant, age: Duration, quantum: Duration) {
+        let ran = self.running_since.map_or(age, |t| now.saturating_duration_since(t));
+        self.strikes = if ran < quantum { self.strikes.saturating_add(1) } else { 1 };
+        self.running_since = None;
+    }
+
+    /// The policy resumes the task now.
+    pub(crate) fn resumed(&mut self, now: Instant) {
+        self.running_since = Some(now);
     }
 }
 
@@ -62,34 +78,48 @@ impl Budget {
 mod tests {
     use super::*;
 
+    const Q: Duration = Duration::from_millis(10);
+
     #[test]
-    fn budget_grants_a_quantum_after_limit_plus_one_suspensions() {
-        let q = Duration::from_millis(100);
+    fn short_runs_earn_strikes_and_a_quantum() {
         let t0 = Instant::now();
         let mut b = Budget::default();
-        // limit 2: suspensions 0, 1, 2 are within budget...
-        for s in 0..=2 {
-            assert_eq!(b.check(s, t0, 2, q), Verdict::Preemptible);
+        // limit 2: three short-run pauses are allowed, the fourth check grants.
+        for i in 0..3 {
+            let now = t0 + Duration::from_millis(i);
+            assert_eq!(b.check(now, 2), Verdict::Preemptible);
+            b.charge(now, Duration::from_millis(1), Q);
+            b.resumed(now);
         }
-        assert!(b.is_initial());
-        // ...and a third suspension is allowed (it happens after the check at 2);
-        // found at 3 the task gets its quantum.
-        assert_eq!(b.check(3, t0, 2, q), Verdict::Granted);
-        assert_eq!(b.check(3, t0 + q / 2, 2, q), Verdict::Exempt);
-        // The quantum ends: the budget starts again from 3.
-        assert_eq!(b.check(3, t0 + q, 2, q), Verdict::Preemptible);
-        assert_eq!(b.check(5, t0 + q, 2, q), Verdict::Preemptible);
-        assert_eq!(b.check(6, t0 + q, 2, q), Verdict::Granted);
+        let now = t0 + Duration::from_millis(3);
+        assert_eq!(b.check(now, 2), Verdict::Granted);
+        b.grant(now, Q);
+        assert_eq!(b.check(now + Q / 2, 2), Verdict::Exempt);
+        // After the quantum the count starts again.
+        assert_eq!(b.check(now + Q, 2), Verdict::Preemptible);
     }
 
     #[test]
-    fn limit_zero_grants_after_every_suspension() {
-        let q = Duration::from_millis(10);
+    fn a_run_of_a_whole_quantum_resets_the_count() {
         let t0 = Instant::now();
         let mut b = Budget::default();
-        assert_eq!(b.check(0, t0, 0, q), Verdict::Preemptible);
-        assert_eq!(b.check(1, t0, 0, q), Verdict::Granted);
-        assert_eq!(b.check(1, t0 + q, 0, q), Verdict::Preemptible);
-        assert_eq!(b.check(2, t0 + q, 0, q), Verdict::Granted);
+        let mut now = t0;
+        // Paused once per 2 quanta, like a batch task under a periodic stream job.
+        for _ in 0..100 {
+            assert_eq!(b.check(now, 1), Verdict::Preemptible);
+            b.charge(now, Q * 2, Q);
+            b.resumed(now);
+            now += Q * 2;
+        }
+    }
+
+    #[test]
+    fn limit_zero_grants_after_every_pause() {
+        let t0 = Instant::now();
+        let mut b = Budget::default();
+        assert_eq!(b.check(t0, 0), Verdict::Preemptible);
+        b.charge(t0, Duration::ZERO, Q);
+        b.resumed(t0);
+        assert_eq!(b.check(t0, 0), Verdict::Granted);
     }
 }
