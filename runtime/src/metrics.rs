@@ -2,9 +2,11 @@
 //! for the pause mechanism.
 //!
 //! Counters are kept in plain fields on the slot's own thread and published with relaxed
-//! stores, so counting costs no atomic read-modify-write on the hot path.
+//! stores, so counting costs no atomic read-modify-write on the hot path. They carry no
+//! synchronisation, so they use std's atomics even under loom (which keeps the models
+//! small).
 
-use crate::sync::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 use crate::task::Class;
 use std::fmt;
 use std::time::Duration;

@@ -302,6 +302,8 @@ pub struct Runtime {
     threads: Vec<std::thread::JoinHandle<()>>,
     #[cfg(loom)]
     threads: Vec<loom::thread::JoinHandle<()>>,
+    /// Slot threads that returned, for `shutdown_timeout` (loom models always join).
+    #[cfg_attr(loom, allow(dead_code))]
     exited: Arc<(Mutex<usize>, Condvar)>,
 }
 
@@ -381,11 +383,11 @@ impl Runtime {
         for s in shared.slots.iter() {
             s.parker.unpark();
         }
-        let n = self.threads.len();
         let all_exited = match timeout {
             None => true,
             #[cfg(not(loom))]
             Some(t) => {
+                let n = self.threads.len();
                 let (m, c) = &*self.exited;
                 let g = lock(m);
                 let (g, _) = c

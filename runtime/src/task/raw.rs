@@ -7,8 +7,8 @@
 
 use super::join::{JoinError, JoinHandle};
 use super::state::{
-    State, ToCancelled, ToIdle, ToNotified, ToNotifiedParked, ToParked, ToRunning,
-    Unpause, COMPLETE, JOIN_INTEREST, JOIN_WAKER, PARKED, PAUSE_POLICY, PAUSE_USER,
+    State, ToCancelled, ToIdle, ToNotified, ToNotifiedParked, ToParked, ToRunning, Unpause,
+    COMPLETE, JOIN_INTEREST, JOIN_WAKER, PARKED, PAUSE_POLICY, PAUSE_USER,
 };
 use super::{Class, Schedule, SpawnOptions, TaskId};
 use crate::clock;
@@ -69,7 +69,9 @@ struct Vtable {
     /// A wake on a paused idle task: park it (lock held inside) or submit it.
     wake_paused: unsafe fn(NonNull<Header>),
     /// With the parking lock: clear `bit` and unpark if that leaves the task runnable.
-    unpark: unsafe fn(NonNull<Header>, usize),
+    /// Returns false, having changed nothing, if the task is not in the suspended queue
+    /// of the slot its header names (it moved meanwhile): the caller retries.
+    unpark: unsafe fn(NonNull<Header>, usize) -> bool,
     /// With the parking lock: let the slot recount its parked tasks.
     refresh_parked: unsafe fn(NonNull<Header>),
     /// Moves the output into `*dst` (a `Poll<Result<T, JoinError>>`) or stores the waker.
@@ -210,18 +212,23 @@ impl RawTask {
     /// Withdraws a pause `bit`; if the task was parked and nothing else keeps it paused,
     /// moves it to its slot's resumed queue. Returns false if the bit was not set.
     pub(crate) fn resume(self, bit: usize) -> bool {
-        match self.header().state.unpause(bit) {
-            Unpause::NotPaused => false,
-            Unpause::Cleared => {
-                if !self.header().state.load().is_pause_requested() {
-                    self.header().pause_at.store(0, Relaxed);
+        loop {
+            match self.header().state.unpause(bit) {
+                Unpause::NotPaused => return false,
+                Unpause::Cleared => {
+                    if !self.header().state.load().is_pause_requested() {
+                        self.header().pause_at.store(0, Relaxed);
+                    }
+                    return true;
                 }
-                true
-            }
-            Unpause::ParkedNeedsLock => {
-                // SAFETY: the caller's reference keeps the task alive for the call.
-                unsafe { (self.header().vtable.unpark)(self.0, bit) };
-                true
+                Unpause::ParkedNeedsLock => {
+                    // SAFETY: the caller's reference keeps the task alive for the call.
+                    if unsafe { (self.header().vtable.unpark)(self.0, bit) } {
+                        return true;
+                    }
+                    // It moved between our look at the state and the lock: start over.
+                    crate::sync::spin_hint();
+                }
             }
         }
     }
@@ -233,7 +240,15 @@ impl RawTask {
             // SAFETY: the transition counted a reference for the new Notified.
             ToCancelled::Submit => unsafe { (self.header().vtable.schedule)(self.0) },
             // SAFETY: the caller's reference keeps the task alive for the call.
-            ToCancelled::ParkedNeedsLock => unsafe { (self.header().vtable.unpark)(self.0, 0) },
+            ToCancelled::ParkedNeedsLock => loop {
+                // SAFETY: the caller's reference keeps the task alive for the call.
+                if unsafe { (self.header().vtable.unpark)(self.0, 0) }
+                    || !self.header().state.load().has(PARKED)
+                {
+                    break;
+                }
+                crate::sync::spin_hint();
+            },
         }
     }
 
@@ -597,6 +612,9 @@ where
             cell.scheduler.schedule(Notified(RawTask(ptr)));
         }
         ToNotifiedParked::Parked => {
+            // The task may have run on another slot since `slot` was read: from now on
+            // its header names the slot whose suspended queue holds it.
+            cell.header.slot.store(slot, Relaxed);
             cell.header.suspensions.fetch_add(1, Relaxed);
             parking.suspended.push_back(Notified(RawTask(ptr)));
             cell.scheduler.parked(slot, &parking);
@@ -604,7 +622,7 @@ where
     }
 }
 
-unsafe fn unpark<F, S>(ptr: NonNull<Header>, bit: usize)
+unsafe fn unpark<F, S>(ptr: NonNull<Header>, bit: usize) -> bool
 where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
@@ -612,9 +630,17 @@ where
 {
     let cell = cell::<F, S>(ptr);
     let header = &cell.header;
-    // Stable while PARKED: only the slot that parks the task writes it.
+    // A hint: the task may have been unparked and parked again on another slot since
+    // the caller saw PARKED. The suspended queue, checked under its lock, decides.
     let slot = header.slot.load(Relaxed);
     let mut parking = lock(cell.scheduler.parking(slot));
+    if !parking
+        .suspended
+        .iter()
+        .any(|n| n.header_ptr() == ptr.as_ptr() as *const Header)
+    {
+        return false;
+    }
     if header.state.transition_to_unparked(bit) {
         header.pause_at.store(0, Relaxed);
         header.resume_at.store(clock::now_ns().max(1), Relaxed);
@@ -622,6 +648,7 @@ where
         debug_assert!(moved, "a PARKED task sits in its slot's suspended queue");
         cell.scheduler.unparked(slot, &parking);
     }
+    true
 }
 
 unsafe fn refresh_parked<F, S>(ptr: NonNull<Header>)
@@ -631,10 +658,21 @@ where
     S: Schedule,
 {
     let cell = cell::<F, S>(ptr);
-    // Stable while PARKED; if the task left the queue meanwhile, recounting is harmless.
-    let slot = cell.header.slot.load(Relaxed);
-    let parking = lock(cell.scheduler.parking(slot));
-    cell.scheduler.parked(slot, &parking);
+    loop {
+        // A hint, as in `unpark`: recount the slot whose queue really holds the task.
+        let slot = cell.header.slot.load(Relaxed);
+        let parking = lock(cell.scheduler.parking(slot));
+        let me = ptr.as_ptr() as *const Header;
+        if parking.suspended.iter().any(|n| n.header_ptr() == me) {
+            cell.scheduler.parked(slot, &parking);
+            return;
+        }
+        drop(parking);
+        if !cell.header.state.load().has(PARKED) {
+            return;
+        }
+        crate::sync::spin_hint();
+    }
 }
 
 unsafe fn try_read_output<F, S>(ptr: NonNull<Header>, dst: *mut (), waker: &Waker)

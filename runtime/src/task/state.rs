@@ -431,10 +431,12 @@ impl State {
     /// The JoinHandle wants to replace its waker: take it back. Fails if complete.
     pub(crate) fn unset_join_waker(&self) -> Result<Snapshot, Snapshot> {
         let (ok, prev) = self.update(|s| {
-            debug_assert!(s.has(JOIN_INTEREST) && s.has(JOIN_WAKER));
+            debug_assert!(s.has(JOIN_INTEREST));
             if s.has(COMPLETE) {
+                // The runtime may already have woken the waker and cleared JOIN_WAKER.
                 (false, None)
             } else {
+                debug_assert!(s.has(JOIN_WAKER));
                 (true, Some(s.0 & !JOIN_WAKER))
             }
         });
