@@ -9,33 +9,85 @@
 
 use crate::sync::{fence, lock, AtomicUsize, Condvar, Mutex, Ordering::SeqCst};
 
+/// Nothing to report.
+const EMPTY: usize = 0;
+/// The owner sleeps on the condition variable.
+const PARKED: usize = 1;
+/// An unpark arrived and was not consumed yet.
+const NOTIFIED: usize = 2;
+
+/// How long a slot spins before it blocks: a wake within this window (a resume right
+/// after a park, the next micro-batch of a busy stream) costs no futex round trip.
+#[cfg(not(loom))]
+const SPIN: std::time::Duration = std::time::Duration::from_micros(20);
+
 /// Blocks one slot thread until unparked; an unpark that comes first is remembered.
 pub(crate) struct Parker {
-    notified: Mutex<bool>,
+    state: AtomicUsize,
+    lock: Mutex<()>,
     cond: Condvar,
 }
 
 impl Parker {
     pub(crate) fn new() -> Parker {
         Parker {
-            notified: Mutex::new(false),
+            state: AtomicUsize::new(EMPTY),
+            lock: Mutex::new(()),
             cond: Condvar::new(),
         }
     }
 
+    fn consume(&self) -> bool {
+        self.state
+            .compare_exchange(NOTIFIED, EMPTY, SeqCst, SeqCst)
+            .is_ok()
+    }
+
     pub(crate) fn park(&self) {
-        let mut n = lock(&self.notified);
-        while !*n {
-            n = self.cond.wait(n).unwrap_or_else(|e| e.into_inner());
+        if self.consume() {
+            return;
         }
-        *n = false;
+        #[cfg(not(loom))]
+        {
+            let start = std::time::Instant::now();
+            let mut i = 0u32;
+            loop {
+                if self.state.load(SeqCst) == NOTIFIED && self.consume() {
+                    return;
+                }
+                std::hint::spin_loop();
+                i = i.wrapping_add(1);
+                if i.is_multiple_of(64) && start.elapsed() >= SPIN {
+                    break;
+                }
+            }
+        }
+        let mut g = lock(&self.lock);
+        if let Err(actual) = self.state.compare_exchange(EMPTY, PARKED, SeqCst, SeqCst) {
+            // Only an unpark can have changed EMPTY: take it.
+            debug_assert_eq!(actual, NOTIFIED);
+            self.state.store(EMPTY, SeqCst);
+            return;
+        }
+        loop {
+            g = self.cond.wait(g).unwrap_or_else(|e| e.into_inner());
+            if self.consume() {
+                return;
+            }
+            // Spurious wake-up: still PARKED.
+        }
     }
 
     pub(crate) fn unpark(&self) {
-        let mut n = lock(&self.notified);
-        *n = true;
-        drop(n);
-        self.cond.notify_one();
+        match self.state.swap(NOTIFIED, SeqCst) {
+            EMPTY | NOTIFIED => {}
+            _ => {
+                // The owner sleeps (or is about to wait): take the lock so the notify
+                // cannot fall between its check and its wait.
+                drop(lock(&self.lock));
+                self.cond.notify_one();
+            }
+        }
     }
 }
 
