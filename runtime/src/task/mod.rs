@@ -146,6 +146,12 @@ pub(crate) struct Parking {
 }
 
 impl Parking {
+    /// Whether `task` sits in the suspended queue.
+    pub(crate) fn holds(&self, task: &Header) -> bool {
+        let ptr: *const Header = task;
+        self.suspended.iter().any(|n| n.header_ptr() == ptr)
+    }
+
     /// Moves `task` from `suspended` to `resumed`. Returns false if it was not there.
     pub(crate) fn move_to_resumed(&mut self, task: &Header) -> bool {
         let ptr: *const Header = task;

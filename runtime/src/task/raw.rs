@@ -539,6 +539,20 @@ where
     complete(cell, raw, Err(err), true);
 }
 
+/// Replaces the stage, dropping what it held; a panicking destructor is caught (the new
+/// stage is stored all the same).
+///
+/// # Safety
+/// The caller has exclusive access to the stage (RUNNING, or COMPLETE with the output
+/// its to drop).
+unsafe fn replace_stage<F: Future, S>(cell: &Cell<F, S>, next: Stage<F>) {
+    cell.stage.with_mut(|stage| {
+        // SAFETY: exclusive access, as the caller guarantees.
+        let prev = std::mem::replace(unsafe { &mut *stage }, next);
+        let _ = catch_unwind(AssertUnwindSafe(move || drop(prev)));
+    });
+}
+
 /// Stores the result, publishes COMPLETE, notifies the JoinHandle, releases the task
 /// from the registry, and drops the caller's reference.
 unsafe fn complete<F, S>(
@@ -553,21 +567,14 @@ unsafe fn complete<F, S>(
 {
     // Storing the result drops the future first; a panicking destructor is caught and
     // the output still stored.
-    cell.stage.with_mut(|stage| {
-        // SAFETY: RUNNING gives exclusive access to the stage.
-        let prev = std::mem::replace(unsafe { &mut *stage }, Stage::Consumed);
-        let _ = catch_unwind(AssertUnwindSafe(move || drop(prev)));
-        unsafe { *stage = Stage::Finished(result) };
-    });
+    // SAFETY: RUNNING gives exclusive access to the stage.
+    replace_stage(cell, Stage::Finished(result));
     let snapshot = cell.header.state.transition_to_complete(cancelled);
     if !snapshot.has(JOIN_INTEREST) {
         // Nobody will read the output: drop it here (COMPLETE without JOIN_INTEREST
         // leaves the stage to us).
-        cell.stage.with_mut(|stage| {
-            // SAFETY: as above.
-            let prev = std::mem::replace(unsafe { &mut *stage }, Stage::Consumed);
-            let _ = catch_unwind(AssertUnwindSafe(move || drop(prev)));
-        });
+        // SAFETY: as above.
+        replace_stage(cell, Stage::Consumed);
     } else if snapshot.has(JOIN_WAKER) {
         // SAFETY: COMPLETE | JOIN_WAKER: the JoinHandle stays off the waker slot until
         // we clear JOIN_WAKER below.
@@ -634,11 +641,7 @@ where
     // the caller saw PARKED. The suspended queue, checked under its lock, decides.
     let slot = header.slot.load(Relaxed);
     let mut parking = lock(cell.scheduler.parking(slot));
-    if !parking
-        .suspended
-        .iter()
-        .any(|n| n.header_ptr() == ptr.as_ptr() as *const Header)
-    {
+    if !parking.holds(header) {
         return false;
     }
     if header.state.transition_to_unparked(bit) {
@@ -662,8 +665,7 @@ where
         // A hint, as in `unpark`: recount the slot whose queue really holds the task.
         let slot = cell.header.slot.load(Relaxed);
         let parking = lock(cell.scheduler.parking(slot));
-        let me = ptr.as_ptr() as *const Header;
-        if parking.suspended.iter().any(|n| n.header_ptr() == me) {
+        if parking.holds(&cell.header) {
             cell.scheduler.parked(slot, &parking);
             return;
         }
@@ -745,11 +747,8 @@ where
     let (prev, next) = cell.header.state.transition_to_join_handle_dropped();
     if prev.has(COMPLETE) {
         // The output is ours to drop (the runtime stored it for us).
-        cell.stage.with_mut(|stage| {
-            // SAFETY: COMPLETE, and JOIN_INTEREST was ours.
-            let prev = std::mem::replace(unsafe { &mut *stage }, Stage::Consumed);
-            let _ = catch_unwind(AssertUnwindSafe(move || drop(prev)));
-        });
+        // SAFETY: COMPLETE, and JOIN_INTEREST was ours.
+        replace_stage(cell, Stage::Consumed);
     }
     if !next.has(JOIN_WAKER) {
         // SAFETY: JOIN_WAKER is clear: the waker slot is ours.
