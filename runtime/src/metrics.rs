@@ -6,9 +6,9 @@
 //! synchronisation, so they use std's atomics even under loom (which keeps the models
 //! small).
 
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 use crate::task::Class;
 use std::fmt;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::time::Duration;
 
 /// Sub-buckets per power of two: about 12% resolution.
@@ -262,7 +262,10 @@ mod tests {
             last = b;
             assert!(Histogram::bucket_high(b) >= ns, "high edge below {ns}");
             if b > 0 {
-                assert!(Histogram::bucket_high(b - 1) < ns, "{ns} should be in an earlier bucket");
+                assert!(
+                    Histogram::bucket_high(b - 1) < ns,
+                    "{ns} should be in an earlier bucket"
+                );
             }
         }
     }

@@ -8,9 +8,7 @@ use super::registry::Registry;
 use crate::metrics::SlotCounters;
 use crate::policy::{Policy, Preempt, Queueing, RunningTask, SlotClasses, SlotView};
 use crate::sync::{fence, lock, Arc, AtomicBool, AtomicUsize, Mutex, Ordering::*};
-use crate::task::{
-    state::PAUSE_POLICY, Class, Notified, Parking, RawTask, Schedule, TaskHandle,
-};
+use crate::task::{state::PAUSE_POLICY, Class, Notified, Parking, RawTask, Schedule, TaskHandle};
 use std::ptr::NonNull;
 use std::time::Duration;
 
@@ -62,7 +60,11 @@ impl SlotShared {
                 crate::sync::spin_hint();
                 continue;
             }
-            if self.current.compare_exchange(p, LOCKED, Acquire, Relaxed).is_err() {
+            if self
+                .current
+                .compare_exchange(p, LOCKED, Acquire, Relaxed)
+                .is_err()
+            {
                 continue;
             }
             // SAFETY: while `current` is LOCKED the slot does not let go of the task it
@@ -144,7 +146,12 @@ impl Shared {
     pub(crate) fn notify_work(&self, queue: Option<Class>) {
         let slot = match queue {
             Some(q) if !self.uniform => {
-                let eligible = |s: usize| self.classes[s].runs(q) || (q == Class::Batch && self.queueing == Queueing::Arrival && self.classes[s] != SlotClasses::StreamOnly);
+                let eligible = |s: usize| {
+                    self.classes[s].runs(q)
+                        || (q == Class::Batch
+                            && self.queueing == Queueing::Arrival
+                            && self.classes[s] != SlotClasses::StreamOnly)
+                };
                 self.idle.slot_to_notify(Some(&eligible))
             }
             _ => self.idle.slot_to_notify(None),

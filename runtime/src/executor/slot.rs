@@ -41,8 +41,7 @@ pub(crate) struct Slot {
 impl Slot {
     pub(crate) fn new(shared: Arc<Shared>, index: usize, local: [Local; 2]) -> Slot {
         let classes = shared.classes[index];
-        let stream_check =
-            shared.queueing == Queueing::StreamFirst && classes == SlotClasses::Both;
+        let stream_check = shared.queueing == Queueing::StreamFirst && classes == SlotClasses::Both;
         Slot {
             local: Box::new(SlotLocal {
                 runtime: shared.id,
@@ -86,7 +85,8 @@ impl Slot {
             }
             self.sleep();
         }
-        self.counters.publish(&self.shared.slots[self.index].counters);
+        self.counters
+            .publish(&self.shared.slots[self.index].counters);
         // Tasks still queued locally are dropped with the queues; shutdown drops their
         // futures through the registry.
         self.resumed.clear();
@@ -219,7 +219,9 @@ impl Slot {
                 if victim == self.index {
                     continue;
                 }
-                if let Some(t) = self.shared.slots[victim].remote[i].steal_into(&self.local.local[i]) {
+                if let Some(t) =
+                    self.shared.slots[victim].remote[i].steal_into(&self.local.local[i])
+                {
                     self.counters.steals += 1;
                     return Some(t);
                 }
@@ -276,12 +278,16 @@ impl Slot {
             RunReport::Parked { pause_to_park_ns } => {
                 self.counters.parks += 1;
                 if let Some(ns) = pause_to_park_ns {
-                    self.shared.slots[self.index].counters.pause_to_park.record(ns);
+                    self.shared.slots[self.index]
+                        .counters
+                        .pause_to_park
+                        .record(ns);
                 }
             }
             RunReport::Idle | RunReport::Rescheduled => {}
         }
-        self.counters.publish(&self.shared.slots[self.index].counters);
+        self.counters
+            .publish(&self.shared.slots[self.index].counters);
     }
 
     /// Goes to sleep until woken, unless the last check finds work.
@@ -295,7 +301,8 @@ impl Slot {
             }
             return;
         }
-        self.counters.publish(&self.shared.slots[self.index].counters);
+        self.counters
+            .publish(&self.shared.slots[self.index].counters);
         self.shared.slots[self.index].parker.park();
         // Still registered means a stale unpark token woke us; otherwise the waker made
         // us a searcher.

@@ -15,7 +15,6 @@ pub use handle::{TaskHandle, TaskState};
 pub use join::{JoinError, JoinHandle};
 pub(crate) use raw::{Header, Notified, RawTask, RunReport, TaskRef, NO_SLOT, POLICY};
 
-
 use crate::sync::Mutex;
 use std::collections::VecDeque;
 use std::fmt;

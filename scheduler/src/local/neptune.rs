@@ -173,10 +173,12 @@ impl Neptune {
             .into_iter()
             .take(needed)
             .map(|s| {
-                let t = budgets.entry(s.running.task.id()).or_insert_with(|| Tracked {
-                    task: s.running.task.clone(),
-                    budget: Budget::default(),
-                });
+                let t = budgets
+                    .entry(s.running.task.id())
+                    .or_insert_with(|| Tracked {
+                        task: s.running.task.clone(),
+                        budget: Budget::default(),
+                    });
                 t.budget.charge(now, s.running.age, self.quantum);
                 s.running.task.clone()
             })
@@ -189,6 +191,8 @@ impl Neptune {
         chosen
     }
 
+    /// How many tasks the anti-starvation bookkeeping holds now (tasks this policy
+    /// paused that have not finished).
     pub fn tracked(&self) -> usize {
         self.budgets.lock().unwrap_or_else(|e| e.into_inner()).len()
     }
@@ -379,10 +383,17 @@ mod tests {
         rt.block_on(done).unwrap();
         let p = Neptune::new();
         let now = Instant::now();
-        assert_eq!(p.choose(1, &[view(0, &done_task, 1, 1, false)], now).len(), 1);
+        assert_eq!(
+            p.choose(1, &[view(0, &done_task, 1, 1, false)], now).len(),
+            1
+        );
         assert_eq!(p.tracked(), 1);
         assert_eq!(p.choose(1, &[view(0, &live[0], 1, 0, false)], now).len(), 1);
-        assert_eq!(p.tracked(), 1, "the finished task left, the live one is tracked");
+        assert_eq!(
+            p.tracked(),
+            1,
+            "the finished task left, the live one is tracked"
+        );
     }
 
     #[test]

@@ -63,8 +63,14 @@ impl Budget {
     /// The policy pauses the task now; `age` is how long ago it was first polled (what it
     /// ran for, when it was never resumed before).
     pub(crate) fn charge(&mut self, now: Instant, age: Duration, quantum: Duration) {
-        let ran = self.running_since.map_or(age, |t| now.saturating_duration_since(t));
-        self.strikes = if ran < quantum { self.strikes.saturating_add(1) } else { 1 };
+        let ran = self
+            .running_since
+            .map_or(age, |t| now.saturating_duration_since(t));
+        self.strikes = if ran < quantum {
+            self.strikes.saturating_add(1)
+        } else {
+            1
+        };
         self.running_since = None;
     }
 
