@@ -5,10 +5,15 @@
 //!
 //! - [`runtime`]: the async runtime with Stream/Batch task classes and pausable tasks;
 //! - [`scheduler`]: scheduling policies plugged into the runtime's policy hook;
-//! - [`dataflow`]: datasets and operators written as async fns.
+//! - [`dataflow`]: datasets and operators written as async fns, and micro-batch
+//!   streams.
+//!
+//! [`apps`] holds applications built on them: [`apps::unified`] is the unified
+//! stream/batch application that the `neptune` binary runs.
 
 pub use neptune_dataflow as dataflow;
 pub use neptune_runtime as runtime;
 pub use neptune_scheduler as scheduler;
 
+pub mod apps;
 pub mod workload;

@@ -40,6 +40,13 @@
 //!   within one record's worth of work when paused, keeping its progress in its future,
 //!   and resumes where it stopped. [`JobHandle::tasks`] lists a running job's tasks
 //!   with their `TaskHandle`s, to pause and resume them by hand.
+//! - **Streams** ([`stream`]) run as micro-batches: at every trigger interval the
+//!   records a source delivered (a generator at a target rate, a TCP socket, a file
+//!   being appended to) run as one Stream-class job through the same operators, with
+//!   event-time tumbling and sliding windows, a watermark and allowed lateness, and
+//!   sinks to standard output, JSON lines files or channels.
+//!   [`Published`] shares state between jobs: a batch job
+//!   publishes model versions that a stream job reads without locks.
 //!
 //! ## Word count
 //!
@@ -106,6 +113,7 @@ mod plan;
 mod shuffle;
 mod sink;
 mod source;
+pub mod stream;
 
 pub use context::{Context, ContextBuilder, Executor};
 pub use dataset::{Dataset, Job};
@@ -115,3 +123,4 @@ pub use neptune_runtime::Class;
 pub use plan::{JobId, NodeId, ShuffleId, StageId, TaskId};
 pub use sink::SaveSummary;
 pub use source::FileReader;
+pub use stream::{Published, Stream, StreamHandle, StreamStats, Windows};

@@ -1,0 +1,145 @@
+//! TPC-H Q1 and Q6 as batch jobs over LINEITEM generated in-process with `tpchgen`,
+//! checked against the same queries computed by a single-threaded loop.
+//!
+//! ```text
+//! cargo run --release --example tpch -- [--sf 0.1] [--slots N] [--partitions P] [--rounds R] [--json]
+//! ```
+//!
+//! The table is generated once and held in memory; both versions of each query read
+//! the same rows. Timings alternate engine and loop (A B A B …) for `--rounds` rounds
+//! and report medians, so that both see the same machine. The answers must be equal to
+//! the last digit (money is exact fixed point), or the program fails.
+
+#[allow(dead_code)]
+#[path = "../common/mod.rs"]
+mod common;
+mod queries;
+
+use common::{available_cores, Args};
+use neptune::dataflow::Context;
+use std::process::ExitCode;
+use std::time::Instant;
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// Runs `engine` and `reference` alternately, one unmeasured warm-up round then
+/// `rounds` measured ones; medians in ms, and whether every run agreed.
+fn compare<T: PartialEq>(
+    rounds: usize,
+    mut engine: impl FnMut() -> T,
+    mut reference: impl FnMut() -> T,
+) -> (f64, f64, bool, T) {
+    let (mut e_ms, mut r_ms) = (Vec::new(), Vec::new());
+    let mut agree = true;
+    let mut last = None;
+    for round in 0..=rounds {
+        let t = Instant::now();
+        let e = engine();
+        let e_time = t.elapsed().as_secs_f64() * 1e3;
+        let t = Instant::now();
+        let r = reference();
+        let r_time = t.elapsed().as_secs_f64() * 1e3;
+        if round > 0 {
+            e_ms.push(e_time);
+            r_ms.push(r_time);
+        }
+        agree &= e == r;
+        last = Some(r);
+    }
+    (
+        median(e_ms),
+        median(r_ms),
+        agree,
+        last.expect("at least one round"),
+    )
+}
+
+fn main() -> ExitCode {
+    let args = Args::from_env();
+    if args.flag("--help") || args.flag("-h") {
+        println!("usage: tpch [--sf 0.1] [--slots N] [--partitions P] [--rounds R] [--json]");
+        return ExitCode::SUCCESS;
+    }
+    let sf: f64 = args.value("--sf", 0.1);
+    let slots: usize = args.value("--slots", available_cores());
+    let partitions: usize = args.value("--partitions", 2 * slots);
+    let rounds: usize = args.value("--rounds", 3).max(1);
+    let json = args.flag("--json");
+
+    let t = Instant::now();
+    let rows = queries::generate(sf, available_cores());
+    let gen_ms = t.elapsed().as_secs_f64() * 1e3;
+    let n = rows.len();
+    let ctx = match Context::builder()
+        .executors(1)
+        .slots_per_executor(slots)
+        .build()
+    {
+        Ok(ctx) => ctx,
+        Err(e) => {
+            eprintln!("tpch: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let lineitem = queries::dataset(&ctx, rows.clone(), partitions);
+    if !json {
+        println!(
+            "TPC-H at SF {sf}: {n} LINEITEM rows generated in {gen_ms:.0} ms; {slots} slots, {partitions} partitions, {rounds} rounds"
+        );
+    }
+
+    let (q1_e, q1_r, q1_ok, q1) = compare(
+        rounds,
+        || queries::q1_engine(&lineitem).expect("Q1 job"),
+        || queries::q1_reference(&rows),
+    );
+    let (q6_e, q6_r, q6_ok, q6) = compare(
+        rounds,
+        || queries::q6_engine(&lineitem).expect("Q6 job"),
+        || queries::q6_reference(&rows),
+    );
+
+    for (query, engine_ms, loop_ms, ok) in [("q1", q1_e, q1_r, q1_ok), ("q6", q6_e, q6_r, q6_ok)] {
+        if json {
+            println!(
+                "{{\"query\":\"{query}\",\"sf\":{sf},\"rows\":{n},\"slots\":{slots},\"partitions\":{partitions},\"engine_ms\":{engine_ms:.2},\"loop_ms\":{loop_ms:.2},\"speedup\":{:.3},\"results_match\":{ok}}}",
+                loop_ms / engine_ms
+            );
+        } else {
+            println!(
+                "  {query}: engine {engine_ms:>8.2} ms   single-threaded loop {loop_ms:>8.2} ms   speedup {:.2}x   {}",
+                loop_ms / engine_ms,
+                if ok { "results match" } else { "RESULTS DIFFER" }
+            );
+        }
+    }
+    if !json {
+        println!("  Q1:");
+        println!("    flag status        sum_qty      sum_base_price        sum_disc_price            sum_charge  avg_qty  avg_price avg_disc   count");
+        for r in &q1 {
+            println!(
+                "    {}    {}      {:>12} {:>19} {:>21} {:>21} {:>8.2} {:>10.2} {:>8.4} {:>7}",
+                r.returnflag,
+                r.linestatus,
+                r.sums.qty,
+                queries::fixed(r.sums.base_price as i128, 2),
+                queries::fixed(r.sums.disc_price, 4),
+                queries::fixed(r.sums.charge, 6),
+                r.avg_qty,
+                r.avg_price,
+                r.avg_disc,
+                r.sums.count
+            );
+        }
+        println!("  Q6: revenue {}", queries::fixed(q6 as i128, 4));
+    }
+    if q1_ok && q6_ok {
+        ExitCode::SUCCESS
+    } else {
+        eprintln!("tpch: the engine's answers differ from the reference loop's");
+        ExitCode::FAILURE
+    }
+}
