@@ -110,18 +110,25 @@ impl Idle {
     }
 
     /// Work was pushed: returns a sleeping slot to unpark, if one should be woken. The
-    /// woken slot starts out searching. `eligible` is `None` when every slot can take
-    /// the work; otherwise it tells which slots can, and a searcher is no reason to wake
-    /// nobody (it may not be one of them).
-    pub(crate) fn slot_to_notify(&self, eligible: Option<&dyn Fn(usize) -> bool>) -> Option<usize> {
+    /// woken slot starts out searching. A searching slot is normally reason enough to
+    /// wake nobody (it will find the work), except when `eligible` restricts which slots
+    /// can take the work (the searcher may not be one of them), or for `urgent` work,
+    /// which wakes a sleeper anyway so that several Stream tasks released together start
+    /// together instead of one wake-up after another.
+    pub(crate) fn slot_to_notify(
+        &self,
+        eligible: Option<&dyn Fn(usize) -> bool>,
+        urgent: bool,
+    ) -> Option<usize> {
         fence(SeqCst);
-        let searcher_will_do = eligible.is_none() && self.searching.load(SeqCst) != 0;
-        if searcher_will_do || self.sleeping.load(SeqCst) == 0 {
+        let searcher_may_do = eligible.is_none() && !urgent;
+        if (searcher_may_do && self.searching.load(SeqCst) != 0) || self.sleeping.load(SeqCst) == 0
+        {
             return None;
         }
         let mut sleepers = lock(&self.sleepers);
         // Re-check under the lock: another notifier may have started a searcher.
-        if eligible.is_none() && self.searching.load(SeqCst) != 0 {
+        if searcher_may_do && self.searching.load(SeqCst) != 0 {
             return None;
         }
         let i = match eligible {

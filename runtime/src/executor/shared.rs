@@ -137,13 +137,14 @@ impl Shared {
                 self.preempt_for_stream();
             }
         }
-        self.notify_work(Some(queue));
+        self.notify_work(Some(queue), class == Class::Stream);
     }
 
     /// Wakes a sleeping slot that can take work of queue class `queue` (any work if
-    /// `None`), unless a searching slot will find it.
+    /// `None`), unless a searching slot will find it (see `Idle::slot_to_notify` for
+    /// `urgent`).
     #[inline]
-    pub(crate) fn notify_work(&self, queue: Option<Class>) {
+    pub(crate) fn notify_work(&self, queue: Option<Class>, urgent: bool) {
         let slot = match queue {
             Some(q) if !self.uniform => {
                 let eligible = |s: usize| {
@@ -152,9 +153,9 @@ impl Shared {
                             && self.queueing == Queueing::Arrival
                             && self.classes[s] != SlotClasses::StreamOnly)
                 };
-                self.idle.slot_to_notify(Some(&eligible))
+                self.idle.slot_to_notify(Some(&eligible), urgent)
             }
-            _ => self.idle.slot_to_notify(None),
+            _ => self.idle.slot_to_notify(None, urgent),
         };
         if let Some(slot) = slot {
             self.slots[slot].parker.unpark();

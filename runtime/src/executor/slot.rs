@@ -97,7 +97,7 @@ impl Slot {
         if self.searching {
             self.searching = false;
             if self.shared.idle.stop_searching() {
-                self.shared.notify_work(None);
+                self.shared.notify_work(None, false);
             }
         }
     }
