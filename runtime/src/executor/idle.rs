@@ -144,16 +144,7 @@ impl Idle {
     /// Wakes slot `slot` specifically if it sleeps (its resumed queue got work). Returns
     /// true if it was asleep and must be unparked.
     pub(crate) fn take_sleeper(&self, slot: usize) -> bool {
-        let mut sleepers = lock(&self.sleepers);
-        match sleepers.iter().position(|&s| s == slot) {
-            Some(i) => {
-                sleepers.swap_remove(i);
-                self.sleeping.fetch_sub(1, SeqCst);
-                self.searching.fetch_add(1, SeqCst);
-                true
-            }
-            None => false,
-        }
+        self.remove_sleeper(slot, true)
     }
 
     /// A slot starts searching. Returns false if enough slots already search (at most
@@ -188,15 +179,22 @@ impl Idle {
     /// (it simply carries on); false if a notifier already took it off the list, in which
     /// case it was counted as searching and holds an unpark token it must consume.
     pub(crate) fn cancel_sleep(&self, slot: usize) -> bool {
+        self.remove_sleeper(slot, false)
+    }
+
+    /// Takes `slot` off the sleepers, counting it as a searcher if `as_searcher` (both
+    /// under the lock, so notifiers see one or the other). False if it was not there.
+    fn remove_sleeper(&self, slot: usize, as_searcher: bool) -> bool {
         let mut sleepers = lock(&self.sleepers);
-        match sleepers.iter().position(|&s| s == slot) {
-            Some(i) => {
-                sleepers.swap_remove(i);
-                self.sleeping.fetch_sub(1, SeqCst);
-                true
-            }
-            None => false,
+        let Some(i) = sleepers.iter().position(|&s| s == slot) else {
+            return false;
+        };
+        sleepers.swap_remove(i);
+        self.sleeping.fetch_sub(1, SeqCst);
+        if as_searcher {
+            self.searching.fetch_add(1, SeqCst);
         }
+        true
     }
 
     /// Slots currently parked.
