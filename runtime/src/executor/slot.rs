@@ -30,6 +30,8 @@ pub(crate) struct Slot {
     /// Whether a Batch poll must first check for Stream work (`StreamFirst` queueing
     /// on a slot that runs both classes).
     stream_check: bool,
+    /// Whether queueing is weighted, so polls must be timed.
+    weighted: bool,
     counters: LocalCounters,
     searching: bool,
     tick: u32,
@@ -50,6 +52,7 @@ impl Slot {
             }),
             deferred: VecDeque::new(),
             stream_check,
+            weighted: matches!(shared.queueing, Queueing::Weighted { .. }),
             shared,
             index,
             classes,
@@ -264,11 +267,14 @@ impl Slot {
                 return;
             }
         }
-        let weighted = matches!(self.shared.queueing, Queueing::Weighted { .. });
-        let started = if weighted { crate::clock::now_ns() } else { 0 };
+        let started = if self.weighted {
+            crate::clock::now_ns()
+        } else {
+            0
+        };
         let report = task.run(self.index, publish);
         self.counters.polls += 1;
-        if weighted {
+        if self.weighted {
             // Shares are of CPU time: one long Batch poll weighs as much as many short
             // Stream polls of the same total length.
             self.ran[class.index()] += crate::clock::now_ns().saturating_sub(started);
