@@ -32,6 +32,10 @@ options:
   --unit-us US               CPU work of one unit between yield points (default 1)
   --warmup-ms MS             start of the row left out of the figures (default 100)
   --settle-ms MS             pause between rows (default 200)
+  --release-slice KIND       kernel time slice of the release thread: short (100 µs,
+                             so it preempts busy workers when a release is due) or
+                             default (the kernel's; releases wait for a busy
+                             worker's slice to end) (default short)
   -h, --help                 this text";
 
 /// One row of the report: a reference run, a local policy of the scheduler crate, or a
@@ -136,6 +140,8 @@ pub struct Config {
     pub unit_us: f64,
     pub warmup_ms: f64,
     pub settle_ms: f64,
+    /// The release thread asks for a short kernel time slice.
+    pub short_release_slice: bool,
 }
 
 impl Config {
@@ -154,6 +160,7 @@ impl Config {
             unit_us: 1.0,
             warmup_ms: 100.0,
             settle_ms: 200.0,
+            short_release_slice: true,
         }
     }
 
@@ -234,6 +241,17 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Parsed, String> {
             "--unit-us" => c.unit_us = num(&name, &value()?, 1e9)?,
             "--warmup-ms" => c.warmup_ms = non_negative(&name, &value()?)?,
             "--settle-ms" => c.settle_ms = non_negative(&name, &value()?)?,
+            "--release-slice" => {
+                c.short_release_slice = match value()?.as_str() {
+                    "short" => true,
+                    "default" => false,
+                    other => {
+                        return Err(format!(
+                            "--release-slice: {other:?} is neither short nor default"
+                        ))
+                    }
+                }
+            }
             other => return Err(format!("unknown argument {other:?} (see --help)")),
         }
     }

@@ -9,13 +9,18 @@
 //!   scheduler's `Restarter`, whose futures restart killed attempts from scratch;
 //! - a *release thread* that sleeps until each release time (spinning the last
 //!   100 µs), then spawns the micro-batch's W stream tasks through the runtime handle;
-//!   each task records its end time, so the release thread never waits for them;
+//!   each task records its end time, so the release thread never waits for them. It
+//!   asks the kernel for a short time slice (unless `--release-slice default`): with
+//!   every core busy, a woken thread otherwise waits for a worker's slice to end
+//!   (about 1.4 ms on 2 cores) and the figures would measure the kernel, not the
+//!   policy;
 //! - the calling thread, which samples the counters at the end of the warm-up and at
 //!   the end of the row, then lets the released micro-batches finish and stops the
 //!   batch job.
 
 use crate::args::{Config, Row};
 use futures::future::{join_all, BoxFuture};
+use neptune::runtime::time_slice::{set_time_slice, SHORT_SLICE};
 use neptune::runtime::{pause_requested, preemption_point, Builder, SpawnOptions};
 use neptune::scheduler::local::{KillLog, Neptune, NeptuneStats};
 use neptune::scheduler::restart::{Progress, Restarter};
@@ -159,6 +164,11 @@ fn release_loop(
     end: Instant,
     spawn: SpawnStream,
 ) -> Vec<Arc<MicroBatch>> {
+    if cfg.short_release_slice {
+        if let Err(e) = set_time_slice(SHORT_SLICE) {
+            eprintln!("policies: the release thread keeps the kernel's time slice ({e})");
+        }
+    }
     let trigger_ns = (cfg.trigger_ms * 1e6).round() as u64;
     let (width, units, unit_us) = (cfg.slots, cfg.stream_units(), cfg.unit_us);
     let mut out = Vec::new();

@@ -21,7 +21,9 @@
 //!   runtime asks its [`Policy`](policy::Policy) which Batch tasks to pause (or cancel);
 //!   when a slot runs out of Stream work it asks which parked tasks to resume.
 //! - Timers and I/O run on a driver thread (a mio reactor and a timer heap); their
-//!   wakers schedule tasks like any other wake.
+//!   wakers schedule tasks like any other wake. The driver thread asks the kernel for a
+//!   short time slice ([`time_slice`]) so that it runs the moment it wakes, even while
+//!   every core is busy with Batch work.
 //! - Every atomic, lock and thread goes through one module (`sync`) that switches to
 //!   loom under `cfg(loom)`, so the loom models check this very code.
 //!
@@ -62,6 +64,7 @@ pub(crate) mod driver;
 pub mod net;
 #[cfg(not(loom))]
 pub mod time;
+pub mod time_slice;
 
 #[cfg(loom)]
 pub mod loom_support;

@@ -77,6 +77,7 @@ use crate::context::Context;
 use crate::dataset::Dataset;
 use crate::error::{DataflowError, Result};
 use crate::plan::NodeRef;
+use neptune_runtime::time_slice::{set_time_slice, SHORT_SLICE};
 use neptune_runtime::Class;
 use node::{reads_of, MicroBatchNode, ReadCounted};
 use std::fmt;
@@ -695,6 +696,11 @@ struct Runner<T> {
 
 impl<T: Send + 'static> Runner<T> {
     fn run(mut self) -> Result<()> {
+        // The trigger thread wakes every interval to start a micro-batch: with every
+        // core busy with batch work it would otherwise wait for a worker's kernel time
+        // slice to end (milliseconds) before it can. Best effort, as the slice is only
+        // a hint to the kernel.
+        let _ = set_time_slice(SHORT_SLICE);
         let result = self
             .input
             .start(&self.ctx)

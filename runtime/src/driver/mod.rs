@@ -148,7 +148,12 @@ impl Handle {
         };
         let thread = thread::Builder::new()
             .name(thread_name.to_owned())
-            .spawn(move || driver.run())?;
+            .spawn(move || {
+                // A timer or socket that wakes Stream work must not wait for a busy
+                // slot's slice to end. Best effort: without it, wakes are only later.
+                let _ = crate::time_slice::set_time_slice(crate::time_slice::SHORT_SLICE);
+                driver.run()
+            })?;
         *lock(&inner.thread) = Some(thread);
         Ok(Handle { inner })
     }

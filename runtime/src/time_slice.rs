@@ -1,0 +1,201 @@
+//! Short kernel time slices for threads that must run the moment they wake.
+//!
+//! A thread that sleeps most of the time and then has a little urgent work (the driver
+//! thread firing a timer, a thread releasing stream work) competes with the slots for
+//! the cores. When every core is busy with Batch work, Linux's EEVDF scheduler lets the
+//! running thread finish its slice (about 3 ms on a 2-core machine) before the woken
+//! one runs, unless the woken one asked for a shorter slice: since Linux 6.12 a thread
+//! with a shorter slice than the running one preempts it on wake-up. That wait is the
+//! difference between a Stream task that starts within microseconds and one that starts
+//! milliseconds late, so the driver thread asks for [`SHORT_SLICE`] when it starts.
+//!
+//! A short slice does not raise a thread's share of the CPU (its weight is unchanged);
+//! it only makes the kernel switch to it, and away from it, sooner.
+
+use std::io;
+use std::time::Duration;
+
+/// The shortest slice Linux accepts (100 µs): for threads that wake, do a little work
+/// and sleep again.
+pub const SHORT_SLICE: Duration = Duration::from_micros(100);
+
+/// The longest slice Linux accepts (100 ms).
+const LONGEST_SLICE: Duration = Duration::from_millis(100);
+
+/// Asks the kernel to give the calling thread time slices of `slice` (clamped to
+/// 100 µs ..= 100 ms; zero restores the kernel's default).
+///
+/// Only the slice changes: the thread keeps its policy and nice value. On Linux 6.12 and
+/// later a thread with a shorter slice preempts busy threads as soon as it wakes;
+/// earlier kernels accept the request and ignore it.
+///
+/// # Errors
+///
+/// `Unsupported` on systems other than Linux and for threads under a real-time or
+/// deadline policy (whose slices the kernel sets otherwise); the system's error when the
+/// kernel refuses.
+///
+/// ```
+/// use neptune_runtime::time_slice::{set_time_slice, SHORT_SLICE};
+///
+/// std::thread::spawn(|| {
+///     // A thread that releases stream work on a schedule.
+///     if let Err(e) = set_time_slice(SHORT_SLICE) {
+///         eprintln!("cannot shorten this thread's slice: {e}");
+///     }
+/// })
+/// .join()
+/// .unwrap();
+/// ```
+pub fn set_time_slice(slice: Duration) -> io::Result<()> {
+    let slice = if slice.is_zero() {
+        slice
+    } else {
+        slice.clamp(SHORT_SLICE, LONGEST_SLICE)
+    };
+    imp::set(slice)
+}
+
+/// The calling thread's slice as the kernel reports it: `None` where the kernel does
+/// not report one (before Linux 6.12, or off Linux).
+pub fn time_slice() -> Option<Duration> {
+    imp::get()
+}
+
+#[cfg(target_os = "linux")]
+mod imp {
+    use std::io;
+    use std::time::Duration;
+
+    /// `struct sched_attr` of `<linux/sched/types.h>` (version 1, 56 bytes).
+    #[repr(C)]
+    #[derive(Default)]
+    struct SchedAttr {
+        size: u32,
+        policy: u32,
+        flags: u64,
+        nice: i32,
+        priority: u32,
+        runtime: u64,
+        deadline: u64,
+        period: u64,
+        util_min: u32,
+        util_max: u32,
+    }
+
+    const SCHED_OTHER: u32 = 0;
+    const SCHED_BATCH: u32 = 3;
+    const SCHED_IDLE: u32 = 5;
+    /// Keep the thread's utilisation clamps as they are.
+    const SCHED_FLAG_KEEP_PARAMS: u64 = 0x10;
+    const SCHED_FLAG_UTIL_CLAMP: u64 = 0x60;
+
+    fn current() -> io::Result<SchedAttr> {
+        let mut attr = SchedAttr::default();
+        let size = std::mem::size_of::<SchedAttr>() as u32;
+        // SAFETY: `attr` is a writable `sched_attr` of `size` bytes, as the call
+        // requires; pid 0 names the calling thread.
+        let r = unsafe { libc::syscall(libc::SYS_sched_getattr, 0, &mut attr, size, 0) };
+        if r != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(attr)
+    }
+
+    pub(super) fn set(slice: Duration) -> io::Result<()> {
+        let mut attr = current()?;
+        if !matches!(attr.policy, SCHED_OTHER | SCHED_BATCH | SCHED_IDLE) {
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "the thread is not under the fair scheduler",
+            ));
+        }
+        attr.size = std::mem::size_of::<SchedAttr>() as u32;
+        attr.runtime = slice.as_nanos() as u64;
+        attr.flags &= !(SCHED_FLAG_KEEP_PARAMS | SCHED_FLAG_UTIL_CLAMP);
+        // SAFETY: `attr` is a fully initialised `sched_attr` whose `size` field is its
+        // size; the kernel only reads it. pid 0 names the calling thread.
+        let r = unsafe { libc::syscall(libc::SYS_sched_setattr, 0, &attr, 0) };
+        if r != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+
+    pub(super) fn get() -> Option<Duration> {
+        let attr = current().ok()?;
+        (attr.runtime > 0).then(|| Duration::from_nanos(attr.runtime))
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+mod imp {
+    use std::io;
+    use std::time::Duration;
+
+    pub(super) fn set(_slice: Duration) -> io::Result<()> {
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "time slices can only be set on Linux",
+        ))
+    }
+
+    pub(super) fn get() -> Option<Duration> {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each case runs on its own thread, so the test runner's threads keep their slice.
+    fn on_thread<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+        std::thread::spawn(f).join().unwrap()
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn sets_clamps_and_restores_the_slice() {
+        on_thread(|| {
+            let default = time_slice();
+            set_time_slice(SHORT_SLICE).unwrap();
+            // Kernels that report slices (6.12 and later) report the one asked for.
+            if default.is_some() {
+                assert_eq!(time_slice(), Some(SHORT_SLICE));
+                set_time_slice(Duration::from_nanos(1)).unwrap();
+                assert_eq!(time_slice(), Some(SHORT_SLICE), "clamped up");
+                set_time_slice(Duration::from_secs(5)).unwrap();
+                assert_eq!(time_slice(), Some(LONGEST_SLICE), "clamped down");
+                set_time_slice(Duration::ZERO).unwrap();
+                assert_eq!(time_slice(), default, "zero restores the default");
+            }
+        });
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn keeps_the_nice_value() {
+        on_thread(|| {
+            // Raising one's own nice value needs no privilege.
+            // SAFETY: plain syscalls on the calling thread (who 0).
+            let before = unsafe {
+                libc::setpriority(libc::PRIO_PROCESS, 0, 5);
+                libc::getpriority(libc::PRIO_PROCESS, 0)
+            };
+            set_time_slice(SHORT_SLICE).unwrap();
+            // SAFETY: as above.
+            let after = unsafe { libc::getpriority(libc::PRIO_PROCESS, 0) };
+            assert_eq!(before, 5);
+            assert_eq!(after, 5);
+        });
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    #[test]
+    fn unsupported_elsewhere() {
+        let err = set_time_slice(SHORT_SLICE).unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::Unsupported);
+        assert_eq!(time_slice(), None);
+    }
+}
