@@ -123,9 +123,11 @@ pub trait Policy: Send + Sync + 'static {
         SlotClasses::Both
     }
 
-    /// `waiting` Stream tasks are queued (at least one just became runnable) and every
-    /// slot that may run them is polling a Batch task, described by `slots`. Return
-    /// what to pause or cancel. Slots already `pausing` will soon be free.
+    /// A Stream task just became runnable and `waiting` queued Stream tasks (at least
+    /// one) are more than the idle slots will take; `slots` describes the slots that
+    /// may run Stream work and are polling a Batch task (the others run Stream work or
+    /// are between tasks). Return what to pause or cancel, usually one task per waiting
+    /// Stream task. Slots already `pausing` will soon be free.
     fn on_stream_waiting(&self, waiting: usize, slots: &[SlotView]) -> Vec<Preempt>;
 
     /// Slot `slot` has no Stream work; `suspended` are the tasks this policy paused that

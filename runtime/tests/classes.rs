@@ -174,6 +174,51 @@ fn default_policy_preempts_batch_work_for_a_stream_task() {
 }
 
 #[test]
+fn a_micro_batch_of_stream_tasks_gets_a_slot_per_task() {
+    // Each Stream task of the micro-batch holds its slot until all of them run at once,
+    // which they can only do if one Batch task was paused for each: a Stream task that
+    // waits for a slot already running Stream work would never start.
+    const SLOTS: usize = 4;
+    let rt = runtime(SLOTS);
+    let release = Flag::new();
+    let _release = release.set_on_drop();
+    let progress: Vec<Arc<AtomicU64>> = (0..SLOTS).map(|_| Arc::default()).collect();
+    let batch: Vec<_> = progress
+        .iter()
+        .map(|p| rt.spawn(spin_until(release.clone(), p.clone())))
+        .collect();
+    for p in &progress {
+        wait_for("every Batch task runs", || p.load(SeqCst) > 0);
+    }
+
+    let running = Arc::new(AtomicUsize::new(0));
+    let stream: Vec<_> = (0..SLOTS)
+        .map(|_| {
+            let running = running.clone();
+            rt.spawn_with(SpawnOptions::stream(), async move {
+                running.fetch_add(1, SeqCst);
+                wait_until(DEADLINE, || running.load(SeqCst) == SLOTS)
+            })
+        })
+        .collect();
+    for h in stream {
+        assert!(
+            join(h).unwrap(),
+            "the micro-batch's tasks never ran together"
+        );
+    }
+    let suspended: u32 = batch.iter().map(|h| h.task().suspensions()).sum();
+    assert!(
+        suspended as usize >= SLOTS,
+        "{suspended} pauses for {SLOTS} Stream tasks"
+    );
+    release.set();
+    for h in batch {
+        join(h).expect("Batch task completes");
+    }
+}
+
+#[test]
 fn default_policy_preempts_for_stream_tasks_spawned_from_batch_tasks() {
     // Each Batch task, busy on its slot, spawns Stream work: the Stream work must still
     // be served while every slot is busy with Batch work.

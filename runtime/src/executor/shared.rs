@@ -133,8 +133,11 @@ impl Shared {
             }
             // Pairs with the slot's check before a Batch poll: either it sees this
             // Stream task, or this sees it busy and asks the policy to make room.
-            if class == Class::Stream && self.all_busy_with_batch() {
-                self.preempt_for_stream();
+            if class == Class::Stream {
+                let excess = self.stream_excess();
+                if excess > 0 {
+                    self.preempt_for_stream(excess);
+                }
             }
         }
         self.notify_work(Some(queue), class == Class::Stream);
@@ -162,28 +165,21 @@ impl Shared {
         }
     }
 
-    /// True when every slot that may run Stream work polls a Batch task and none sleeps
-    /// or searches: only then can a Stream task not start at once.
-    fn all_busy_with_batch(&self) -> bool {
+    /// How many queued Stream tasks no idle slot will take: those beyond the sleeping
+    /// slots (a notify wakes one per task) and the searching ones. Each of them waits
+    /// for a slot to finish what it runs unless the policy frees one now; a micro-batch
+    /// of W tasks thus gets W slots, not one slot W times over.
+    fn stream_excess(&self) -> usize {
         fence(SeqCst);
-        if self.idle.sleeping() > 0 || self.idle.searching() > 0 {
-            return false;
-        }
-        let mut any = false;
-        for (i, s) in self.slots.iter().enumerate() {
-            if !self.classes[i].runs(Class::Stream) {
-                continue;
-            }
-            if s.current.load(Acquire) == 0 {
-                return false;
-            }
-            any = true;
-        }
-        any
+        let idle = self.idle.sleeping() + self.idle.searching();
+        self.inject[Class::Stream.index()]
+            .len()
+            .saturating_sub(idle)
     }
 
-    /// Asks the policy which running Batch tasks make room for waiting Stream work.
-    fn preempt_for_stream(&self) {
+    /// Asks the policy which running Batch tasks make room for `waiting` Stream tasks
+    /// that no idle slot will take.
+    fn preempt_for_stream(&self, waiting: usize) {
         let views: Vec<SlotView> = self
             .slots
             .iter()
@@ -200,7 +196,6 @@ impl Shared {
         if views.is_empty() {
             return;
         }
-        let waiting = self.inject[Class::Stream.index()].len().max(1);
         for p in self.policy.on_stream_waiting(waiting, &views) {
             match p {
                 Preempt::Pause(t) => {

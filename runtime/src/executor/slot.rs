@@ -7,7 +7,7 @@
 //! queues first so that local work cannot starve them.
 
 use super::context::{self, SlotLocal};
-use super::queue::Local;
+use super::queue::{Inject, Local};
 use super::shared::{take_resumed, Shared};
 use crate::metrics::LocalCounters;
 use crate::policy::{Queueing, SlotClasses};
@@ -158,7 +158,7 @@ impl Slot {
             let t = if global_first {
                 inject.pop().or_else(|| local.pop())
             } else {
-                local.pop().or_else(|| inject.pop_into(local))
+                local.pop().or_else(|| take_global(inject, class, local))
             };
             if t.is_some() {
                 return t;
@@ -229,7 +229,7 @@ impl Slot {
                     return Some(t);
                 }
             }
-            if let Some(t) = self.shared.inject[i].pop_into(&self.local.local[i]) {
+            if let Some(t) = take_global(&self.shared.inject[i], class, &self.local.local[i]) {
                 return Some(t);
             }
         }
@@ -342,5 +342,16 @@ impl Slot {
             return me.has_resumed.load(SeqCst);
         }
         false
+    }
+}
+
+/// A task from a global queue. Batch tasks come with a batch of others moved to the
+/// slot's local queue (fewer trips to the shared queue); Stream tasks come one at a
+/// time, because the runtime paused one Batch task per queued Stream task: each freed
+/// slot must find its own, not a slot already busy with the others.
+fn take_global(inject: &Inject, class: Class, local: &Local) -> Option<Notified> {
+    match class {
+        Class::Stream => inject.pop(),
+        Class::Batch => inject.pop_into(local),
     }
 }
