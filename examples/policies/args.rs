@@ -32,6 +32,9 @@ options:
   --unit-us US               CPU work of one unit between yield points (default 1)
   --warmup-ms MS             start of the row left out of the figures (default 100)
   --settle-ms MS             pause between rows (default 200)
+  --static-stream-slots N    slots STATIC dedicates to Stream work (default: half of
+                             them, rounded down, at least 1: the split tokio-split
+                             makes)
   --release-slice KIND       kernel time slice of the release thread: short (100 µs,
                              so it preempts busy workers when a release is due) or
                              default (the kernel's; releases wait for a busy
@@ -140,6 +143,8 @@ pub struct Config {
     pub unit_us: f64,
     pub warmup_ms: f64,
     pub settle_ms: f64,
+    /// Slots STATIC dedicates to Stream work (`None`: half of them).
+    pub static_stream_slots: Option<usize>,
     /// The release thread asks for a short kernel time slice.
     pub short_release_slice: bool,
 }
@@ -160,6 +165,7 @@ impl Config {
             unit_us: 1.0,
             warmup_ms: 100.0,
             settle_ms: 200.0,
+            static_stream_slots: None,
             short_release_slice: true,
         }
     }
@@ -172,6 +178,11 @@ impl Config {
     /// Units of work in one stream task.
     pub fn stream_units(&self) -> u64 {
         ((self.stream_ms * 1e3 / self.unit_us).round() as u64).max(1)
+    }
+
+    /// Slots STATIC dedicates to Stream work, as tokio-split splits the cores.
+    pub fn static_stream_slots(&self) -> usize {
+        self.static_stream_slots.unwrap_or((self.slots / 2).max(1))
     }
 
     /// Tasks in one batch job.
@@ -241,6 +252,9 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Parsed, String> {
             "--unit-us" => c.unit_us = num(&name, &value()?, 1e9)?,
             "--warmup-ms" => c.warmup_ms = non_negative(&name, &value()?)?,
             "--settle-ms" => c.settle_ms = non_negative(&name, &value()?)?,
+            "--static-stream-slots" => {
+                c.static_stream_slots = Some(int(&name, &value()?, 1, 4096)?)
+            }
             "--release-slice" => {
                 c.short_release_slice = match value()?.as_str() {
                     "short" => true,
@@ -265,6 +279,13 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Parsed, String> {
         return Err(format!(
             "--unit-us {} is longer than a batch task ({} ms) or a stream task ({} ms)",
             c.unit_us, c.batch_ms, c.stream_ms
+        ));
+    }
+    if c.static_stream_slots.is_some_and(|n| n >= c.slots) {
+        return Err(format!(
+            "--static-stream-slots {} leaves no slot of {} for Batch work",
+            c.static_stream_slots.unwrap_or(0),
+            c.slots
         ));
     }
     if c.trigger_ms < 0.05 {

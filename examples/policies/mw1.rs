@@ -22,7 +22,7 @@ use crate::args::{Config, Row};
 use futures::future::{join_all, BoxFuture};
 use neptune::runtime::time_slice::{set_time_slice, SHORT_SLICE};
 use neptune::runtime::{pause_requested, preemption_point, Builder, SpawnOptions};
-use neptune::scheduler::local::{KillLog, Neptune, NeptuneStats};
+use neptune::scheduler::local::{KillLog, Neptune, NeptuneStats, Static};
 use neptune::scheduler::restart::{Progress, Restarter};
 use neptune::scheduler::PolicyKind;
 use neptune::workload;
@@ -260,7 +260,11 @@ impl Setup {
             }
             Row::Policy(kind) => {
                 let log = KillLog::new();
-                let rt = neptune(kind.build_with_log(w, &log))?;
+                let policy = match kind {
+                    PolicyKind::Static => Box::new(Static::new(cfg.static_stream_slots())),
+                    _ => kind.build_with_log(w, &log),
+                };
+                let rt = neptune(policy)?;
                 let restarter =
                     (kind == PolicyKind::Kill).then(|| Restarter::new(rt.handle(), &log));
                 Setup::Neptune {

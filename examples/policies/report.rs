@@ -174,14 +174,20 @@ pub fn json_line(cfg: &Config, r: &RowResult) -> String {
 /// The settings in one line (table header and plot title).
 pub fn settings(cfg: &Config) -> String {
     format!(
-        "batch {} x {} ms, stream {} x {} ms every {} ms, {} µs units; {} s per row \
-         (first {} ms left out), {} round{}",
+        "batch {} x {} ms, stream {} x {} ms every {} ms, {} µs units, static {} stream \
+         slot{}; {} s per row (first {} ms left out), {} round{}",
         cfg.batch_tasks(),
         cfg.batch_ms,
         cfg.slots,
         cfg.stream_ms,
         cfg.trigger_ms,
         cfg.unit_us,
+        cfg.static_stream_slots(),
+        if cfg.static_stream_slots() == 1 {
+            ""
+        } else {
+            "s"
+        },
         cfg.seconds,
         cfg.warmup_ms,
         cfg.rounds,
