@@ -17,9 +17,10 @@
 //!   [`preemption_point`] between units of work: one relaxed load while no pause is
 //!   requested. `resume` puts the task back on its slot, ahead of new Batch work, and it
 //!   continues from where it stopped: its state is its future.
-//! - When a Stream task becomes runnable and every slot is busy with Batch work, the
-//!   runtime asks its [`Policy`](policy::Policy) which Batch tasks to pause (or cancel);
-//!   when a slot runs out of Stream work it asks which parked tasks to resume.
+//! - When a Stream task becomes runnable and more Stream tasks wait than there are idle
+//!   slots, the runtime asks its [`Policy`](policy::Policy) which Batch tasks to pause
+//!   (or cancel), one per waiting task; when a slot runs out of Stream work it asks
+//!   which parked tasks to resume.
 //! - Timers and I/O run on a driver thread (a mio reactor and a timer heap); their
 //!   wakers schedule tasks like any other wake. The driver thread asks the kernel for a
 //!   short time slice ([`time_slice`]) so that it runs the moment it wakes, even while

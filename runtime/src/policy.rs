@@ -3,8 +3,9 @@
 //! The runtime holds the mechanism (classes, pause, park, resume); a [`Policy`] decides:
 //! - how a slot chooses between the Stream and Batch queues ([`Queueing`]) and which
 //!   classes each slot may run ([`SlotClasses`]), read once when the runtime starts;
-//! - what to do when a Stream task becomes runnable while every slot is busy with Batch
-//!   work ([`Policy::on_stream_waiting`]: pause or cancel some running Batch tasks);
+//! - what to do when a Stream task becomes runnable and more Stream tasks wait than
+//!   there are idle slots ([`Policy::on_stream_waiting`]: pause or cancel some running
+//!   Batch tasks);
 //! - what to do when a slot runs out of Stream work while it holds tasks the policy
 //!   paused ([`Policy::on_stream_drained`]: which of them to resume).
 //!

@@ -113,7 +113,8 @@ impl Shared {
 
     /// Pushes a runnable task: to the current slot's local queue when called on one of
     /// this runtime's slots, else to the global injector. A Stream task in the global
-    /// injector that finds every slot busy with Batch work triggers the policy.
+    /// injector that finds more Stream tasks waiting than idle slots triggers the
+    /// policy.
     pub(crate) fn schedule_task(&self, task: Notified) {
         if self.shutdown.load(Acquire) {
             // Shutdown drops every future itself; this reference just goes away.
