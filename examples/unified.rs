@@ -15,6 +15,10 @@
 //! held-out set. `--all-policies` runs batch-alone, fifo, fair, kill and neptune, one
 //! after the other, on the same data.
 
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static ALLOC: neptune::AppAllocator = neptune::AppAllocator {};
+
 fn main() -> std::process::ExitCode {
     neptune::apps::unified::main_with(std::env::args().skip(1), "unified", &mut |_| {})
 }

@@ -17,6 +17,10 @@ use neptune::apps::unified::{self, Progress};
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static ALLOC: neptune::AppAllocator = neptune::AppAllocator {};
+
 /// Draws `progress` as a bar on standard error: redrawn in place on a terminal, one
 /// line per tenth of each run otherwise.
 struct Bar {

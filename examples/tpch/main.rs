@@ -20,6 +20,10 @@ use neptune::dataflow::Context;
 use std::process::ExitCode;
 use std::time::Instant;
 
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static ALLOC: neptune::AppAllocator = neptune::AppAllocator {};
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]

@@ -38,6 +38,10 @@ use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static ALLOC: neptune::AppAllocator = neptune::AppAllocator {};
+
 struct Config {
     slots: usize,
     rate: f64,
