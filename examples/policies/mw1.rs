@@ -7,13 +7,15 @@
 //! - a *batch driver* that submits the batch job (4×W tasks), waits for all of it, and
 //!   submits it again until the row ends; under KILL it submits through the
 //!   scheduler's `Restarter`, whose futures restart killed attempts from scratch;
-//! - a *release thread* that sleeps until each release time (spinning the last
-//!   100 µs), then spawns the micro-batch's W stream tasks through the runtime handle;
-//!   each task records its end time, so the release thread never waits for them. It
-//!   asks the kernel for a short time slice (unless `--release-slice default`): with
-//!   every core busy, a woken thread otherwise waits for a worker's slice to end
-//!   (about 1.4 ms on 2 cores) and the figures would measure the kernel, not the
-//!   policy;
+//! - a *release thread* that sleeps until each release time, then spawns the
+//!   micro-batch's W stream tasks through the runtime handle; each task records its
+//!   end time, so the release thread never waits for them. It asks the kernel for a
+//!   short time slice (unless `--release-slice default`): with every core busy, a woken
+//!   thread otherwise waits for a worker's slice to end (about 1.4 ms on 2 cores) and
+//!   the figures would measure the kernel, not the policy. It does not spin before a
+//!   release: spinning would take CPU from the batch job, and a thread with a short
+//!   slice that spins has used it up just when the release is due (NEPTUNE's p99
+//!   release → last start was 1.3–1.4 ms with a 100 µs spin, 0.18 ms without);
 //! - the calling thread, which samples the counters at the end of the warm-up and at
 //!   the end of the row, then lets the released micro-batches finish and stops the
 //!   batch job.
@@ -35,9 +37,6 @@ use std::time::{Duration, Instant};
 /// is requested, so that a killed attempt's count is exact): one shared atomic add per
 /// ~64 µs instead of one per unit.
 const FLUSH_EVERY: u64 = 64;
-/// The release thread spins (instead of sleeping) for the last stretch before a
-/// release, as the OS wakes sleepers late.
-const SPIN_BEFORE: Duration = Duration::from_micros(100);
 
 /// Keeps a hot counter on its own cache lines.
 #[repr(align(128))]
@@ -141,19 +140,14 @@ async fn stream_task(units: u64, unit_us: f64, start: Instant, mb: Arc<MicroBatc
 
 type SpawnStream = Box<dyn Fn(BoxFuture<'static, ()>) + Send>;
 
-/// Sleeps until `at`, spinning for the last [`SPIN_BEFORE`].
+/// Sleeps until `at` (`thread::sleep` may return early on some systems: look again).
 fn sleep_until(at: Instant) {
     loop {
         let now = Instant::now();
         if now >= at {
             return;
         }
-        let left = at - now;
-        if left > SPIN_BEFORE {
-            std::thread::sleep(left - SPIN_BEFORE);
-        } else {
-            std::hint::spin_loop();
-        }
+        std::thread::sleep(at - now);
     }
 }
 
