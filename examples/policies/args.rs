@@ -33,8 +33,8 @@ options:
   --warmup-ms MS             start of the row left out of the figures (default 100)
   --settle-ms MS             pause between rows (default 200)
   --static-stream-slots N    slots STATIC dedicates to Stream work (default: half of
-                             them, rounded down, at least 1: the split tokio-split
-                             makes)
+                             them, rounded down, the split tokio-split makes; on one
+                             slot, none: it runs both classes)
   --release-slice KIND       kernel time slice of the release thread: short (100 µs,
                              so it preempts busy workers when a release is due) or
                              default (the kernel's; releases wait for a busy
@@ -180,9 +180,10 @@ impl Config {
         ((self.stream_ms * 1e3 / self.unit_us).round() as u64).max(1)
     }
 
-    /// Slots STATIC dedicates to Stream work, as tokio-split splits the cores.
+    /// Slots STATIC dedicates to Stream work, as tokio-split splits the cores (none on
+    /// a single slot, which then runs both classes).
     pub fn static_stream_slots(&self) -> usize {
-        self.static_stream_slots.unwrap_or((self.slots / 2).max(1))
+        self.static_stream_slots.unwrap_or(self.slots / 2)
     }
 
     /// Tasks in one batch job.
