@@ -33,6 +33,24 @@ fn gate(rt: &neptune_runtime::Runtime, open: &Flag) -> JoinHandle<()> {
     h
 }
 
+/// Spawns `n` Batch tasks that spin (counting units, yielding only when paused) until
+/// `release`, and waits until each runs: with `n` slots, every slot is busy with one.
+fn occupy_slots(
+    rt: &neptune_runtime::Runtime,
+    n: usize,
+    release: &Flag,
+) -> (Vec<JoinHandle<u64>>, Vec<Arc<AtomicU64>>) {
+    let progress: Vec<Arc<AtomicU64>> = (0..n).map(|_| Arc::default()).collect();
+    let batch = progress
+        .iter()
+        .map(|p| rt.spawn(spin_until(release.clone(), p.clone())))
+        .collect();
+    for p in &progress {
+        wait_for("every Batch task runs", || p.load(SeqCst) > 0);
+    }
+    (batch, progress)
+}
+
 /// Asserts that every Stream entry of `log` comes before every Batch entry, and that
 /// each task ran once.
 #[track_caller]
@@ -133,16 +151,8 @@ fn default_policy_preempts_batch_work_for_a_stream_task() {
     let rt = runtime(SLOTS);
     let release = Flag::new();
     let _release = release.set_on_drop();
-    let progress: Vec<Arc<AtomicU64>> = (0..SLOTS).map(|_| Arc::default()).collect();
-    let batch: Vec<_> = progress
-        .iter()
-        .map(|p| rt.spawn(spin_until(release.clone(), p.clone())))
-        .collect();
+    let (batch, progress) = occupy_slots(&rt, SLOTS, &release);
     let tasks: Vec<TaskHandle> = batch.iter().map(|h| h.task()).collect();
-    // Every slot is busy with one of them (they never yield unless paused).
-    for p in &progress {
-        wait_for("every Batch task runs", || p.load(SeqCst) > 0);
-    }
     assert!(tasks
         .iter()
         .all(|t| t.state() == TaskState::Running && t.slot().is_some()));
@@ -182,14 +192,7 @@ fn a_micro_batch_of_stream_tasks_gets_a_slot_per_task() {
     let rt = runtime(SLOTS);
     let release = Flag::new();
     let _release = release.set_on_drop();
-    let progress: Vec<Arc<AtomicU64>> = (0..SLOTS).map(|_| Arc::default()).collect();
-    let batch: Vec<_> = progress
-        .iter()
-        .map(|p| rt.spawn(spin_until(release.clone(), p.clone())))
-        .collect();
-    for p in &progress {
-        wait_for("every Batch task runs", || p.load(SeqCst) > 0);
-    }
+    let (batch, _) = occupy_slots(&rt, SLOTS, &release);
 
     let running = Arc::new(AtomicUsize::new(0));
     let stream: Vec<_> = (0..SLOTS)

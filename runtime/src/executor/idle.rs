@@ -197,16 +197,6 @@ impl Idle {
         true
     }
 
-    /// Slots currently parked.
-    pub(crate) fn sleeping(&self) -> usize {
-        self.sleeping.load(SeqCst)
-    }
-
-    /// Slots currently searching.
-    pub(crate) fn searching(&self) -> usize {
-        self.searching.load(SeqCst)
-    }
-
     /// Every sleeper, for shutdown.
     pub(crate) fn take_all(&self) -> Vec<usize> {
         let mut sleepers = lock(&self.sleepers);

@@ -33,6 +33,8 @@ pub(crate) struct SlotShared {
     /// `LOCKED`, takes a reference, and stores the address back. The slot spins while it
     /// sees `LOCKED`, so the task stays alive while a preemptor looks at it.
     pub(crate) current: AtomicUsize,
+    /// The slot takes or polls a Stream task now: it is busy, though `current` is 0.
+    pub(crate) stream_busy: AtomicBool,
     pub(crate) counters: SlotCounters,
 }
 
@@ -45,6 +47,7 @@ impl SlotShared {
             policy_parked: AtomicUsize::new(0),
             parker: Parker::new(),
             current: AtomicUsize::new(0),
+            stream_busy: AtomicBool::new(false),
             counters: SlotCounters::default(),
         }
     }
@@ -166,16 +169,31 @@ impl Shared {
         }
     }
 
-    /// How many queued Stream tasks no idle slot will take: those beyond the sleeping
-    /// slots (a notify wakes one per task) and the searching ones. Each of them waits
-    /// for a slot to finish what it runs unless the policy frees one now; a micro-batch
-    /// of W tasks thus gets W slots, not one slot W times over.
+    /// How many queued Stream tasks no free slot will take. A slot that may run Stream
+    /// work is free unless it polls a task: it sleeps (a notify wakes one per task),
+    /// searches, or is between two tasks, and takes Stream work first. Each task beyond
+    /// those waits for a slot to finish what it runs unless the policy frees one now; a
+    /// micro-batch of W tasks thus gets W slots, not one slot W times over.
+    ///
+    /// Counting a slot between tasks as free matters: pausing a Batch task for a Stream
+    /// task another slot is about to take could strand the parked task (never stolen)
+    /// behind Stream work on its own slot while the other slot idles.
     fn stream_excess(&self) -> usize {
         fence(SeqCst);
-        let idle = self.idle.sleeping() + self.idle.searching();
-        self.inject[Class::Stream.index()]
-            .len()
-            .saturating_sub(idle)
+        // The queue first, then the slots: a slot marks itself busy before it takes a
+        // task, so a length that misses a taken task comes with that slot seen busy.
+        let queued = self.inject[Class::Stream.index()].len();
+        let free = self
+            .slots
+            .iter()
+            .enumerate()
+            .filter(|(i, s)| {
+                self.classes[*i].runs(Class::Stream)
+                    && s.current.load(Acquire) == 0
+                    && !s.stream_busy.load(Acquire)
+            })
+            .count();
+        queued.saturating_sub(free)
     }
 
     /// Asks the policy which running Batch tasks make room for `waiting` Stream tasks

@@ -7,7 +7,7 @@
 //! queues first so that local work cannot starve them.
 
 use super::context::{self, SlotLocal};
-use super::queue::{Inject, Local};
+use super::queue::Local;
 use super::shared::{take_resumed, Shared};
 use crate::metrics::LocalCounters;
 use crate::policy::{Queueing, SlotClasses};
@@ -152,13 +152,11 @@ impl Slot {
                     return Some(t);
                 }
             }
-            let i = class.index();
-            let local = &self.local.local[i];
-            let inject = &self.shared.inject[i];
+            let local = &self.local.local[class.index()];
             let t = if global_first {
-                inject.pop().or_else(|| local.pop())
+                self.take_global(class, false).or_else(|| local.pop())
             } else {
-                local.pop().or_else(|| take_global(inject, class, local))
+                local.pop().or_else(|| self.take_global(class, true))
             };
             if t.is_some() {
                 return t;
@@ -229,11 +227,39 @@ impl Slot {
                     return Some(t);
                 }
             }
-            if let Some(t) = take_global(&self.shared.inject[i], class, &self.local.local[i]) {
+            if let Some(t) = self.take_global(class, true) {
                 return Some(t);
             }
         }
         None
+    }
+
+    /// A task from the global queue of `class`. Batch tasks come with a batch of others
+    /// moved to the slot's local queue when `batch` (fewer trips to the shared queue);
+    /// Stream tasks come one at a time, because the runtime paused one Batch task per
+    /// queued Stream task: each freed slot must find its own, not a slot already busy
+    /// with the others.
+    fn take_global(&self, class: Class, batch: bool) -> Option<Notified> {
+        let inject = &self.shared.inject[class.index()];
+        match class {
+            Class::Batch if batch => inject.pop_into(&self.local.local[class.index()]),
+            Class::Batch => inject.pop(),
+            Class::Stream => {
+                if inject.is_empty() {
+                    return None;
+                }
+                // Busy *before* the take: a scheduler that reads the queue without the
+                // task taken here then also sees this slot busy (`stream_excess`), and
+                // does not count on it for the tasks still queued.
+                let me = &self.shared.slots[self.index];
+                me.stream_busy.store(true, SeqCst);
+                let t = inject.pop();
+                if t.is_none() {
+                    me.stream_busy.store(false, Release);
+                }
+                t
+            }
+        }
     }
 
     fn run_task(&mut self, task: Notified) {
@@ -272,7 +298,15 @@ impl Slot {
         } else {
             0
         };
+        let me = &self.shared.slots[self.index];
+        if class == Class::Stream {
+            // Busy for `Shared::stream_excess`: the next Stream task needs another slot.
+            me.stream_busy.store(true, SeqCst);
+        }
         let report = task.run(self.index, publish);
+        if class == Class::Stream {
+            me.stream_busy.store(false, Release);
+        }
         self.counters.polls += 1;
         if self.weighted {
             // Shares are of CPU time: one long Batch poll weighs as much as many short
@@ -342,16 +376,5 @@ impl Slot {
             return me.has_resumed.load(SeqCst);
         }
         false
-    }
-}
-
-/// A task from a global queue. Batch tasks come with a batch of others moved to the
-/// slot's local queue (fewer trips to the shared queue); Stream tasks come one at a
-/// time, because the runtime paused one Batch task per queued Stream task: each freed
-/// slot must find its own, not a slot already busy with the others.
-fn take_global(inject: &Inject, class: Class, local: &Local) -> Option<Notified> {
-    match class {
-        Class::Stream => inject.pop(),
-        Class::Batch => inject.pop_into(local),
     }
 }
