@@ -278,8 +278,12 @@ fn micro_batches_run_as_stream_tasks_that_get_through_batch_work() {
         [101, 102, 103, 104, 105]
     );
     assert_eq!(stats.micro_batches, 2);
-    let metrics = ctx.executors()[0].metrics();
-    assert!(metrics.total(|s| s.tasks_of(Class::Stream)) >= 2);
+    // A slot publishes its counters after the poll that finished the task returns, which
+    // can be just after the job's output was delivered: wait for the figure.
+    let executor = &ctx.executors()[0];
+    wait_until("both micro-batches' tasks to be counted", || {
+        executor.metrics().total(|s| s.tasks_of(Class::Stream)) >= 2
+    });
     assert!(endless.tasks()[0].handle.suspensions() >= 1);
     endless.cancel();
     assert!(endless.wait().is_err());

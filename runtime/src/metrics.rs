@@ -216,6 +216,9 @@ impl SlotMetrics {
 }
 
 /// A snapshot of the runtime's metrics: one entry per slot, plus totals.
+///
+/// A slot publishes its counters when a poll returns, so a task whose output was just
+/// delivered (its join handle resolved) may show in `tasks_run` a moment later.
 #[derive(Clone, Debug, Default)]
 pub struct RuntimeMetrics {
     /// Per-slot figures.
