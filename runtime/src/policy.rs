@@ -60,8 +60,12 @@ impl SlotClasses {
 pub struct RunningTask {
     /// The task (to pause, cancel, or inspect).
     pub task: TaskHandle,
-    /// How long ago the task was first polled.
+    /// How long ago the task was first polled (zero if it was not polled yet).
     pub age: Duration,
+    /// How long it has been running since it last started: since its first poll, or
+    /// since its first poll after it was last resumed (zero if it has not been polled
+    /// since). Time spent waiting in queues after a resume does not count.
+    pub running_for: Duration,
     /// How many times it was suspended so far.
     pub suspensions: u32,
     /// A pause is already requested (it will park at its next yield point).

@@ -41,9 +41,12 @@ fn a_batch_task_gets_a_quantum_after_n_plus_one_suspensions() {
                 if let Some(h) = me.get() {
                     let s = h.suspensions();
                     if s != seen {
-                        assert_eq!(s, seen + 1, "one suspension at a time");
+                        // Usually one suspension at a time; two when the task was paused
+                        // again on its slot before its first poll after a resume. That
+                        // pause cut a run of no time: a gap of zero.
+                        let now = Instant::now();
+                        resumed_at.extend((seen..s).map(|_| now));
                         seen = s;
-                        resumed_at.push(Instant::now());
                     }
                 }
                 if seen >= TARGET || (units & 1023 == 0 && start.elapsed() > DEADLINE) {
@@ -78,15 +81,18 @@ fn a_batch_task_gets_a_quantum_after_n_plus_one_suspensions() {
         suspensions >= TARGET,
         "only {suspensions} suspensions in {sent} arrivals before the deadline"
     );
-    // Counts: every N + 1 suspensions end with a quantum granted.
-    let quanta = stats.quanta_granted() as u32;
+    // A run of a whole quantum starts a new count: a quantum granted, or a run that was
+    // that long anyway (on a loaded machine the feeder can fall silent for a while). The
+    // policy measures runs from the task's first poll after a resume, so every such run
+    // shows here as a gap of at least about a quantum.
+    let gaps: Vec<Duration> = resumed_at.windows(2).map(|w| w[1] - w[0]).collect();
+    let long = gaps.iter().filter(|g| **g >= QUANTUM / 2).count() as u32;
     assert!(
-        suspensions <= (N + 1) * (quanta + 1),
-        "{suspensions} suspensions but {quanta} quanta: {stats:?}"
+        suspensions <= (N + 1) * (long + 1),
+        "{suspensions} suspensions but {long} long runs: {stats:?}, gaps {gaps:?}"
     );
     // Gaps: among any N + 2 consecutive suspensions one resume came at least (about)
     // a quantum after the previous: the task ran uninterrupted in between.
-    let gaps: Vec<Duration> = resumed_at.windows(2).map(|w| w[1] - w[0]).collect();
     for (i, run) in gaps.windows(N as usize + 1).enumerate() {
         let longest = run.iter().max().unwrap();
         assert!(

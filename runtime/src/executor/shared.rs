@@ -76,9 +76,13 @@ impl SlotShared {
             let task = TaskHandle::new(raw.add_ref());
             self.current.store(p, Release);
             let h = task.task_ref().header();
-            let first = h.first_poll_at.load(Relaxed);
+            // 0 (not polled yet) reads as no time at all.
+            let now = crate::clock::now_ns();
+            let since =
+                |at: u64| Duration::from_nanos(if at == 0 { 0 } else { now.saturating_sub(at) });
             return Some(RunningTask {
-                age: Duration::from_nanos(crate::clock::now_ns().saturating_sub(first)),
+                age: since(h.first_poll_at.load(Relaxed)),
+                running_for: since(h.run_since.load(Relaxed)),
                 suspensions: h.suspensions.load(Relaxed),
                 pausing: task.is_pause_requested(),
                 task,

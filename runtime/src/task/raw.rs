@@ -42,9 +42,22 @@ pub(crate) struct Header {
     pub(crate) resume_at: AtomicU64,
     /// When the task was first polled (ns); 0 before.
     pub(crate) first_poll_at: AtomicU64,
+    /// When the task's current run began (ns): its first poll, or its first poll since
+    /// it was last parked; 0 while parked and until that poll. Policies read it to tell
+    /// a task that ran a while from one paused again right after resuming.
+    pub(crate) run_since: AtomicU64,
     /// Key of the task in the registry of live tasks.
     pub(crate) owner_key: AtomicUsize,
     pub(crate) name: Option<StdArc<str>>,
+}
+
+impl Header {
+    /// Bookkeeping of a park, right after the state says PARKED: one more suspension,
+    /// and the current run is over.
+    fn note_parked(&self) {
+        self.suspensions.fetch_add(1, Relaxed);
+        self.run_since.store(0, Relaxed);
+    }
 }
 
 #[repr(C)]
@@ -122,6 +135,7 @@ where
             pause_at: AtomicU64::new(0),
             resume_at: AtomicU64::new(0),
             first_poll_at: AtomicU64::new(0),
+            run_since: AtomicU64::new(0),
             owner_key: AtomicUsize::new(usize::MAX),
             name: options.name,
         },
@@ -401,7 +415,7 @@ where
             let mut parking = lock(cell.scheduler.parking(slot));
             match header.state.transition_to_parked(false) {
                 ToParked::Parked => {
-                    header.suspensions.fetch_add(1, Relaxed);
+                    header.note_parked();
                     parking.suspended.push_back(Notified(raw));
                     cell.scheduler.parked(slot, &parking);
                     RunReport::Parked {
@@ -439,8 +453,13 @@ where
     S: Schedule,
 {
     let header = &cell.header;
-    if header.first_poll_at.load(Relaxed) == 0 {
-        header.first_poll_at.store(clock::now_ns().max(1), Relaxed);
+    if header.run_since.load(Relaxed) == 0 {
+        // The first poll of a run (one load per poll otherwise).
+        let now = clock::now_ns().max(1);
+        header.run_since.store(now, Relaxed);
+        if header.first_poll_at.load(Relaxed) == 0 {
+            header.first_poll_at.store(now, Relaxed);
+        }
     }
     let waker = ManuallyDrop::new(super::waker::waker_ref(raw));
     let mut cx = Context::from_waker(&waker);
@@ -482,7 +501,7 @@ where
                 let mut parking = lock(cell.scheduler.parking(slot));
                 match header.state.transition_to_parked(true) {
                     ToParked::Parked => {
-                        header.suspensions.fetch_add(1, Relaxed);
+                        header.note_parked();
                         let pause_at = header.pause_at.load(Relaxed);
                         parking.suspended.push_back(Notified(raw));
                         cell.scheduler.parked(slot, &parking);
@@ -622,7 +641,7 @@ where
             // The task may have run on another slot since `slot` was read: from now on
             // its header names the slot whose suspended queue holds it.
             cell.header.slot.store(slot, Relaxed);
-            cell.header.suspensions.fetch_add(1, Relaxed);
+            cell.header.note_parked();
             parking.suspended.push_back(Notified(RawTask(ptr)));
             cell.scheduler.parked(slot, &parking);
         }

@@ -38,12 +38,14 @@ pub const MAX_QUANTUM: Duration = Duration::from_secs(24 * 3600);
 ///
 /// **Anti-starvation.** Being paused often is not starving; being paused before doing
 /// real work is. A pause that comes less than `quantum` (Q) after the task last started
-/// running is a *strike*; a pause after a run of at least Q starts a new count at one. A task
-/// with more than `max_suspensions` (N) strikes is, when next found running, exempt from
-/// preemption for Q, measured from that moment. So between two runs of at least Q a task
-/// is paused at most N + 1 times. A Batch task paused once per stream trigger but running
-/// longer than Q in between (a periodic stream job) is never exempted and never delays
-/// Stream work. The state lives in a map from task id, for tasks this policy paused;
+/// running is a *strike*; a pause after a run of at least Q starts a new count at one.
+/// Runs are the runtime's [`running_for`](neptune_runtime::policy::RunningTask): from
+/// the task's first poll after a resume, so a resumed task that waits for its slot is
+/// not credited with running meanwhile. A task with more than `max_suspensions` (N)
+/// strikes is, when next found running, exempt from preemption for Q, measured from
+/// that moment. So between two runs of at least Q a task is paused at most N + 1 times.
+/// A Batch task paused once per stream trigger but running longer than Q in between (a
+/// periodic stream job) is never exempted and never delays Stream work. The state lives in a map from task id, for tasks this policy paused;
 /// finished tasks are dropped from it on the next decision.
 ///
 /// The runtime consults the policy when a Stream task *arrives*; a Stream task that
@@ -179,7 +181,7 @@ impl Neptune {
                         task: s.running.task.clone(),
                         budget: Budget::default(),
                     });
-                t.budget.charge(now, s.running.age, self.quantum);
+                t.budget.charge(s.running.running_for, self.quantum);
                 s.running.task.clone()
             })
             .collect();
@@ -213,14 +215,6 @@ impl Policy for Neptune {
     fn on_stream_drained(&self, _slot: usize, suspended: &[TaskHandle]) -> Vec<TaskHandle> {
         let mut out = suspended.to_vec();
         out.sort_by_key(|t| std::cmp::Reverse(t.suspensions()));
-        let now = Instant::now();
-        let mut budgets = self.budgets.lock().unwrap_or_else(|e| e.into_inner());
-        for t in &out {
-            if let Some(tracked) = budgets.get_mut(&t.id()) {
-                tracked.budget.resumed(now);
-            }
-        }
-        drop(budgets);
         self.stats
             .inner
             .resumes
@@ -295,15 +289,17 @@ mod tests {
     fn view(
         slot: usize,
         task: &TaskHandle,
-        age_ms: u64,
+        ran_ms: u64,
         suspensions: u32,
         pausing: bool,
     ) -> SlotView {
+        // A task that has been running `ran_ms` since its first poll or its last resume.
         SlotView {
             slot,
             running: RunningTask {
                 task: task.clone(),
-                age: Duration::from_millis(age_ms),
+                age: Duration::from_millis(ran_ms),
+                running_for: Duration::from_millis(ran_ms),
                 suspensions,
                 pausing,
             },

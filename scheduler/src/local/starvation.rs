@@ -30,8 +30,6 @@ pub(crate) struct Budget {
     /// Pauses since (and including) the last one that came after a run of a whole
     /// quantum; the others each cut a run shorter than a quantum.
     strikes: u32,
-    /// When the policy last resumed the task; `None` before its first resume.
-    running_since: Option<Instant>,
     /// End of the quantum in progress.
     until: Option<Instant>,
 }
@@ -60,23 +58,15 @@ impl Budget {
         self.until = Some(now + quantum);
     }
 
-    /// The policy pauses the task now; `age` is how long ago it was first polled (what it
-    /// ran for, when it was never resumed before).
-    pub(crate) fn charge(&mut self, now: Instant, age: Duration, quantum: Duration) {
-        let ran = self
-            .running_since
-            .map_or(age, |t| now.saturating_duration_since(t));
+    /// The policy pauses the task now, after it ran for `ran` since it last started
+    /// (the runtime's `RunningTask::running_for`: from the task's first poll after its
+    /// last resume, so time spent queued after a resume is not counted as running).
+    pub(crate) fn charge(&mut self, ran: Duration, quantum: Duration) {
         self.strikes = if ran < quantum {
             self.strikes.saturating_add(1)
         } else {
             1
         };
-        self.running_since = None;
-    }
-
-    /// The policy resumes the task now.
-    pub(crate) fn resumed(&mut self, now: Instant) {
-        self.running_since = Some(now);
     }
 }
 
@@ -94,8 +84,7 @@ mod tests {
         for i in 0..3 {
             let now = t0 + Duration::from_millis(i);
             assert_eq!(b.check(now, 2), Verdict::Preemptible);
-            b.charge(now, Duration::from_millis(1), Q);
-            b.resumed(now);
+            b.charge(Duration::from_millis(1), Q);
         }
         let now = t0 + Duration::from_millis(3);
         assert_eq!(b.check(now, 2), Verdict::Granted);
@@ -113,8 +102,7 @@ mod tests {
         // Paused once per 2 quanta, like a batch task under a periodic stream job.
         for _ in 0..100 {
             assert_eq!(b.check(now, 1), Verdict::Preemptible);
-            b.charge(now, Q * 2, Q);
-            b.resumed(now);
+            b.charge(Q * 2, Q);
             now += Q * 2;
         }
     }
@@ -124,8 +112,7 @@ mod tests {
         let t0 = Instant::now();
         let mut b = Budget::default();
         assert_eq!(b.check(t0, 0), Verdict::Preemptible);
-        b.charge(t0, Duration::ZERO, Q);
-        b.resumed(t0);
+        b.charge(Duration::ZERO, Q);
         assert_eq!(b.check(t0, 0), Verdict::Granted);
     }
 }
