@@ -87,7 +87,8 @@ fn a_batch_job_paused_and_resumed_mid_stage_gives_the_undisturbed_result() {
         parked_at,
         "a paused task makes no progress"
     );
-    assert!(first.handle.suspensions() >= 1);
+    // The count follows the park on the slot's thread.
+    wait_until("the park to be counted", || first.handle.suspensions() >= 1);
     // The stage cannot end while one of its tasks is paused: no later stage started.
     assert!(running.tasks().iter().all(|t| t.id.stage == StageId(0)));
 
