@@ -193,6 +193,21 @@ fn release_loop(
     out
 }
 
+/// Runs one batch job after another until the row stops; returns how many tasks of
+/// them ended in an error.
+fn until_stopped(shared: &BatchShared, mut job: impl FnMut() -> usize) -> usize {
+    let mut errors = 0;
+    while !shared.stop.0.load(Relaxed) {
+        errors += job();
+    }
+    errors
+}
+
+/// How many of a job's task results are errors.
+fn failed<T, E>(results: Vec<Result<T, E>>) -> usize {
+    results.iter().filter(|r| r.is_err()).count()
+}
+
 /// The runtime(s) of one row.
 enum Setup {
     Neptune {
@@ -319,8 +334,7 @@ impl Setup {
             } => {
                 let (h, r) = (rt.handle().clone(), r.clone());
                 Box::new(move || {
-                    let mut errors = 0;
-                    while !shared.stop.0.load(Relaxed) {
+                    until_stopped(&shared, || {
                         let job: Vec<_> = (0..n)
                             .map(|_| {
                                 let s = shared.clone();
@@ -329,20 +343,14 @@ impl Setup {
                                 })
                             })
                             .collect();
-                        errors += h
-                            .block_on(join_all(job))
-                            .iter()
-                            .filter(|r| r.is_err())
-                            .count();
-                    }
-                    errors
+                        failed(h.block_on(join_all(job)))
+                    })
                 })
             }
             Setup::Neptune { rt, .. } => {
                 let h = rt.handle().clone();
                 Box::new(move || {
-                    let mut errors = 0;
-                    while !shared.stop.0.load(Relaxed) {
+                    until_stopped(&shared, || {
                         let job: Vec<_> = (0..n)
                             .map(|_| {
                                 let f = batch_task(
@@ -355,13 +363,8 @@ impl Setup {
                                 h.spawn_with(SpawnOptions::batch(), f)
                             })
                             .collect();
-                        errors += h
-                            .block_on(join_all(job))
-                            .iter()
-                            .filter(|r| r.is_err())
-                            .count();
-                    }
-                    errors
+                        failed(h.block_on(join_all(job)))
+                    })
                 })
             }
             Setup::Tokio {
@@ -372,20 +375,14 @@ impl Setup {
                 let h = batch.as_ref().unwrap_or(stream).handle().clone();
                 let mode = *mode;
                 Box::new(move || {
-                    let mut errors = 0;
-                    while !shared.stop.0.load(Relaxed) {
+                    until_stopped(&shared, || {
                         let job: Vec<_> = (0..n)
                             .map(|_| {
                                 h.spawn(batch_task(units, unit_us, shared.clone(), None, mode))
                             })
                             .collect();
-                        errors += h
-                            .block_on(join_all(job))
-                            .iter()
-                            .filter(|r| r.is_err())
-                            .count();
-                    }
-                    errors
+                        failed(h.block_on(join_all(job)))
+                    })
                 })
             }
         }
