@@ -19,25 +19,7 @@ impl<T> ConcatNode<T> {
 }
 
 impl<T: Clone + Send + 'static> AnyNode for ConcatNode<T> {
-    fn id(&self) -> NodeId {
-        self.id
-    }
-
-    fn op(&self) -> &'static str {
-        "repartition"
-    }
-
-    fn partitions(&self) -> usize {
-        self.side.reduce_partitions()
-    }
-
-    fn deps(&self) -> Vec<Dep> {
-        vec![Dep::Shuffle(self.side.clone())]
-    }
-
-    fn shuffle_reads(&self, part: usize, out: &mut Vec<(ShuffleId, usize)>) {
-        out.push((self.side.id(), part));
-    }
+    reads_one_shuffle!("repartition");
 }
 
 impl<T: Clone + Send + 'static> Node<T> for ConcatNode<T> {

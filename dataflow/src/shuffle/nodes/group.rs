@@ -25,25 +25,7 @@ where
     K: Hash + Eq + Clone + Send + 'static,
     V: Clone + Send + 'static,
 {
-    fn id(&self) -> NodeId {
-        self.id
-    }
-
-    fn op(&self) -> &'static str {
-        "group_by_key"
-    }
-
-    fn partitions(&self) -> usize {
-        self.side.reduce_partitions()
-    }
-
-    fn deps(&self) -> Vec<Dep> {
-        vec![Dep::Shuffle(self.side.clone())]
-    }
-
-    fn shuffle_reads(&self, part: usize, out: &mut Vec<(ShuffleId, usize)>) {
-        out.push((self.side.id(), part));
-    }
+    reads_one_shuffle!("group_by_key");
 }
 
 impl<K, V> Node<(K, Vec<V>)> for GroupNode<K, V>

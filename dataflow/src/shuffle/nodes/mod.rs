@@ -4,6 +4,32 @@
 //! `group_by_key` and `join`; nothing for `repartition`) with a yield point per record
 //! merged, then emits its records through yield points too.
 
+/// The `AnyNode` methods of a node that reads one shuffle (fields `id` and `side`),
+/// all alike but for the operation's name.
+macro_rules! reads_one_shuffle {
+    ($op:literal) => {
+        fn id(&self) -> NodeId {
+            self.id
+        }
+
+        fn op(&self) -> &'static str {
+            $op
+        }
+
+        fn partitions(&self) -> usize {
+            self.side.reduce_partitions()
+        }
+
+        fn deps(&self) -> Vec<Dep> {
+            vec![Dep::Shuffle(self.side.clone())]
+        }
+
+        fn shuffle_reads(&self, part: usize, out: &mut Vec<(ShuffleId, usize)>) {
+            out.push((self.side.id(), part));
+        }
+    };
+}
+
 mod concat;
 mod group;
 mod join;

@@ -31,25 +31,7 @@ where
     V: Clone + Send + 'static,
     F: Fn(V, V) -> V + Send + Sync + 'static,
 {
-    fn id(&self) -> NodeId {
-        self.id
-    }
-
-    fn op(&self) -> &'static str {
-        "reduce_by_key"
-    }
-
-    fn partitions(&self) -> usize {
-        self.side.reduce_partitions()
-    }
-
-    fn deps(&self) -> Vec<Dep> {
-        vec![Dep::Shuffle(self.side.clone())]
-    }
-
-    fn shuffle_reads(&self, part: usize, out: &mut Vec<(ShuffleId, usize)>) {
-        out.push((self.side.id(), part));
-    }
+    reads_one_shuffle!("reduce_by_key");
 }
 
 impl<K, V, F> Node<(K, V)> for ReduceNode<K, V, F>
