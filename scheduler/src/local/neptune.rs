@@ -45,8 +45,9 @@ pub const MAX_QUANTUM: Duration = Duration::from_secs(24 * 3600);
 /// strikes is, when next found running, exempt from preemption for Q, measured from
 /// that moment. So between two runs of at least Q a task is paused at most N + 1 times.
 /// A Batch task paused once per stream trigger but running longer than Q in between (a
-/// periodic stream job) is never exempted and never delays Stream work. The state lives in a map from task id, for tasks this policy paused;
-/// finished tasks are dropped from it on the next decision.
+/// periodic stream job) is never exempted and never delays Stream work. The state lives
+/// in a map from task id, for tasks this policy paused; finished tasks are dropped from
+/// it on the next decision.
 ///
 /// The runtime consults the policy when a Stream task *arrives*; a Stream task that
 /// arrives while every candidate is exempt waits until a slot frees up or until a later
