@@ -61,8 +61,12 @@ mod yield_point;
 
 #[cfg(not(loom))]
 pub(crate) mod driver;
+#[cfg(all(feature = "http", not(loom)))]
+pub mod http;
 #[cfg(not(loom))]
 pub mod net;
+#[cfg(all(feature = "quic", not(loom)))]
+pub mod quic;
 #[cfg(not(loom))]
 pub mod time;
 pub mod time_slice;

@@ -240,6 +240,46 @@ impl Registration {
         }
     }
 
+    /// Runs the non-blocking operation `f` if the resource is believed ready in
+    /// `direction`, without waiting: `WouldBlock` if it is not, and if `f` itself returns
+    /// `WouldBlock` the readiness it was tried on is cleared (unless the driver reported
+    /// new readiness meanwhile, which is kept), so the next wait really waits.
+    pub(crate) fn try_io<R>(
+        &self,
+        direction: Direction,
+        f: impl FnOnce() -> io::Result<R>,
+    ) -> io::Result<R> {
+        let event = match self.shared.current_event(direction) {
+            None => return Err(io::ErrorKind::WouldBlock.into()),
+            Some(Err(err)) => return Err(err),
+            Some(Ok(event)) => event,
+        };
+        match f() {
+            Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
+                self.clear_readiness(event);
+                Err(err)
+            }
+            result => result,
+        }
+    }
+
+    /// Polls for readiness as the waiter `key` of a list that any number of tasks may
+    /// be in at once; `key` must be given to [`Registration::remove_waiter`] when the
+    /// caller stops waiting (the `poll_*` counterpart of [`Registration::readiness`]).
+    pub(crate) fn poll_waiter(
+        &self,
+        cx: &mut Context<'_>,
+        direction: Direction,
+        key: &mut Option<usize>,
+    ) -> Poll<io::Result<ReadyEvent>> {
+        self.shared.poll_waiter(cx, direction, key)
+    }
+
+    /// Leaves the waiter list (see [`Registration::poll_waiter`]).
+    pub(crate) fn remove_waiter(&self, key: usize) {
+        self.shared.remove_waiter(key)
+    }
+
     #[cfg(test)]
     pub(crate) fn shared(&self) -> &ScheduledIo {
         &self.shared

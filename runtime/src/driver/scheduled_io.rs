@@ -220,7 +220,9 @@ impl ScheduledIo {
         }
     }
 
-    fn current_event(&self, direction: Direction) -> Option<io::Result<ReadyEvent>> {
+    /// The readiness event for `direction` now, if a task need not wait (or the error
+    /// if the driver shut down).
+    pub(crate) fn current_event(&self, direction: Direction) -> Option<io::Result<ReadyEvent>> {
         Self::event(self.readiness.load(Ordering::Acquire), direction)
     }
 
@@ -255,8 +257,9 @@ impl ScheduledIo {
     }
 
     /// Polls for readiness in `direction` on behalf of the waiter `key` (registered on
-    /// first use).
-    fn poll_waiter(
+    /// first use; the caller must hand it to [`ScheduledIo::remove_waiter`] when it stops
+    /// waiting, as [`Readiness`] does on drop).
+    pub(crate) fn poll_waiter(
         &self,
         cx: &mut Context<'_>,
         direction: Direction,
@@ -300,7 +303,7 @@ impl ScheduledIo {
         }
     }
 
-    fn remove_waiter(&self, key: usize) {
+    pub(crate) fn remove_waiter(&self, key: usize) {
         let removed = lock(&self.waiters).list.try_remove(key);
         // Dropped outside the lock: dropping a waker may run arbitrary code.
         drop(removed);
