@@ -9,13 +9,15 @@
 //!   streams.
 //!
 //! [`apps`] holds applications built on them: [`apps::unified`] is the unified
-//! stream/batch application that the `neptune` binary runs.
+//! stream/batch application that the `neptune` binary runs. [`cli`] is that binary's
+//! command line, which also makes the cluster's certificates (`neptune cert`).
 
 pub use neptune_dataflow as dataflow;
 pub use neptune_runtime as runtime;
 pub use neptune_scheduler as scheduler;
 
 pub mod apps;
+pub mod cli;
 pub mod workload;
 
 /// The allocator the applications install as `#[global_allocator]` (feature

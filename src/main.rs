@@ -10,10 +10,13 @@
 //! ```
 //!
 //! A progress bar is drawn on standard error while it runs; the results go to standard
-//! output (a table, or one JSON object per run with `--json`). `--help` lists every
-//! option. The runtime's pause/resume demo is `cargo run --release --example demo`.
+//! output (a table, or one JSON object per run with `--json`). `neptune run --help` lists
+//! every option. The runtime's pause/resume demo is `cargo run --release --example demo`.
+//!
+//! `neptune cert init DIR` and `neptune cert issue --ca DIR NAME` make the cluster's
+//! certificates; `neptune --help` lists the subcommands. See [`neptune::cli`].
 
-use neptune::apps::unified::{self, Progress};
+use neptune::apps::unified::Progress;
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
@@ -70,5 +73,5 @@ fn main() -> ExitCode {
         terminal: std::io::stderr().is_terminal(),
         last_tenth: None,
     };
-    unified::main_with(std::env::args().skip(1), "neptune", &mut |p| bar.draw(p))
+    neptune::cli::main_with(std::env::args_os().skip(1), &mut |p| bar.draw(p))
 }
