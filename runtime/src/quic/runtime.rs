@@ -179,6 +179,7 @@ impl AsyncUdpSocket for UdpSocket {
         bufs: &mut [IoSliceMut<'_>],
         meta: &mut [RecvMeta],
     ) -> Poll<io::Result<usize>> {
+        // Only the endpoint driver receives, so one read waker is enough.
         self.io.registration().poll_io(cx, Direction::Read, || {
             self.state.recv((&*self.io).into(), bufs, meta)
         })
@@ -211,6 +212,7 @@ struct WritePoller {
 
 impl UdpPoller for WritePoller {
     fn poll_writable(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        // quinn asks before every send: while the socket is writable this is one load.
         let this = &mut *self;
         this.socket
             .io
