@@ -3,6 +3,7 @@
 //! ```text
 //! cargo run --release --example quic_bench -- [--json] [--rounds R] [--workers N]
 //!     [--requests N] [--bulk-mib M] [--streams S] [--handshakes H] [--only NAME,…]
+//!     [--side neptune|tokio]
 //! ```
 //!
 //! Both sides use the same quinn version, the same rustls configuration (TLS 1.3, ring,
@@ -349,6 +350,8 @@ fn main() {
     let workers: usize = args.value("--workers", available_cores()).max(1);
     let only: String = args.value("--only", WORKLOADS.join(","));
     let selected: Vec<&str> = only.split(',').collect();
+    // For profiling one side alone; the figures of the other side are then zero.
+    let side: String = args.value("--side", "both".to_owned());
     if let Some(bad) = selected.iter().find(|w| !WORKLOADS.contains(w)) {
         eprintln!("quic_bench: unknown workload {bad:?} (known: {WORKLOADS:?})");
         std::process::exit(2);
@@ -368,13 +371,19 @@ fn main() {
     let mut ours = vec![Figures::default(); rounds];
     let mut theirs = vec![Figures::default(); rounds];
     for which in &selected {
-        // Warm-up: connection set-up paths, allocator pools, thread wake-ups.
         let mut scratch = Figures::default();
-        measure(&neptune, &cfg, which, &mut scratch);
-        measure(&tokio, &cfg, which, &mut scratch);
-        for round in 0..rounds {
-            measure(&neptune, &cfg, which, &mut ours[round]);
-            measure(&tokio, &cfg, which, &mut theirs[round]);
+        for round in 0..=rounds {
+            // Round 0 warms up: connection set-up paths, allocator pools, thread wake-ups.
+            let (a, b) = match round {
+                0 => (&mut scratch, &mut Figures::default()),
+                r => (&mut ours[r - 1], &mut theirs[r - 1]),
+            };
+            if side != "tokio" {
+                measure(&neptune, &cfg, which, a);
+            }
+            if side != "neptune" {
+                measure(&tokio, &cfg, which, b);
+            }
         }
         if !json {
             eprintln!("quic_bench: {which} done ({rounds} rounds per side)");
