@@ -435,6 +435,7 @@ impl Policy for Watched {
                 Preempt::Cancel(_) => {
                     self.cancelled.fetch_add(1, Relaxed);
                 }
+                Preempt::AskAgainAt(_) => {}
             }
         }
         decisions

@@ -14,7 +14,7 @@
 //! set (STATIC, FIFO, FAIR, KILL, NEPTUNE).
 
 use crate::task::{Class, TaskHandle};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// How a slot orders its class queues.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -91,6 +91,11 @@ pub enum Preempt {
     /// Cancel it: its future is dropped (its progress is lost); restarting it is the
     /// submitter's business.
     Cancel(TaskHandle),
+    /// Nothing more can be freed now, but something can at this instant (a task's
+    /// exemption from preemption ends then): if Stream tasks still find no free slot
+    /// then, the runtime asks again. Without it they would wait for a running Batch
+    /// task's poll to end, or for the next Stream arrival.
+    AskAgainAt(Instant),
 }
 
 /// A scheduling policy plugged into the runtime.

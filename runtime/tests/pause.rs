@@ -596,3 +596,63 @@ fn paused_stream_task_resumes_on_a_stream_only_slot() {
     assert_eq!(join(h).unwrap(), uninterrupted(N));
     units.assert_each_once();
 }
+
+/// Exempts everything at first, asking to be asked again a little later; pauses the
+/// youngest Batch task once asked again.
+struct ExemptThenPause {
+    asked: AtomicUsize,
+}
+
+impl Policy for ExemptThenPause {
+    fn name(&self) -> &str {
+        "exempt-then-pause"
+    }
+
+    fn on_stream_waiting(&self, _waiting: usize, slots: &[SlotView]) -> Vec<Preempt> {
+        if self.asked.fetch_add(1, SeqCst) == 0 {
+            let later = std::time::Instant::now() + std::time::Duration::from_millis(20);
+            return vec![Preempt::AskAgainAt(later)];
+        }
+        slots
+            .iter()
+            .filter(|s| !s.running.pausing)
+            .take(1)
+            .map(|s| Preempt::Pause(s.running.task.clone()))
+            .collect()
+    }
+
+    fn on_stream_drained(&self, _slot: usize, suspended: &[TaskHandle]) -> Vec<TaskHandle> {
+        suspended.to_vec()
+    }
+}
+
+#[test]
+fn a_policy_that_asks_to_be_asked_again_is_asked_again() {
+    let policy = Arc::new(ExemptThenPause {
+        asked: AtomicUsize::new(0),
+    });
+    let rt = Builder::new()
+        .slots(1)
+        .policy(policy.clone())
+        .build()
+        .unwrap();
+    let stop = Flag::new();
+    let progress = Arc::new(AtomicU64::new(0));
+    let batch = rt.spawn(spin_until(stop.clone(), progress.clone()));
+    let _stop = stop.set_on_drop();
+    wait_for("the Batch task runs", || progress.load(SeqCst) > 100);
+    // The Batch task only stops when told: the Stream task can run only if the policy
+    // is asked again and pauses it, since no other Stream work arrives to ask it.
+    let stream = rt.spawn_with(SpawnOptions::stream(), async { 7 });
+    let got = within(DEADLINE, move || join(stream));
+    assert_eq!(
+        got.map(Result::unwrap),
+        Some(7),
+        "the Stream task never ran: the policy was asked {} time(s)",
+        policy.asked.load(SeqCst)
+    );
+    assert!(policy.asked.load(SeqCst) >= 2);
+    assert!(!stop.is_set(), "the Batch task was still spinning");
+    stop.set();
+    join(batch).unwrap();
+}

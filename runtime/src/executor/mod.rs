@@ -4,6 +4,8 @@
 pub(crate) mod context;
 mod idle;
 pub(crate) mod queue;
+#[cfg(not(loom))]
+mod recheck;
 mod registry;
 pub(crate) mod runtime;
 mod shared;

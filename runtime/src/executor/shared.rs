@@ -106,6 +106,9 @@ pub(crate) struct Shared {
     pub(crate) uniform: bool,
     /// Distinguishes runtimes in the thread-local context.
     pub(crate) id: usize,
+    /// When to ask the policy again for Stream work it could not place yet.
+    #[cfg(not(loom))]
+    pub(crate) recheck: super::recheck::Recheck,
 }
 
 impl Shared {
@@ -203,6 +206,32 @@ impl Shared {
     /// Asks the policy which running Batch tasks make room for `waiting` Stream tasks
     /// that no idle slot will take.
     fn preempt_for_stream(&self, waiting: usize) {
+        if self.preempt(waiting) {
+            // The policy named an instant that has passed already: once more, now (a
+            // second such answer is dropped, so a policy cannot make this loop).
+            let excess = self.stream_excess();
+            if excess > 0 {
+                self.preempt(excess);
+            }
+        }
+    }
+
+    /// Counts the Stream tasks that still find no free slot and asks the policy about
+    /// them (the re-ask a policy requested with `Preempt::AskAgainAt`).
+    #[cfg(not(loom))]
+    pub(crate) fn ask_policy_again(&self) {
+        if self.shutdown.load(Acquire) {
+            return;
+        }
+        let excess = self.stream_excess();
+        if excess > 0 {
+            self.preempt_for_stream(excess);
+        }
+    }
+
+    /// One question to the policy, acted upon; true if it asked to be asked again at an
+    /// instant that has passed.
+    fn preempt(&self, waiting: usize) -> bool {
         let views: Vec<SlotView> = self
             .slots
             .iter()
@@ -217,16 +246,23 @@ impl Shared {
             })
             .collect();
         if views.is_empty() {
-            return;
+            return false;
         }
+        let mut again = false;
         for p in self.policy.on_stream_waiting(waiting, &views) {
             match p {
                 Preempt::Pause(t) => {
                     t.policy_pause();
                 }
                 Preempt::Cancel(t) => t.cancel(),
+                #[cfg(not(loom))]
+                Preempt::AskAgainAt(at) => again |= self.recheck.at(at),
+                // loom models run without a driver, hence without timers.
+                #[cfg(loom)]
+                Preempt::AskAgainAt(_) => {}
             }
         }
+        again
     }
 
     fn update_parked_gauges(&self, slot: usize, parking: &Parking) {

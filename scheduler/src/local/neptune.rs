@@ -49,10 +49,9 @@ pub const MAX_QUANTUM: Duration = Duration::from_secs(24 * 3600);
 /// in a map from task id, for tasks this policy paused; finished tasks are dropped from
 /// it on the next decision.
 ///
-/// The runtime consults the policy when a Stream task *arrives*; a Stream task that
-/// arrives while every candidate is exempt waits until a slot frees up or until a later
-/// arrival finds the quantum over. With steady Stream traffic that is within one
-/// inter-arrival time of the quantum's end.
+/// A Stream task that arrives while every candidate is exempt is not left waiting for a
+/// Batch poll to end: the policy answers [`Preempt::AskAgainAt`] the end of the first
+/// quantum, and the runtime asks again then if the Stream task still has no slot.
 ///
 /// ```
 /// use neptune_scheduler::local::Neptune;
@@ -137,13 +136,21 @@ impl Neptune {
         self.stats.clone()
     }
 
-    /// The decision of `on_stream_waiting`, at time `now`.
-    fn choose(&self, waiting: usize, slots: &[SlotView], now: Instant) -> Vec<TaskHandle> {
+    /// The decision of `on_stream_waiting`, at time `now`: the tasks to pause and, if
+    /// fewer than needed could be paused because of quanta in progress, when the first
+    /// of those quanta ends.
+    fn decide(
+        &self,
+        waiting: usize,
+        slots: &[SlotView],
+        now: Instant,
+    ) -> (Vec<TaskHandle>, Option<Instant>) {
         let stopping = slots.iter().filter(|s| s.running.pausing).count();
         let needed = waiting.saturating_sub(stopping);
         if needed == 0 {
-            return Vec::new();
+            return (Vec::new(), None);
         }
+        let mut exempt_until: Option<Instant> = None;
         let mut budgets = self.budgets.lock().unwrap_or_else(|e| e.into_inner());
         if !budgets.is_empty() {
             budgets.retain(|_, t| {
@@ -170,6 +177,9 @@ impl Neptune {
                     self.stats.inner.exempt_skips.fetch_add(1, Relaxed);
                 }
             }
+            if let Some(until) = budgets.get(&id).and_then(|t| t.budget.exempt_until()) {
+                exempt_until = Some(exempt_until.map_or(until, |e| e.min(until)));
+            }
         }
         candidates.sort_by_key(|s| (s.running.suspensions, s.running.age, s.slot));
         let chosen: Vec<TaskHandle> = candidates
@@ -191,7 +201,18 @@ impl Neptune {
             .inner
             .pauses
             .fetch_add(chosen.len() as u64, Relaxed);
-        chosen
+        let ask_again = if chosen.len() < needed {
+            exempt_until
+        } else {
+            None
+        };
+        (chosen, ask_again)
+    }
+
+    /// The tasks `decide` pauses.
+    #[cfg(test)]
+    fn choose(&self, waiting: usize, slots: &[SlotView], now: Instant) -> Vec<TaskHandle> {
+        self.decide(waiting, slots, now).0
     }
 
     /// How many tasks the anti-starvation bookkeeping holds now (tasks this policy
@@ -207,9 +228,11 @@ impl Policy for Neptune {
     }
 
     fn on_stream_waiting(&self, waiting: usize, slots: &[SlotView]) -> Vec<Preempt> {
-        self.choose(waiting, slots, Instant::now())
+        let (chosen, ask_again) = self.decide(waiting, slots, Instant::now());
+        chosen
             .into_iter()
             .map(Preempt::Pause)
+            .chain(ask_again.map(Preempt::AskAgainAt))
             .collect()
     }
 
@@ -344,10 +367,15 @@ mod tests {
             assert_eq!(p.choose(1, &[view(0, &t[0], 1, s, false)], now).len(), 1);
             p.on_stream_drained(0, &t);
         }
-        assert!(p.choose(1, &[view(0, &t[0], 1, 3, false)], now).is_empty());
-        assert!(p
-            .choose(1, &[view(0, &t[0], 1, 3, false)], now + q / 2)
-            .is_empty());
+        // Exempt: nothing paused, and the runtime is told when to ask again.
+        assert_eq!(
+            p.decide(1, &[view(0, &t[0], 1, 3, false)], now),
+            (Vec::new(), Some(now + q))
+        );
+        assert_eq!(
+            p.decide(1, &[view(0, &t[0], 1, 3, false)], now + q / 2),
+            (Vec::new(), Some(now + q))
+        );
         assert_eq!(p.stats().quanta_granted(), 1);
         // Quantum over: preemptible again, with a fresh count.
         assert_eq!(

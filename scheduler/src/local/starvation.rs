@@ -53,6 +53,11 @@ impl Budget {
         }
     }
 
+    /// When the quantum in progress ends, if one is.
+    pub(crate) fn exempt_until(&self) -> Option<Instant> {
+        self.until
+    }
+
     /// Starts the quantum of a `Granted` verdict.
     pub(crate) fn grant(&mut self, now: Instant, quantum: Duration) {
         self.until = Some(now + quantum);

@@ -1,0 +1,93 @@
+//! Asking the policy again later: a policy that cannot free a slot for waiting Stream
+//! work now, but knows when it can (a Batch task's anti-starvation quantum ends then),
+//! answers [`Preempt::AskAgainAt`](crate::policy::Preempt::AskAgainAt). Without a
+//! second question the Stream task would wait for that Batch task's poll to end, which
+//! may be never for a task that only yields at preemption points.
+//!
+//! One timer per runtime in the driver's timer queue, moved to the earliest instant
+//! asked for; when it fires (on the driver thread), the runtime counts the Stream tasks
+//! that still find no free slot and, if any, asks the policy again.
+
+use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::task::{Wake, Waker};
+use std::time::Instant;
+
+use super::shared::Shared;
+use crate::driver::{self, lock, TimerKey, TimerPoll};
+
+/// The runtime's re-ask timer.
+#[derive(Default)]
+pub(crate) struct Recheck {
+    /// Set once the runtime is built: the runtime (weakly: the timer must not keep it
+    /// alive) and its driver.
+    bound: OnceLock<(Waker, driver::Handle)>,
+    state: Mutex<Armed>,
+}
+
+#[derive(Default)]
+struct Armed {
+    /// The timer's entry in the driver's queue, once created.
+    key: Option<TimerKey>,
+    /// When it fires, if armed.
+    at: Option<Instant>,
+}
+
+/// The timer's waker: runs the re-ask on the driver thread.
+struct Fire(Weak<Shared>);
+
+impl Wake for Fire {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref()
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        if let Some(shared) = self.0.upgrade() {
+            lock(&shared.recheck.state).at = None;
+            shared.ask_policy_again();
+        }
+    }
+}
+
+impl Recheck {
+    /// Binds the timer to its runtime; called once, right after the runtime is built.
+    pub(crate) fn bind(&self, shared: &Arc<Shared>, driver: driver::Handle) {
+        let waker = Waker::from(Arc::new(Fire(Arc::downgrade(shared))));
+        let _ = self.bound.set((waker, driver));
+    }
+
+    /// Arms the timer for `at`, unless it is armed for that or earlier already (the
+    /// answer then will name the next instant). Returns true if `at` has passed
+    /// already: the caller asks again now.
+    pub(crate) fn at(&self, at: Instant) -> bool {
+        let Some((waker, driver)) = self.bound.get() else {
+            return false;
+        };
+        let timers = &driver.inner().timers;
+        let mut armed = lock(&self.state);
+        if armed.at.is_some_and(|t| t <= at) {
+            return false;
+        }
+        let wake_driver = match armed.key {
+            None => match timers.insert(at, waker) {
+                None => return false, // shut down
+                Some((key, wake_driver)) => {
+                    armed.key = Some(key);
+                    wake_driver
+                }
+            },
+            Some(key) => match timers.poll(key, at, Instant::now(), waker) {
+                TimerPoll::Elapsed => {
+                    armed.at = None;
+                    return true;
+                }
+                TimerPoll::Pending { wake_driver } => wake_driver,
+            },
+        };
+        armed.at = Some(at);
+        drop(armed);
+        if wake_driver {
+            driver.unpark();
+        }
+        false
+    }
+}
