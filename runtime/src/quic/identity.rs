@@ -1054,33 +1054,11 @@ fn mint_error(err: rcgen::Error) -> IdentityError {
     }
 }
 
-/// PEM-encodes `der` under `label`: base64 in 64-column lines, as RFC 7468 writes it.
+/// PEM-encodes `der` under `label` (RFC 7468: base64 in 64-column lines), with Unix
+/// line endings.
 fn pem_encode(label: &str, der: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut b64 = Vec::with_capacity(der.len().div_ceil(3) * 4);
-    for chunk in der.chunks(3) {
-        let bytes = [
-            chunk[0],
-            chunk.get(1).copied().unwrap_or(0),
-            chunk.get(2).copied().unwrap_or(0),
-        ];
-        let n = (u32::from(bytes[0]) << 16) | (u32::from(bytes[1]) << 8) | u32::from(bytes[2]);
-        for i in 0..4 {
-            // A chunk of k bytes yields k + 1 digits; '=' pads to four.
-            b64.push(if i <= chunk.len() {
-                ALPHABET[(n >> (18 - 6 * i)) as usize & 63]
-            } else {
-                b'='
-            });
-        }
-    }
-    let mut pem = format!("-----BEGIN {label}-----\n");
-    for line in b64.chunks(64) {
-        pem.extend(line.iter().map(|&c| char::from(c)));
-        pem.push('\n');
-    }
-    pem.push_str(&format!("-----END {label}-----\n"));
-    pem
+    let config = pem::EncodeConfig::new().set_line_ending(pem::LineEnding::LF);
+    pem::encode_config(&pem::Pem::new(label, der), config)
 }
 
 #[cfg(test)]
