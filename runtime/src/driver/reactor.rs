@@ -244,6 +244,7 @@ impl Registration {
     /// `direction`, without waiting: `WouldBlock` if it is not, and if `f` itself returns
     /// `WouldBlock` the readiness it was tried on is cleared (unless the driver reported
     /// new readiness meanwhile, which is kept), so the next wait really waits.
+    #[cfg(feature = "quic")]
     pub(crate) fn try_io<R>(
         &self,
         direction: Direction,
@@ -266,6 +267,7 @@ impl Registration {
     /// Polls for readiness as the waiter `key` of a list that any number of tasks may
     /// be in at once; `key` must be given to [`Registration::remove_waiter`] when the
     /// caller stops waiting (the `poll_*` counterpart of [`Registration::readiness`]).
+    #[cfg(feature = "quic")]
     pub(crate) fn poll_waiter(
         &self,
         cx: &mut Context<'_>,
@@ -276,6 +278,7 @@ impl Registration {
     }
 
     /// Leaves the waiter list (see [`Registration::poll_waiter`]).
+    #[cfg(feature = "quic")]
     pub(crate) fn remove_waiter(&self, key: usize) {
         self.shared.remove_waiter(key)
     }
