@@ -104,6 +104,7 @@
 
 #![warn(missing_docs)]
 
+pub mod cluster;
 mod context;
 mod dataset;
 mod error;
