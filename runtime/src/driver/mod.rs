@@ -14,6 +14,18 @@
 //! thread through a [`mio::Waker`] when they need it to return early, which happens only
 //! when a new timer deadline is earlier than the one the driver thread sleeps until.
 //!
+//! **Who waits for I/O.** A thread blocked in `epoll_wait` is woken by every event, and
+//! on a busy link that is a context switch per burst of packets, taking a core from a
+//! slot each time. So the driver thread waits in `epoll_wait` only while no slot will
+//! look at I/O soon. Slots that are awake and not inside a Batch poll are *harvesters*:
+//! they poll the reactor without blocking between tasks (every few polls, and whenever
+//! they run out of work). While there is at least one, the driver thread is *dormant*:
+//! it sleeps on a condition variable until the next timer deadline, and events wait in
+//! the kernel's ready list for a harvester instead of waking anyone. When the last
+//! harvester parks or starts a Batch poll (which may last long), it wakes the driver
+//! thread, which goes back to `epoll_wait`: I/O is still noticed at once while every
+//! slot is busy with Batch work or asleep.
+//!
 //! The driver thread holds only a weak reference to the shared state, so it also exits
 //! when the last [`Handle`] is dropped without [`Handle::shutdown`] having been called.
 
@@ -31,8 +43,8 @@ use std::cell::RefCell;
 use std::io;
 use std::marker::PhantomData;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, Weak};
 use std::task::Waker;
 use std::thread::{self, JoinHandle};
 use std::time::Instant;
@@ -46,6 +58,10 @@ pub(crate) const CONTEXT_MISSING: &str = "must be called from within a neptune r
 /// Token of the [`mio::Waker`] used to interrupt the driver thread. Registration tokens
 /// never take this value (see [`reactor`]).
 const WAKER_TOKEN: mio::Token = mio::Token(usize::MAX);
+
+/// Polls in a row with slots harvesting throughout before the driver thread leaves
+/// `epoll_wait` to them (see the module docs).
+const CALM_POLLS: u32 = 8;
 
 /// How many readiness events one `poll` call can return.
 const EVENTS_CAPACITY: usize = 1024;
@@ -61,14 +77,54 @@ pub(crate) fn shutdown_error() -> io::Error {
     io::Error::other("runtime is shutting down")
 }
 
-/// The part of the driver that lives on the driver thread: the poll instance, its event
-/// buffer and the scratch list of wakers to call.
-pub(crate) struct Driver {
+/// The poll instance and its event buffer: held by whoever polls, the driver thread
+/// (blocking) or a harvesting slot (not blocking).
+struct Poller {
     poll: mio::Poll,
     events: mio::Events,
     /// Readiness tick of the current batch of events; never 0, which marks the optimistic
     /// readiness a registration starts with.
     tick: u16,
+}
+
+impl Poller {
+    /// Polls once; false if the poll instance is unusable.
+    fn poll(&mut self, timeout: Option<std::time::Duration>) -> bool {
+        match self.poll.poll(&mut self.events, timeout) {
+            Ok(()) => {}
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => self.events.clear(),
+            Err(_) => return false,
+        }
+        self.tick = match self.tick.wrapping_add(1) {
+            0 => 1,
+            tick => tick,
+        };
+        true
+    }
+}
+
+/// What the driver thread and the slots share to decide who waits for I/O (see the
+/// module docs). Kept apart from `Inner` so that the driver thread never holds `Inner`
+/// while it sleeps.
+struct Watch {
+    poller: Mutex<Poller>,
+    /// Slots that will look at I/O soon: awake and not polling a Batch task.
+    harvesters: AtomicUsize,
+    /// How many times the last harvester left: while this stays put, slots have been
+    /// harvesting without a break.
+    gaps: AtomicU64,
+    /// The driver thread sleeps dormant (set under `dormant` before it checks for
+    /// harvesters one last time).
+    is_dormant: AtomicBool,
+    /// Guards the driver thread's decision to sleep dormant, against a harvester
+    /// leaving or a timer moving earlier in between.
+    dormant: Mutex<()>,
+    wake_dormant: Condvar,
+}
+
+/// The part of the driver that lives on the driver thread.
+pub(crate) struct Driver {
+    watch: Arc<Watch>,
     wakers: Vec<Waker>,
     inner: Weak<Inner>,
     /// Keeps the waker's file descriptor open after `Inner` is dropped: its last wake-up
@@ -81,6 +137,7 @@ pub(crate) struct Inner {
     pub(crate) reactor: Reactor,
     pub(crate) timers: Timers,
     waker: Arc<mio::Waker>,
+    watch: Arc<Watch>,
     shutdown: AtomicBool,
     thread: Mutex<Option<JoinHandle<()>>>,
 }
@@ -131,17 +188,28 @@ impl Handle {
         let poll = mio::Poll::new()?;
         let registry = poll.registry().try_clone()?;
         let waker = Arc::new(mio::Waker::new(poll.registry(), WAKER_TOKEN)?);
+        let watch = Arc::new(Watch {
+            poller: Mutex::new(Poller {
+                poll,
+                events: mio::Events::with_capacity(EVENTS_CAPACITY),
+                tick: 1,
+            }),
+            harvesters: AtomicUsize::new(0),
+            gaps: AtomicU64::new(0),
+            is_dormant: AtomicBool::new(false),
+            dormant: Mutex::new(()),
+            wake_dormant: Condvar::new(),
+        });
         let inner = Arc::new(Inner {
             reactor: Reactor::new(registry),
             timers: Timers::new(),
             waker: waker.clone(),
+            watch: watch.clone(),
             shutdown: AtomicBool::new(false),
             thread: Mutex::new(None),
         });
         let driver = Driver {
-            poll,
-            events: mio::Events::with_capacity(EVENTS_CAPACITY),
-            tick: 1,
+            watch,
             wakers: Vec::new(),
             inner: Arc::downgrade(&inner),
             _waker: waker,
@@ -166,6 +234,7 @@ impl Handle {
     pub(crate) fn shutdown(&self) {
         self.inner.shutdown.store(true, Ordering::Release);
         let _ = self.inner.waker.wake();
+        self.inner.watch.wake_dormant();
         let thread = lock(&self.inner.thread).take();
         if let Some(thread) = thread {
             // A waker run by the driver thread itself could end up here; it cannot join
@@ -202,10 +271,55 @@ impl Handle {
         &self.inner
     }
 
-    /// Interrupts the driver thread's `poll` so that it recomputes its timeout.
+    /// Interrupts the driver thread's `poll` (or its dormant sleep) so that it
+    /// recomputes its timeout.
     pub(crate) fn unpark(&self) {
         // Failing to write to the waker means the driver is gone; nothing to wake then.
         let _ = self.inner.waker.wake();
+        if self.inner.watch.is_dormant.load(Ordering::SeqCst) {
+            self.inner.watch.wake_dormant();
+        }
+    }
+
+    /// A slot becomes a harvester: it will poll the reactor soon (see the module docs).
+    pub(crate) fn harvester_joins(&self) {
+        self.inner.watch.harvesters.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// A slot stops being a harvester (it parks, or starts a Batch poll); the last one
+    /// to leave wakes the driver thread so that it waits for I/O itself.
+    pub(crate) fn harvester_leaves(&self) {
+        let watch = &self.inner.watch;
+        if watch.harvesters.fetch_sub(1, Ordering::SeqCst) == 1 {
+            watch.gaps.fetch_add(1, Ordering::Relaxed);
+            // SeqCst against the driver thread's flag-then-count: either it sees no
+            // harvester left, or this sees it dormant and wakes it.
+            if watch.is_dormant.load(Ordering::SeqCst) {
+                watch.wake_dormant();
+            }
+        }
+    }
+
+    /// Polls the reactor without blocking, unless another thread is polling it, and
+    /// wakes the tasks whose I/O became ready; true if any were.
+    pub(crate) fn harvest(&self) -> bool {
+        let mut wakers = Vec::new();
+        {
+            let Ok(mut poller) = self.inner.watch.poller.try_lock() else {
+                return false;
+            };
+            if !poller.poll(Some(std::time::Duration::ZERO)) || poller.events.is_empty() {
+                return false;
+            }
+            self.inner
+                .reactor
+                .dispatch(&poller.events, poller.tick, &mut wakers);
+        }
+        let woke = !wakers.is_empty();
+        for waker in wakers {
+            waker.wake();
+        }
+        woke
     }
 }
 
@@ -230,14 +344,27 @@ impl Drop for Inner {
         // The driver thread only holds a weak reference: wake it so it notices that the
         // runtime is gone and exits.
         let _ = self.waker.wake();
+        self.watch.wake_dormant();
+    }
+}
+
+impl Watch {
+    /// Wakes the driver thread if it sleeps dormant. Under the lock, so that it cannot
+    /// fall between the thread's last check and its wait.
+    fn wake_dormant(&self) {
+        let _guard = lock(&self.dormant);
+        self.wake_dormant.notify_one();
     }
 }
 
 impl Driver {
     /// The driver thread's loop.
     fn run(mut self) {
+        // Polls in a row during which slots harvested without a break.
+        let mut calm = 0u32;
+        let mut gaps = self.watch.gaps.load(Ordering::Relaxed);
         loop {
-            let next_deadline = {
+            {
                 let Some(inner) = self.inner.upgrade() else {
                     return;
                 };
@@ -245,33 +372,100 @@ impl Driver {
                     inner.finish_shutdown();
                     return;
                 }
-                inner
-                    .reactor
-                    .dispatch(&self.events, self.tick, &mut self.wakers);
-                inner.timers.fire_expired(Instant::now(), &mut self.wakers)
+            }
+            let now_gaps = self.watch.gaps.load(Ordering::Relaxed);
+            if now_gaps != gaps {
+                (gaps, calm) = (now_gaps, 0);
+            }
+            // Dormant only once slots have kept harvesting for a while: where they park
+            // between packets (a request at a time), handing over twice per packet would
+            // cost more than the wake-ups it saves.
+            if calm >= CALM_POLLS && self.watch.harvesters.load(Ordering::SeqCst) > 0 {
+                self.sleep_dormant();
+                self.wake_all();
+                continue;
+            }
+            // The poller first, then the timers: a timer queued after this looks wakes
+            // the poll through the waker, and no harvesting slot can take that event
+            // while this thread holds the poller.
+            let watch = self.watch.clone();
+            let mut poller = lock(&watch.poller);
+            let next_deadline = match self.inner.upgrade() {
+                Some(inner) => inner.timers.fire_expired(Instant::now(), &mut self.wakers),
+                None => return,
             };
-            for waker in self.wakers.drain(..) {
-                waker.wake();
+            if !self.wakers.is_empty() {
+                drop(poller);
+                self.wake_all();
+                continue;
             }
             let timeout =
                 next_deadline.map(|deadline| deadline.saturating_duration_since(Instant::now()));
-            match self.poll.poll(&mut self.events, timeout) {
-                Ok(()) => {}
-                Err(err) if err.kind() == io::ErrorKind::Interrupted => self.events.clear(),
-                Err(_) => {
-                    // The poll instance is unusable: fail everything rather than let
-                    // tasks wait for events that can no longer arrive.
-                    if let Some(inner) = self.inner.upgrade() {
-                        inner.shutdown.store(true, Ordering::Release);
-                        inner.finish_shutdown();
-                    }
-                    return;
-                }
-            }
-            self.tick = match self.tick.wrapping_add(1) {
-                0 => 1,
-                tick => tick,
+            let usable = poller.poll(timeout);
+            let Some(inner) = self.inner.upgrade() else {
+                return;
             };
+            if !usable {
+                // The poll instance is unusable: fail everything rather than let tasks
+                // wait for events that can no longer arrive.
+                drop(poller);
+                inner.shutdown.store(true, Ordering::Release);
+                inner.finish_shutdown();
+                return;
+            }
+            inner
+                .reactor
+                .dispatch(&poller.events, poller.tick, &mut self.wakers);
+            drop(poller);
+            drop(inner);
+            self.wake_all();
+            calm = calm.saturating_add(1);
+        }
+    }
+
+    /// Sleeps while some slot harvests I/O: until the next timer deadline, or until
+    /// woken (the last harvester left, a timer moved earlier, shutdown). Expired timers
+    /// are collected into `wakers` instead.
+    fn sleep_dormant(&mut self) {
+        let watch = self.watch.clone();
+        let guard = lock(&watch.dormant);
+        // The flag first: from here on, a harvester leaving or a timer moving earlier
+        // wakes us, and both take the lock we hold until we wait. So what is checked
+        // below cannot change unseen before the wait.
+        watch.is_dormant.store(true, Ordering::SeqCst);
+        let (stay, deadline) = match self.inner.upgrade() {
+            Some(inner)
+                if watch.harvesters.load(Ordering::SeqCst) > 0
+                    && !inner.shutdown.load(Ordering::Acquire) =>
+            {
+                let deadline = inner.timers.fire_expired(Instant::now(), &mut self.wakers);
+                (self.wakers.is_empty(), deadline)
+            }
+            _ => (false, None),
+        };
+        if stay {
+            // `Inner` is not held while asleep: a runtime dropped meanwhile wakes us.
+            let _guard = match deadline {
+                None => watch
+                    .wake_dormant
+                    .wait(guard)
+                    .unwrap_or_else(PoisonError::into_inner),
+                Some(deadline) => {
+                    let timeout = deadline.saturating_duration_since(Instant::now());
+                    watch
+                        .wake_dormant
+                        .wait_timeout(guard, timeout)
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .0
+                }
+            };
+        }
+        watch.is_dormant.store(false, Ordering::SeqCst);
+    }
+
+    fn wake_all(&mut self) {
+        for waker in self.wakers.drain(..) {
+            waker.wake();
         }
     }
 }

@@ -125,11 +125,15 @@ impl Builder {
             id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             #[cfg(not(loom))]
             recheck: Default::default(),
+            #[cfg(not(loom))]
+            io: Default::default(),
         });
         #[cfg(not(loom))]
         let driver = crate::driver::Handle::start(&format!("{}-driver", self.thread_name))?;
         #[cfg(not(loom))]
         shared.recheck.bind(&shared, driver.clone());
+        #[cfg(not(loom))]
+        let _ = shared.io.set(driver.clone());
         let handle = Handle {
             shared: shared.clone(),
             #[cfg(not(loom))]

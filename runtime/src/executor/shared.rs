@@ -109,6 +109,10 @@ pub(crate) struct Shared {
     /// When to ask the policy again for Stream work it could not place yet.
     #[cfg(not(loom))]
     pub(crate) recheck: super::recheck::Recheck,
+    /// The runtime's I/O driver, for slots to poll the reactor between tasks; set once
+    /// the runtime is built.
+    #[cfg(not(loom))]
+    pub(crate) io: std::sync::OnceLock<crate::driver::Handle>,
 }
 
 impl Shared {

@@ -18,6 +18,11 @@ use std::collections::VecDeque;
 /// How often a slot checks the global queues before its local ones.
 const GLOBAL_QUEUE_INTERVAL: u32 = 61;
 
+/// A busy slot polls the reactor after every this many task polls (and whenever it runs
+/// out of work): often enough that a stream of short polls does not keep I/O waiting,
+/// rarely enough that the system call (about half a microsecond) does not show.
+const HARVEST_INTERVAL: u64 = 16;
+
 pub(crate) struct Slot {
     shared: Arc<Shared>,
     local: Box<SlotLocal>,
@@ -68,10 +73,17 @@ impl Slot {
     /// The slot's main loop; returns at shutdown.
     pub(crate) fn run(mut self) {
         let _slot = context::enter_slot(&self.local);
+        self.io_watch(true);
         while !self.shared.shutdown.load(Acquire) {
             if let Some(task) = self.next_task() {
                 self.found_work();
                 self.run_task(task);
+                if self.counters.polls.is_multiple_of(HARVEST_INTERVAL) {
+                    self.harvest();
+                }
+                continue;
+            }
+            if self.harvest() {
                 continue;
             }
             if !self.searching {
@@ -88,12 +100,37 @@ impl Slot {
             }
             self.sleep();
         }
+        self.io_watch(false);
         self.counters
             .publish(&self.shared.slots[self.index].counters);
         // Tasks still queued locally are dropped with the queues; shutdown drops their
         // futures through the registry.
         self.resumed.clear();
         self.deferred.clear();
+    }
+
+    /// Polls the reactor without blocking (see `driver`'s docs on who waits for I/O);
+    /// true if tasks were woken.
+    fn harvest(&self) -> bool {
+        #[cfg(not(loom))]
+        if let Some(io) = self.shared.io.get() {
+            return io.harvest();
+        }
+        false
+    }
+
+    /// This slot starts (`true`) or stops looking at I/O between its tasks.
+    fn io_watch(&self, on: bool) {
+        #[cfg(not(loom))]
+        if let Some(io) = self.shared.io.get() {
+            if on {
+                io.harvester_joins();
+            } else {
+                io.harvester_leaves();
+            }
+        }
+        #[cfg(loom)]
+        let _ = on;
     }
 
     fn found_work(&mut self) {
@@ -303,7 +340,14 @@ impl Slot {
             // Busy for `Shared::stream_excess`: the next Stream task needs another slot.
             me.stream_busy.store(true, SeqCst);
         }
+        // A Batch poll may last long: the reactor must not wait for this slot meanwhile.
+        if class == Class::Batch {
+            self.io_watch(false);
+        }
         let report = task.run(self.index, publish);
+        if class == Class::Batch {
+            self.io_watch(true);
+        }
         if class == Class::Stream {
             me.stream_busy.store(false, Release);
         }
@@ -343,7 +387,9 @@ impl Slot {
         }
         self.counters
             .publish(&self.shared.slots[self.index].counters);
+        self.io_watch(false);
         self.shared.slots[self.index].parker.park();
+        self.io_watch(true);
         // Still registered means a stale unpark token woke us; otherwise the waker made
         // us a searcher.
         self.searching = !idle.cancel_sleep(self.index);
