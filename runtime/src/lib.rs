@@ -24,7 +24,11 @@
 //! - Timers and I/O run on a driver thread (a mio reactor and a timer heap); their
 //!   wakers schedule tasks like any other wake. The driver thread asks the kernel for a
 //!   short time slice ([`time_slice`]) so that it runs the moment it wakes, even while
-//!   every core is busy with Batch work.
+//!   every core is busy with Batch work. While slots keep running short (non-Batch)
+//!   polls, they poll the reactor themselves between tasks and the driver thread stays
+//!   out of `epoll_wait`, so a busy link does not wake it for every packet.
+//! - With the `quic` feature, quinn runs on the runtime (module `quic`); with `http`, hyper
+//!   (module `http`).
 //! - Every atomic, lock and thread goes through one module (`sync`) that switches to
 //!   loom under `cfg(loom)`, so the loom models check this very code.
 //!
