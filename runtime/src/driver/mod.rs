@@ -63,6 +63,11 @@ const WAKER_TOKEN: mio::Token = mio::Token(usize::MAX);
 /// `epoll_wait` to them (see the module docs).
 const CALM_POLLS: u32 = 8;
 
+/// The longest a dormant driver thread sleeps before it checks that slots still
+/// harvest: the bound on how late I/O is seen while every harvester is inside a long
+/// Stream poll.
+const DORMANT_CHECK: std::time::Duration = std::time::Duration::from_millis(2);
+
 /// How many readiness events one `poll` call can return.
 const EVENTS_CAPACITY: usize = 1024;
 
@@ -113,6 +118,9 @@ struct Watch {
     /// How many times the last harvester left: while this stays put, slots have been
     /// harvesting without a break.
     gaps: AtomicU64,
+    /// Harvests so far: a dormant driver thread that sees none for `DORMANT_CHECK`
+    /// takes over again (harvesters stuck in long Stream polls).
+    harvests: AtomicU64,
     /// The driver thread sleeps dormant (set under `dormant` before it checks for
     /// harvesters one last time).
     is_dormant: AtomicBool,
@@ -196,6 +204,7 @@ impl Handle {
             }),
             harvesters: AtomicUsize::new(0),
             gaps: AtomicU64::new(0),
+            harvests: AtomicU64::new(0),
             is_dormant: AtomicBool::new(false),
             dormant: Mutex::new(()),
             wake_dormant: Condvar::new(),
@@ -300,6 +309,12 @@ impl Handle {
         }
     }
 
+    /// Whether the driver thread sleeps dormant now.
+    #[cfg(test)]
+    pub(crate) fn is_dormant(&self) -> bool {
+        self.inner.watch.is_dormant.load(Ordering::SeqCst)
+    }
+
     /// Polls the reactor without blocking, unless another thread is polling it, and
     /// wakes the tasks whose I/O became ready; true if any were.
     pub(crate) fn harvest(&self) -> bool {
@@ -308,6 +323,7 @@ impl Handle {
             let Ok(mut poller) = self.inner.watch.poller.try_lock() else {
                 return false;
             };
+            self.inner.watch.harvests.fetch_add(1, Ordering::Relaxed);
             if !poller.poll(Some(std::time::Duration::ZERO)) || poller.events.is_empty() {
                 return false;
             }
@@ -381,7 +397,10 @@ impl Driver {
             // between packets (a request at a time), handing over twice per packet would
             // cost more than the wake-ups it saves.
             if calm >= CALM_POLLS && self.watch.harvesters.load(Ordering::SeqCst) > 0 {
-                self.sleep_dormant();
+                if !self.sleep_dormant() {
+                    // No slot harvested for a while: they are all in long polls.
+                    calm = 0;
+                }
                 self.wake_all();
                 continue;
             }
@@ -424,9 +443,12 @@ impl Driver {
     }
 
     /// Sleeps while some slot harvests I/O: until the next timer deadline, or until
-    /// woken (the last harvester left, a timer moved earlier, shutdown). Expired timers
-    /// are collected into `wakers` instead.
-    fn sleep_dormant(&mut self) {
+    /// woken (the last harvester left, a timer moved earlier, shutdown), for at most
+    /// `DORMANT_CHECK`. Expired timers are collected into `wakers` instead. False if a
+    /// whole `DORMANT_CHECK` passed without a slot harvesting.
+    fn sleep_dormant(&mut self) -> bool {
+        let harvests = self.watch.harvests.load(Ordering::Relaxed);
+        let since = Instant::now();
         let watch = self.watch.clone();
         let guard = lock(&watch.dormant);
         // The flag first: from here on, a harvester leaving or a timer moving earlier
@@ -445,22 +467,21 @@ impl Driver {
         };
         if stay {
             // `Inner` is not held while asleep: a runtime dropped meanwhile wakes us.
-            let _guard = match deadline {
-                None => watch
-                    .wake_dormant
-                    .wait(guard)
-                    .unwrap_or_else(PoisonError::into_inner),
-                Some(deadline) => {
-                    let timeout = deadline.saturating_duration_since(Instant::now());
-                    watch
-                        .wake_dormant
-                        .wait_timeout(guard, timeout)
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .0
-                }
-            };
+            let timeout = deadline.map_or(DORMANT_CHECK, |deadline| {
+                deadline
+                    .saturating_duration_since(Instant::now())
+                    .min(DORMANT_CHECK)
+            });
+            let _guard = watch
+                .wake_dormant
+                .wait_timeout(guard, timeout)
+                .unwrap_or_else(PoisonError::into_inner);
         }
         watch.is_dormant.store(false, Ordering::SeqCst);
+        // Judged only over a whole check period: a timer due sooner says nothing.
+        !stay
+            || since.elapsed() < DORMANT_CHECK
+            || watch.harvests.load(Ordering::Relaxed) != harvests
     }
 
     fn wake_all(&mut self) {

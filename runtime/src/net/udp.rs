@@ -265,6 +265,56 @@ mod tests {
         handle.shutdown();
     }
 
+    /// A slot that counts as a harvester but never harvests (one inside a long Stream
+    /// poll) must not leave I/O unseen: the dormant driver thread takes over.
+    #[test]
+    fn a_dormant_driver_takes_over_from_harvesters_that_stopped() {
+        let handle = Handle::start("neptune-test-udp").unwrap();
+        let _guard = enter(handle.clone());
+        handle.harvester_joins();
+        // Events nobody reads, until the driver thread leaves epoll_wait to the
+        // (pretend) harvester.
+        let noise = block_on(UdpSocket::bind("127.0.0.1:0")).unwrap();
+        let sender = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let noise_addr = noise.local_addr().unwrap();
+        let mut sent = 0;
+        while !handle.is_dormant() {
+            assert!(sent < 100_000, "the driver thread never went dormant");
+            sender.send_to(b"noise", noise_addr).unwrap();
+            sent += 1;
+            std::thread::yield_now();
+        }
+        let receiver = Arc::new(block_on(UdpSocket::bind("127.0.0.1:0")).unwrap());
+        let to = receiver.local_addr().unwrap();
+        let (done, result) = std::sync::mpsc::channel();
+        {
+            let receiver = receiver.clone();
+            let handle = handle.clone();
+            std::thread::spawn(move || {
+                let _guard = enter(handle);
+                let mut buf = [0u8; 8];
+                let got = block_on(receiver.recv_from(&mut buf)).map(|(n, _)| buf[..n].to_vec());
+                let _ = done.send(got);
+            });
+        }
+        // The reader found nothing and waits for the reactor.
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while receiver.io.registration().shared().waiter_count() == 0 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the reader never waited"
+            );
+            std::thread::yield_now();
+        }
+        sender.send_to(b"late", to).unwrap();
+        let got = result
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the datagram was never seen");
+        assert_eq!(got.unwrap(), b"late");
+        handle.harvester_leaves();
+        handle.shutdown();
+    }
+
     #[test]
     fn shutdown_fails_pending_receive() {
         let handle = Handle::start("neptune-test-udp").unwrap();
