@@ -19,9 +19,11 @@
 //! slot each time. So the driver thread waits in `epoll_wait` only while no slot will
 //! look at I/O soon. Slots that are awake and not inside a Batch poll are *harvesters*:
 //! they poll the reactor without blocking between tasks (every few polls, and whenever
-//! they run out of work). While there is at least one, the driver thread is *dormant*:
-//! it sleeps on a condition variable until the next timer deadline, and events wait in
-//! the kernel's ready list for a harvester instead of waking anyone. When the last
+//! they run out of work). Once harvesters have been there without a break for a few
+//! driver polls, the driver thread turns *dormant*: it sleeps on a condition variable
+//! until the next timer deadline, and events wait in the kernel's ready list for a
+//! harvester instead of waking anyone. It checks every `DORMANT_CHECK` that slots still
+//! harvest (one in a long Stream poll does not), and takes over if not. When the last
 //! harvester parks or starts a Batch poll (which may last long), it wakes the driver
 //! thread, which goes back to `epoll_wait`: I/O is still noticed at once while every
 //! slot is busy with Batch work or asleep.
