@@ -115,9 +115,12 @@ impl Poller {
 /// while it sleeps.
 struct Watch {
     poller: Mutex<Poller>,
-    /// Slots that will look at I/O soon: awake and not polling a Batch task.
-    harvesters: AtomicUsize,
-    /// How many times the last harvester left: while this stays put, slots have been
+    /// Slots that are not parked.
+    awake: AtomicUsize,
+    /// Counts the slots inside a Batch poll (set by the runtime once it is built).
+    /// Awake slots that are not are the harvesters.
+    in_batch_polls: std::sync::OnceLock<Box<dyn Fn() -> usize + Send + Sync>>,
+    /// How many times the last harvester parked: while this stays put, slots have been
     /// harvesting without a break.
     gaps: AtomicU64,
     /// Harvests so far: a dormant driver thread that sees none for `DORMANT_CHECK`
@@ -204,7 +207,8 @@ impl Handle {
                 events: mio::Events::with_capacity(EVENTS_CAPACITY),
                 tick: 1,
             }),
-            harvesters: AtomicUsize::new(0),
+            awake: AtomicUsize::new(0),
+            in_batch_polls: std::sync::OnceLock::new(),
             gaps: AtomicU64::new(0),
             harvests: AtomicU64::new(0),
             is_dormant: AtomicBool::new(false),
@@ -292,22 +296,34 @@ impl Handle {
         }
     }
 
-    /// A slot becomes a harvester: it will poll the reactor soon (see the module docs).
-    pub(crate) fn harvester_joins(&self) {
-        self.inner.watch.harvesters.fetch_add(1, Ordering::SeqCst);
+    /// Tells the driver how to count the slots inside a Batch poll; called once, when
+    /// the runtime is built.
+    pub(crate) fn count_batch_polls(&self, count: Box<dyn Fn() -> usize + Send + Sync>) {
+        let _ = self.inner.watch.in_batch_polls.set(count);
     }
 
-    /// A slot stops being a harvester (it parks, or starts a Batch poll); the last one
-    /// to leave wakes the driver thread so that it waits for I/O itself.
-    pub(crate) fn harvester_leaves(&self) {
+    /// A slot wakes up (or starts): it harvests until it parks or starts a Batch poll.
+    pub(crate) fn slot_wakes(&self) {
+        self.inner.watch.awake.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// A slot parks (or stops).
+    pub(crate) fn slot_parks(&self) {
         let watch = &self.inner.watch;
-        if watch.harvesters.fetch_sub(1, Ordering::SeqCst) == 1 {
+        watch.awake.fetch_sub(1, Ordering::SeqCst);
+        if watch.harvesters() == 0 {
             watch.gaps.fetch_add(1, Ordering::Relaxed);
-            // SeqCst against the driver thread's flag-then-count: either it sees no
-            // harvester left, or this sees it dormant and wakes it.
-            if watch.is_dormant.load(Ordering::SeqCst) {
-                watch.wake_dormant();
-            }
+        }
+        watch.harvester_may_have_left();
+    }
+
+    /// A slot starts a Batch poll (after publishing it, with SeqCst, where the count
+    /// of Batch polls sees it).
+    #[inline]
+    pub(crate) fn batch_poll_starts(&self) {
+        // One load while the driver thread is not dormant, the common case.
+        if self.inner.watch.is_dormant.load(Ordering::SeqCst) {
+            self.inner.watch.harvester_may_have_left();
         }
     }
 
@@ -367,6 +383,22 @@ impl Drop for Inner {
 }
 
 impl Watch {
+    /// Slots that will look at I/O soon: awake and not inside a Batch poll.
+    fn harvesters(&self) -> usize {
+        let busy = self.in_batch_polls.get().map_or(0, |count| count());
+        self.awake.load(Ordering::SeqCst).saturating_sub(busy)
+    }
+
+    /// A slot parked or started a Batch poll: if that left no harvester while the
+    /// driver thread is dormant, it must wait for I/O itself again. The caller's change
+    /// and this check are SeqCst, as are the driver thread's flag and its own count:
+    /// either it sees the change, or the change sees it dormant.
+    fn harvester_may_have_left(&self) {
+        if self.is_dormant.load(Ordering::SeqCst) && self.harvesters() == 0 {
+            self.wake_dormant();
+        }
+    }
+
     /// Wakes the driver thread if it sleeps dormant. Under the lock, so that it cannot
     /// fall between the thread's last check and its wait.
     fn wake_dormant(&self) {
@@ -398,7 +430,7 @@ impl Driver {
             // Dormant only once slots have kept harvesting for a while: where they park
             // between packets (a request at a time), handing over twice per packet would
             // cost more than the wake-ups it saves.
-            if calm >= CALM_POLLS && self.watch.harvesters.load(Ordering::SeqCst) > 0 {
+            if calm >= CALM_POLLS && self.watch.harvesters() > 0 {
                 if !self.sleep_dormant() {
                     // No slot harvested for a while: they are all in long polls.
                     calm = 0;
@@ -458,10 +490,7 @@ impl Driver {
         // below cannot change unseen before the wait.
         watch.is_dormant.store(true, Ordering::SeqCst);
         let (stay, deadline) = match self.inner.upgrade() {
-            Some(inner)
-                if watch.harvesters.load(Ordering::SeqCst) > 0
-                    && !inner.shutdown.load(Ordering::Acquire) =>
-            {
+            Some(inner) if watch.harvesters() > 0 && !inner.shutdown.load(Ordering::Acquire) => {
                 let deadline = inner.timers.fire_expired(Instant::now(), &mut self.wakers);
                 (self.wakers.is_empty(), deadline)
             }

@@ -133,7 +133,19 @@ impl Builder {
         #[cfg(not(loom))]
         shared.recheck.bind(&shared, driver.clone());
         #[cfg(not(loom))]
-        let _ = shared.io.set(driver.clone());
+        {
+            let weak = Arc::downgrade(&shared);
+            driver.count_batch_polls(Box::new(move || {
+                weak.upgrade().map_or(0, |shared| {
+                    shared
+                        .slots
+                        .iter()
+                        .filter(|s| s.current.load(std::sync::atomic::Ordering::SeqCst) != 0)
+                        .count()
+                })
+            }));
+            let _ = shared.io.set(driver.clone());
+        }
         let handle = Handle {
             shared: shared.clone(),
             #[cfg(not(loom))]

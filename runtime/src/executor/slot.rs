@@ -119,18 +119,19 @@ impl Slot {
         false
     }
 
-    /// This slot starts (`true`) or stops looking at I/O between its tasks.
-    fn io_watch(&self, on: bool) {
+    /// This slot wakes (`true`) or parks: the driver counts the slots that will look
+    /// at I/O between their tasks.
+    fn io_watch(&self, awake: bool) {
         #[cfg(not(loom))]
         if let Some(io) = self.shared.io.get() {
-            if on {
-                io.harvester_joins();
+            if awake {
+                io.slot_wakes();
             } else {
-                io.harvester_leaves();
+                io.slot_parks();
             }
         }
         #[cfg(loom)]
-        let _ = on;
+        let _ = awake;
     }
 
     fn found_work(&mut self) {
@@ -340,14 +341,15 @@ impl Slot {
             // Busy for `Shared::stream_excess`: the next Stream task needs another slot.
             me.stream_busy.store(true, SeqCst);
         }
-        // A Batch poll may last long: the reactor must not wait for this slot meanwhile.
+        // A Batch poll may last long: the reactor must not wait for this slot meanwhile
+        // (published in `current` above, which the driver counts).
+        #[cfg(not(loom))]
         if class == Class::Batch {
-            self.io_watch(false);
+            if let Some(io) = self.shared.io.get() {
+                io.batch_poll_starts();
+            }
         }
         let report = task.run(self.index, publish);
-        if class == Class::Batch {
-            self.io_watch(true);
-        }
         if class == Class::Stream {
             me.stream_busy.store(false, Release);
         }

@@ -271,7 +271,8 @@ mod tests {
     fn a_dormant_driver_takes_over_from_harvesters_that_stopped() {
         let handle = Handle::start("neptune-test-udp").unwrap();
         let _guard = enter(handle.clone());
-        handle.harvester_joins();
+        // A pretend slot, awake and never harvesting.
+        handle.slot_wakes();
         // Events nobody reads, until the driver thread leaves epoll_wait to the
         // (pretend) harvester.
         let noise = block_on(UdpSocket::bind("127.0.0.1:0")).unwrap();
@@ -311,7 +312,7 @@ mod tests {
             .recv_timeout(Duration::from_secs(30))
             .expect("the datagram was never seen");
         assert_eq!(got.unwrap(), b"late");
-        handle.harvester_leaves();
+        handle.slot_parks();
         handle.shutdown();
     }
 
