@@ -117,9 +117,10 @@ struct Watch {
     poller: Mutex<Poller>,
     /// Slots that are not parked.
     awake: AtomicUsize,
-    /// Counts the slots inside a Batch poll (set by the runtime once it is built).
-    /// Awake slots that are not are the harvesters.
-    in_batch_polls: std::sync::OnceLock<Box<dyn Fn() -> usize + Send + Sync>>,
+    /// One flag per slot: inside a Batch poll (sized when the runtime is built). Awake
+    /// slots outside one are the harvesters. Each flag has a cache line of its own: a
+    /// slot writes its flag around every Batch poll.
+    in_batch_poll: std::sync::OnceLock<Box<[SlotFlag]>>,
     /// How many times the last harvester parked: while this stays put, slots have been
     /// harvesting without a break.
     gaps: AtomicU64,
@@ -134,6 +135,11 @@ struct Watch {
     dormant: Mutex<()>,
     wake_dormant: Condvar,
 }
+
+/// A flag alone in its cache line (128 bytes: adjacent-line prefetch pairs lines).
+#[derive(Default)]
+#[repr(align(128))]
+struct SlotFlag(AtomicBool);
 
 /// The part of the driver that lives on the driver thread.
 pub(crate) struct Driver {
@@ -208,7 +214,7 @@ impl Handle {
                 tick: 1,
             }),
             awake: AtomicUsize::new(0),
-            in_batch_polls: std::sync::OnceLock::new(),
+            in_batch_poll: std::sync::OnceLock::new(),
             gaps: AtomicU64::new(0),
             harvests: AtomicU64::new(0),
             is_dormant: AtomicBool::new(false),
@@ -296,10 +302,10 @@ impl Handle {
         }
     }
 
-    /// Tells the driver how to count the slots inside a Batch poll; called once, when
-    /// the runtime is built.
-    pub(crate) fn count_batch_polls(&self, count: Box<dyn Fn() -> usize + Send + Sync>) {
-        let _ = self.inner.watch.in_batch_polls.set(count);
+    /// Tells the driver how many slots the runtime has; called once, when it is built.
+    pub(crate) fn set_slots(&self, slots: usize) {
+        let flags = (0..slots).map(|_| SlotFlag::default()).collect();
+        let _ = self.inner.watch.in_batch_poll.set(flags);
     }
 
     /// A slot wakes up (or starts): it harvests until it parks or starts a Batch poll.
@@ -317,13 +323,16 @@ impl Handle {
         watch.harvester_may_have_left();
     }
 
-    /// A slot starts a Batch poll (after publishing it, with SeqCst, where the count
-    /// of Batch polls sees it).
+    /// Slot `slot` starts (`true`) or ends a Batch poll.
     #[inline]
-    pub(crate) fn batch_poll_starts(&self) {
+    pub(crate) fn batch_poll(&self, slot: usize, starts: bool) {
+        let watch = &self.inner.watch;
+        if let Some(flag) = watch.in_batch_poll.get().and_then(|f| f.get(slot)) {
+            flag.0.store(starts, Ordering::SeqCst);
+        }
         // One load while the driver thread is not dormant, the common case.
-        if self.inner.watch.is_dormant.load(Ordering::SeqCst) {
-            self.inner.watch.harvester_may_have_left();
+        if starts && watch.is_dormant.load(Ordering::SeqCst) {
+            watch.harvester_may_have_left();
         }
     }
 
@@ -385,7 +394,9 @@ impl Drop for Inner {
 impl Watch {
     /// Slots that will look at I/O soon: awake and not inside a Batch poll.
     fn harvesters(&self) -> usize {
-        let busy = self.in_batch_polls.get().map_or(0, |count| count());
+        let busy = self.in_batch_poll.get().map_or(0, |flags| {
+            flags.iter().filter(|f| f.0.load(Ordering::SeqCst)).count()
+        });
         self.awake.load(Ordering::SeqCst).saturating_sub(busy)
     }
 

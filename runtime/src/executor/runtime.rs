@@ -134,16 +134,7 @@ impl Builder {
         shared.recheck.bind(&shared, driver.clone());
         #[cfg(not(loom))]
         {
-            let weak = Arc::downgrade(&shared);
-            driver.count_batch_polls(Box::new(move || {
-                weak.upgrade().map_or(0, |shared| {
-                    shared
-                        .slots
-                        .iter()
-                        .filter(|s| s.current.load(std::sync::atomic::Ordering::SeqCst) != 0)
-                        .count()
-                })
-            }));
+            driver.set_slots(n);
             let _ = shared.io.set(driver.clone());
         }
         let handle = Handle {

@@ -341,15 +341,18 @@ impl Slot {
             // Busy for `Shared::stream_excess`: the next Stream task needs another slot.
             me.stream_busy.store(true, SeqCst);
         }
-        // A Batch poll may last long: the reactor must not wait for this slot meanwhile
-        // (published in `current` above, which the driver counts).
+        // A Batch poll may last long: the reactor must not wait for this slot meanwhile.
         #[cfg(not(loom))]
-        if class == Class::Batch {
-            if let Some(io) = self.shared.io.get() {
-                io.batch_poll_starts();
-            }
+        let io = self.shared.io.get().filter(|_| class == Class::Batch);
+        #[cfg(not(loom))]
+        if let Some(io) = io {
+            io.batch_poll(self.index, true);
         }
         let report = task.run(self.index, publish);
+        #[cfg(not(loom))]
+        if let Some(io) = io {
+            io.batch_poll(self.index, false);
+        }
         if class == Class::Stream {
             me.stream_busy.store(false, Release);
         }
