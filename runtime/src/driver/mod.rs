@@ -319,8 +319,12 @@ impl Handle {
         watch.awake.fetch_sub(1, Ordering::SeqCst);
         if watch.harvesters() == 0 {
             watch.gaps.fetch_add(1, Ordering::Relaxed);
+            // SeqCst like `harvester_may_have_left`: the last harvester leaving sees
+            // the driver thread dormant, or the driver thread sees it gone.
+            if watch.is_dormant.load(Ordering::SeqCst) {
+                watch.wake_dormant();
+            }
         }
-        watch.harvester_may_have_left();
     }
 
     /// Slot `slot` starts (`true`) or ends a Batch poll.
@@ -452,8 +456,7 @@ impl Driver {
             // The poller first, then the timers: a timer queued after this looks wakes
             // the poll through the waker, and no harvesting slot can take that event
             // while this thread holds the poller.
-            let watch = self.watch.clone();
-            let mut poller = lock(&watch.poller);
+            let mut poller = lock(&self.watch.poller);
             let next_deadline = match self.inner.upgrade() {
                 Some(inner) => inner.timers.fire_expired(Instant::now(), &mut self.wakers),
                 None => return,
@@ -494,7 +497,7 @@ impl Driver {
     fn sleep_dormant(&mut self) -> bool {
         let harvests = self.watch.harvests.load(Ordering::Relaxed);
         let since = Instant::now();
-        let watch = self.watch.clone();
+        let watch = &self.watch;
         let guard = lock(&watch.dormant);
         // The flag first: from here on, a harvester leaving or a timer moving earlier
         // wakes us, and both take the lock we hold until we wait. So what is checked

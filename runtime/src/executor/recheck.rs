@@ -18,9 +18,9 @@ use crate::driver::{self, lock, TimerKey, TimerPoll};
 /// The runtime's re-ask timer.
 #[derive(Default)]
 pub(crate) struct Recheck {
-    /// Set once the runtime is built: the runtime (weakly: the timer must not keep it
-    /// alive) and its driver.
-    bound: OnceLock<(Waker, driver::Handle)>,
+    /// Set once the runtime is built: the timer's waker, which holds the runtime
+    /// weakly (the timer must not keep it alive).
+    waker: OnceLock<Waker>,
     state: Mutex<Armed>,
 }
 
@@ -50,16 +50,17 @@ impl Wake for Fire {
 
 impl Recheck {
     /// Binds the timer to its runtime; called once, right after the runtime is built.
-    pub(crate) fn bind(&self, shared: &Arc<Shared>, driver: driver::Handle) {
-        let waker = Waker::from(Arc::new(Fire(Arc::downgrade(shared))));
-        let _ = self.bound.set((waker, driver));
+    pub(crate) fn bind(&self, shared: &Arc<Shared>) {
+        let _ = self
+            .waker
+            .set(Waker::from(Arc::new(Fire(Arc::downgrade(shared)))));
     }
 
-    /// Arms the timer for `at`, unless it is armed for that or earlier already (the
-    /// answer then will name the next instant). Returns true if `at` has passed
-    /// already: the caller asks again now.
-    pub(crate) fn at(&self, at: Instant) -> bool {
-        let Some((waker, driver)) = self.bound.get() else {
+    /// Arms the timer for `at` in `driver`'s queue, unless it is armed for that or
+    /// earlier already (the answer then will name the next instant). Returns true if
+    /// `at` has passed already: the caller asks again now.
+    pub(crate) fn at(&self, driver: &driver::Handle, at: Instant) -> bool {
+        let Some(waker) = self.waker.get() else {
             return false;
         };
         let timers = &driver.inner().timers;

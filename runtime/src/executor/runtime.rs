@@ -131,11 +131,10 @@ impl Builder {
         #[cfg(not(loom))]
         let driver = crate::driver::Handle::start(&format!("{}-driver", self.thread_name))?;
         #[cfg(not(loom))]
-        shared.recheck.bind(&shared, driver.clone());
-        #[cfg(not(loom))]
         {
             driver.set_slots(n);
             let _ = shared.io.set(driver.clone());
+            shared.recheck.bind(&shared);
         }
         let handle = Handle {
             shared: shared.clone(),

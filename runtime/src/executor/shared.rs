@@ -109,8 +109,8 @@ pub(crate) struct Shared {
     /// When to ask the policy again for Stream work it could not place yet.
     #[cfg(not(loom))]
     pub(crate) recheck: super::recheck::Recheck,
-    /// The runtime's I/O driver, for slots to poll the reactor between tasks; set once
-    /// the runtime is built.
+    /// The runtime's I/O and timer driver (slots poll its reactor between tasks; the
+    /// re-ask timer lives in its queue); set once the runtime is built.
     #[cfg(not(loom))]
     pub(crate) io: std::sync::OnceLock<crate::driver::Handle>,
 }
@@ -260,7 +260,11 @@ impl Shared {
                 }
                 Preempt::Cancel(t) => t.cancel(),
                 #[cfg(not(loom))]
-                Preempt::AskAgainAt(at) => again |= self.recheck.at(at),
+                Preempt::AskAgainAt(at) => {
+                    if let Some(driver) = self.io.get() {
+                        again |= self.recheck.at(driver, at);
+                    }
+                }
                 // loom models run without a driver, hence without timers.
                 #[cfg(loom)]
                 Preempt::AskAgainAt(_) => {}
