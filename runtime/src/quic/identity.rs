@@ -863,7 +863,7 @@ fn check_keys_match(
     cert: &CertificateDer<'static>,
     key: &PrivateKeyDer<'static>,
 ) -> Result<(), IdentityError> {
-    let signing_key = rustls::crypto::ring::default_provider()
+    let signing_key = super::tls::provider()
         .key_provider
         .load_private_key(key.clone_key())
         .map_err(|err| IdentityError::BadFormat {
@@ -900,7 +900,7 @@ fn check_signed_by(
             path: ca_path.to_owned(),
             reason: format!("unusable as a trust anchor: {err}"),
         })?;
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let provider = super::tls::provider();
     let verifier =
         rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
             .build()
@@ -938,12 +938,7 @@ fn node_name(path: &Path, cert: &X509Certificate<'_>) -> Result<String, Identity
             path: path.to_owned(),
             reason: format!("malformed subject alternative name: {err}"),
         })?;
-    let name = san.and_then(|san| {
-        san.value.general_names.iter().find_map(|name| match name {
-            GeneralName::DNSName(dns) => Some((*dns).to_owned()),
-            _ => None,
-        })
-    });
+    let name = san.and_then(|san| first_dns_name(san.value));
     let name = name.ok_or_else(|| IdentityError::NoNodeName {
         path: path.to_owned(),
     })?;
@@ -952,6 +947,17 @@ fn node_name(path: &Path, cert: &X509Certificate<'_>) -> Result<String, Identity
         reason: err.to_string(),
     })?;
     Ok(name)
+}
+
+/// The first DNS name among a certificate's subject alternative names: what a node's
+/// name is, here and when [`super::tls`] reads a peer's.
+pub(super) fn first_dns_name(
+    san: &x509_parser::extensions::SubjectAlternativeName<'_>,
+) -> Option<String> {
+    san.general_names.iter().find_map(|name| match name {
+        GeneralName::DNSName(dns) => Some((*dns).to_owned()),
+        _ => None,
+    })
 }
 
 /// Node names become DNS names in certificates and file names on disk.

@@ -106,10 +106,6 @@ impl quinn::Runtime for QuicRuntime {
         let _driver = driver::enter(self.handle.driver.clone());
         Ok(Arc::new(UdpSocket::new(socket)?))
     }
-
-    fn now(&self) -> Instant {
-        Instant::now()
-    }
 }
 
 /// quinn's timer: a [`Sleep`], which resets without allocating or waking anything.

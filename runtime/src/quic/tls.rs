@@ -110,11 +110,6 @@ pub(crate) fn node_name(chain: &[CertificateDer<'_>]) -> Option<String> {
 
 /// The first DNS subject alternative name of a certificate, if it parses and has one.
 pub(crate) fn node_name_of(cert: &CertificateDer<'_>) -> Option<String> {
-    use x509_parser::extensions::GeneralName;
     let (_, cert) = x509_parser::parse_x509_certificate(cert.as_ref()).ok()?;
-    let san = cert.subject_alternative_name().ok()??;
-    san.value.general_names.iter().find_map(|name| match name {
-        GeneralName::DNSName(dns) => Some((*dns).to_owned()),
-        _ => None,
-    })
+    super::identity::first_dns_name(cert.subject_alternative_name().ok()??.value)
 }
