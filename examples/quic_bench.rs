@@ -49,6 +49,8 @@ trait Side: Sized {
     fn build(workers: usize) -> Self;
     fn block_on<F: Future>(&self, f: F) -> F::Output;
     fn spawn<F: Future<Output = ()> + Send + 'static>(&self, f: F);
+    /// Spawns on the runtime the calling task runs in.
+    fn spawn_here<F: Future<Output = ()> + Send + 'static>(f: F);
     fn quinn(&self) -> Arc<dyn quinn::Runtime>;
 }
 
@@ -70,6 +72,9 @@ impl Side for Neptune {
     }
     fn spawn<F: Future<Output = ()> + Send + 'static>(&self, f: F) {
         drop(self.0.spawn(f));
+    }
+    fn spawn_here<F: Future<Output = ()> + Send + 'static>(f: F) {
+        drop(neptune::runtime::spawn(f));
     }
     fn quinn(&self) -> Arc<dyn quinn::Runtime> {
         Arc::new(quic::QuicRuntime::new(self.0.handle().clone()))
@@ -95,6 +100,9 @@ impl Side for Tokio {
     }
     fn spawn<F: Future<Output = ()> + Send + 'static>(&self, f: F) {
         drop(self.0.spawn(f));
+    }
+    fn spawn_here<F: Future<Output = ()> + Send + 'static>(f: F) {
+        drop(tokio::spawn(f));
     }
     fn quinn(&self) -> Arc<dyn quinn::Runtime> {
         Arc::new(quinn::TokioRuntime)
@@ -139,24 +147,15 @@ fn serve<S: Side>(side: &S, cfg: &Config) -> (quinn::Endpoint, SocketAddr) {
     let accepting = endpoint.clone();
     side.spawn(async move {
         while let Some(incoming) = accepting.accept().await {
-            spawn_here::<S>(async move {
+            S::spawn_here(async move {
                 let Ok(conn) = incoming.await else { return };
                 while let Ok((send, recv)) = conn.accept_bi().await {
-                    spawn_here::<S>(answer(send, recv));
+                    S::spawn_here(answer(send, recv));
                 }
             });
         }
     });
     (endpoint, addr)
-}
-
-/// Spawns on the runtime the calling task runs in.
-fn spawn_here<S: Side>(f: impl Future<Output = ()> + Send + 'static) {
-    if S::NAME == Neptune::NAME {
-        drop(neptune::runtime::spawn(f));
-    } else {
-        drop(tokio::spawn(f));
-    }
 }
 
 async fn answer(mut send: quinn::SendStream, mut recv: quinn::RecvStream) {

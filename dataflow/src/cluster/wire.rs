@@ -112,8 +112,8 @@ impl std::error::Error for WireError {
 /// assert_eq!((message, used), (("heartbeat".to_owned(), 7), frame.len()));
 /// ```
 pub fn encode<T: Serialize + ?Sized>(message: &T, max: usize) -> Result<Vec<u8>, WireError> {
-    let mut frame = vec![WIRE_VERSION, 0, 0, 0, 0];
-    let mut frame = postcard::to_extend(message, std::mem::take(&mut frame))
+    // The header goes first with a zero length, filled in once the payload is known.
+    let mut frame = postcard::to_extend(message, vec![WIRE_VERSION, 0, 0, 0, 0])
         .map_err(|err| WireError::Encode(err.to_string()))?;
     let len = frame.len() - HEADER_LEN;
     if len > max || u32::try_from(len).is_err() {
