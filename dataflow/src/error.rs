@@ -110,6 +110,16 @@ pub enum DataflowError {
     UnknownStage(String),
     /// The job's driver stopped before reporting a result (the context shut down).
     DriverGone(JobId),
+    /// Cluster mode: a link, a peer or a message failed, or the program asked for
+    /// something that cannot run across processes. The message says which.
+    Cluster(String),
+    /// Cluster mode: a task failed on its executor; the message is the executor's.
+    TaskFailed {
+        /// The task.
+        task: TaskId,
+        /// The executor's error.
+        message: String,
+    },
 }
 
 impl fmt::Display for DataflowError {
@@ -139,6 +149,10 @@ impl fmt::Display for DataflowError {
                 write!(f, "no stage named {n:?} in the operator registry")
             }
             DataflowError::DriverGone(j) => write!(f, "the driver of {j} stopped"),
+            DataflowError::Cluster(m) => write!(f, "cluster: {m}"),
+            DataflowError::TaskFailed { task, message } => {
+                write!(f, "task {task} failed: {message}")
+            }
         }
     }
 }

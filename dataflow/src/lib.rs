@@ -106,6 +106,7 @@
 
 pub mod cluster;
 mod context;
+mod data;
 mod dataset;
 mod error;
 mod exec;
@@ -117,9 +118,12 @@ mod source;
 pub mod stream;
 
 pub use context::{Context, ContextBuilder, Executor};
+pub use data::Data;
 pub use dataset::{Dataset, Job};
 pub use error::{BadRecord, DataflowError, Format, Result};
-pub use exec::{JobHandle, JobResult, JobStats, JobTask, OperatorRegistry, StageInfo, StageKind};
+pub use exec::{
+    JobHandle, JobResult, JobStats, JobTask, OperatorRegistry, StageInfo, StageKind, TaskControl,
+};
 pub use neptune_runtime::Class;
 pub use plan::{JobId, NodeId, ShuffleId, StageId, TaskId};
 pub use sink::SaveSummary;

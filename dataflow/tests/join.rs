@@ -11,17 +11,25 @@ fn sorted<T: Ord>(mut v: Vec<T>) -> Vec<T> {
 
 #[test]
 fn join_pairs_every_match_including_duplicates() {
-    let users = ctx().parallelize(vec![(1, "ada"), (2, "bob"), (3, "cy"), (1, "ada2")], 2);
+    let users = ctx().parallelize(
+        vec![
+            (1, "ada".to_owned()),
+            (2, "bob".to_owned()),
+            (3, "cy".to_owned()),
+            (1, "ada2".to_owned()),
+        ],
+        2,
+    );
     let orders = ctx().parallelize(vec![(1, 10), (1, 11), (3, 30), (4, 40)], 3);
     let out = users.join(&orders).collect().unwrap();
     assert_eq!(
         sorted(out.value),
         vec![
-            (1, ("ada", 10)),
-            (1, ("ada", 11)),
-            (1, ("ada2", 10)),
-            (1, ("ada2", 11)),
-            (3, ("cy", 30)),
+            (1, ("ada".to_owned(), 10)),
+            (1, ("ada".to_owned(), 11)),
+            (1, ("ada2".to_owned(), 10)),
+            (1, ("ada2".to_owned(), 11)),
+            (3, ("cy".to_owned(), 30)),
         ]
     );
     assert_eq!(out.stats.stages, 3);
@@ -50,13 +58,13 @@ fn join_into_chooses_the_partitions() {
 #[test]
 fn a_self_join_reads_one_shuffle_twice() {
     let sums = ctx()
-        .parallelize(vec![("a", 1), ("b", 2), ("a", 3)], 2)
+        .parallelize(vec![('a', 1), ('b', 2), ('a', 3)], 2)
         .reduce_by_key(|x, y| x + y);
     let job = sums.join(&sums).job().collect();
     // The reduce_by_key shuffle is written once and read by both join sides.
     assert_eq!(job.stages().len(), 4);
     let out = job.wait().unwrap();
-    assert_eq!(sorted(out.value), vec![("a", (4, 4)), ("b", (2, 2))]);
+    assert_eq!(sorted(out.value), vec![('a', (4, 4)), ('b', (2, 2))]);
 }
 
 #[test]

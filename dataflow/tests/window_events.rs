@@ -22,11 +22,8 @@ fn w(start: i64, end: i64) -> Window {
 /// emission order (keys sorted within one emission) and the stream's statistics.
 fn run(
     windows: Windows,
-    script: Vec<Vec<(&'static str, i64)>>,
-) -> (
-    Vec<WindowResult<&'static str, u64>>,
-    neptune_dataflow::StreamStats,
-) {
+    script: Vec<Vec<(char, i64)>>,
+) -> (Vec<WindowResult<char, u64>>, neptune_dataflow::StreamStats) {
     let ctx = common::ctx();
     let (sink, out) = sinks::channel();
     let stats = ctx
@@ -42,12 +39,7 @@ fn run(
     (results, stats)
 }
 
-fn r(
-    window: Window,
-    key: &'static str,
-    value: u64,
-    update: bool,
-) -> WindowResult<&'static str, u64> {
+fn r(window: Window, key: char, value: u64, update: bool) -> WindowResult<char, u64> {
     WindowResult {
         window,
         key,
@@ -58,7 +50,7 @@ fn r(
 
 /// Sorts each run of results of one window and kind by key (the order of keys within
 /// one emission is not fixed).
-fn normalise(mut v: Vec<WindowResult<&'static str, u64>>) -> Vec<WindowResult<&'static str, u64>> {
+fn normalise(mut v: Vec<WindowResult<char, u64>>) -> Vec<WindowResult<char, u64>> {
     let mut i = 0;
     while i < v.len() {
         let mut j = i;
@@ -79,29 +71,29 @@ fn tumbling_out_of_order_and_late() {
     let script = vec![
         // Out of order within the batch; the watermark moves to 12 000 - 1 000 = 11 000,
         // past the end of [0, 10 000), which fires: a = 2, b = 1.
-        vec![("a", 3_000), ("b", 2_000), ("a", 12_000), ("a", 1_000)],
+        vec![('a', 3_000), ('b', 2_000), ('a', 12_000), ('a', 1_000)],
         // Late for [0, 10 000) but within its lateness (until the watermark reaches
         // 15 000): the window's results are emitted again. 11 500 is out of order but
         // on time for [10 000, 20 000).
-        vec![("b", 9_000), ("a", 11_500), ("a", 9_500)],
+        vec![('b', 9_000), ('a', 11_500), ('a', 9_500)],
         // Watermark 15 500: [0, 10 000) is gone.
-        vec![("a", 16_500)],
+        vec![('a', 16_500)],
         // Too late for [0, 10 000): counted as dropped. 14 000 is on time.
-        vec![("b", 5_000), ("a", 14_000)],
+        vec![('b', 5_000), ('a', 14_000)],
         // Watermark 20 000: [10 000, 20 000) fires with a = 4.
-        vec![("a", 21_000)],
+        vec![('a', 21_000)],
         // The end of the stream fires [20 000, 30 000).
     ];
     let (results, stats) = run(windows, script);
     assert_eq!(
         normalise(results),
         [
-            r(w(0, 10_000), "a", 2, false),
-            r(w(0, 10_000), "b", 1, false),
-            r(w(0, 10_000), "a", 3, true),
-            r(w(0, 10_000), "b", 2, true),
-            r(w(10_000, 20_000), "a", 4, false),
-            r(w(20_000, 30_000), "a", 1, false),
+            r(w(0, 10_000), 'a', 2, false),
+            r(w(0, 10_000), 'b', 1, false),
+            r(w(0, 10_000), 'a', 3, true),
+            r(w(0, 10_000), 'b', 2, true),
+            r(w(10_000, 20_000), 'a', 4, false),
+            r(w(20_000, 30_000), 'a', 1, false),
         ]
     );
     assert_eq!(stats.micro_batches, 5);
@@ -122,21 +114,21 @@ fn sliding_out_of_order_and_too_late() {
     let script = vec![
         // 1 000 is in [-5 000, 5 000) and [0, 10 000); 6 000 in [0, 10 000) and
         // [5 000, 15 000). Watermark 6 000: [-5 000, 5 000) fires.
-        vec![("k", 6_000), ("k", 1_000)],
+        vec![('k', 6_000), ('k', 1_000)],
         // 4 000: on time for [0, 10 000), too late for [-5 000, 5 000) (no lateness):
         // one dropped assignment. Watermark 12 000: [0, 10 000) fires with 3.
-        vec![("k", 4_000), ("k", 12_000), ("j", 7_000)],
+        vec![('k', 4_000), ('k', 12_000), ('j', 7_000)],
     ];
     let (results, stats) = run(windows, script);
     assert_eq!(
         normalise(results),
         [
-            r(w(-5_000, 5_000), "k", 1, false),
-            r(w(0, 10_000), "j", 1, false),
-            r(w(0, 10_000), "k", 3, false),
-            r(w(5_000, 15_000), "j", 1, false),
-            r(w(5_000, 15_000), "k", 2, false),
-            r(w(10_000, 15_000 + 5_000), "k", 1, false),
+            r(w(-5_000, 5_000), 'k', 1, false),
+            r(w(0, 10_000), 'j', 1, false),
+            r(w(0, 10_000), 'k', 3, false),
+            r(w(5_000, 15_000), 'j', 1, false),
+            r(w(5_000, 15_000), 'k', 2, false),
+            r(w(10_000, 15_000 + 5_000), 'k', 1, false),
         ]
     );
     assert_eq!(stats.late_dropped, 1);
@@ -149,17 +141,17 @@ fn sliding_out_of_order_and_too_late() {
 fn sliding_late_within_lateness_updates_every_window_it_belongs_to() {
     let windows = Windows::sliding(ms(10), ms(5)).allowed_lateness(ms(100));
     let script = vec![
-        vec![("k", 3), ("k", 7)],
+        vec![('k', 3), ('k', 7)],
         // Watermark 40: [-5, 5), [0, 10), [5, 15) fire.
-        vec![("k", 40)],
+        vec![('k', 40)],
         // 8 is late for [0, 10) and [5, 15), within lateness: both are emitted again.
-        vec![("k", 8)],
+        vec![('k', 8)],
     ];
     let (results, stats) = run(windows, script);
     let updates: Vec<_> = results.iter().filter(|r| r.update).cloned().collect();
     assert_eq!(
         updates,
-        [r(w(0, 10), "k", 3, true), r(w(5, 15), "k", 2, true)]
+        [r(w(0, 10), 'k', 3, true), r(w(5, 15), 'k', 2, true)]
     );
     assert_eq!((stats.late_accepted, stats.late_dropped), (2, 0));
     // The last result of each window counts each of its records once: 3, 7 and 8 in

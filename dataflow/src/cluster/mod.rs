@@ -1,7 +1,82 @@
-//! The cluster layer: what travels between a driver and its executor processes.
+//! The cluster layer: one driver process and N executor processes, linked by QUIC.
 //!
-//! - [`wire`]: every message is one frame — a version byte, a length, a postcard
-//!   payload — read with a size limit and refused with a reason when it is wrong in any
-//!   way, so a bad peer costs its connection and nothing else.
+//! ## How it works
+//!
+//! - **Same binary, plans rebuilt by name.** Closures cannot travel, so every process
+//!   runs the same executable and jobs are made by plan builders registered by name
+//!   ([`Builders`]). The driver program calls [`Context::build`](crate::Context::build);
+//!   each executor calls the same builder with the same postcard-encoded arguments and
+//!   gets the same stages under the same names ([`builders`]).
+//! - **One engine.** The job driver (stage planning, placement, stage tracking) is the
+//!   one of local mode; in cluster mode it places task sets over the executors'
+//!   heartbeat windows (LMA by default) and launches each task by
+//!   `(job, stage, partition, attempt)` on a QUIC stream that then carries the task's
+//!   status until it ends ([`driver`], [`protocol`]).
+//! - **Executors** ([`run_executor`]) run tasks on a Neptune runtime with their own
+//!   policy (NEPTUNE by default), send a heartbeat every second, and obey pause,
+//!   resume and kill messages.
+//! - **Shuffles** stay where their map tasks ran; reducers fetch each block from the
+//!   executor holding it, one stream per block ([`blocks`]).
+//! - **Transport and security**: [`wire`] frames (version byte, length, postcard, size
+//!   limit) over quinn on the Neptune runtime, mutual TLS against a cluster CA. A
+//!   malformed frame closes its connection with a logged reason.
+//! - **Starting it**: `neptune driver` / `neptune executor`, or a local cluster of N
+//!   processes of this binary ([`LocalClusterConfig`], `--cluster local:N`), whose
+//!   executors start through [`main_or_executor`].
 
+pub(crate) mod blocks;
+pub(crate) mod builders;
+pub(crate) mod driver;
+mod executor;
+pub mod fingerprint;
+pub(crate) mod local;
+pub mod protocol;
 pub mod wire;
+
+pub use builders::{Builders, RemoteAction};
+pub use driver::{DriverConfig, MemberInfo, RemoteTask, RemoteTimes};
+pub use executor::{run_executor, ExecutorConfig};
+pub use local::LocalClusterConfig;
+
+use crate::error::{DataflowError, Result};
+use neptune_runtime::quic::ClusterIdentity;
+
+/// If this process was started as an executor of a local cluster, runs it with
+/// `builders` and exits the process; otherwise returns at once. Call it first thing
+/// in `main` of a program that uses `--cluster local:N` (the same program then serves
+/// as its own executors).
+pub fn main_or_executor(builders: &Builders) {
+    let Some(result) = executor_from_env(builders) else {
+        return;
+    };
+    match result {
+        Ok(()) => std::process::exit(0),
+        Err(e) => {
+            eprintln!("neptune executor: {e}");
+            std::process::exit(1);
+        }
+    }
+}
+
+/// Runs the executor described by the environment of a local cluster, if it is set.
+fn executor_from_env(builders: &Builders) -> Option<Result<()>> {
+    let driver = std::env::var(local::env::DRIVER).ok()?;
+    let config = (|| {
+        let var = |name: &str| {
+            std::env::var(name).map_err(|_| DataflowError::Cluster(format!("{name} is not set")))
+        };
+        let driver = driver.parse().map_err(|e| {
+            DataflowError::Cluster(format!("{}={driver:?}: {e}", local::env::DRIVER))
+        })?;
+        let name = var(local::env::NAME)?;
+        let identity = ClusterIdentity::from_dir(var(local::env::CERTS)?, &name)
+            .map_err(|e| DataflowError::Cluster(e.to_string()))?;
+        let slots = var(local::env::SLOTS)?
+            .parse()
+            .map_err(|e| DataflowError::Cluster(format!("{}: {e}", local::env::SLOTS)))?;
+        let mut config = ExecutorConfig::new(driver, identity, slots);
+        config.policy = var(local::env::POLICY)?;
+        Ok(config)
+    })();
+    Some(config.and_then(|c| run_executor(c, builders)))
+}

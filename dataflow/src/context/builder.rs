@@ -3,6 +3,10 @@
 use super::driver::Driver;
 use super::executor::Executor;
 use super::{Context, ContextInner};
+use crate::cluster::builders::Builders;
+use crate::cluster::driver::ClusterDriver;
+use crate::cluster::local::{ephemeral_ca, LocalCluster};
+use crate::cluster::{DriverConfig, LocalClusterConfig};
 use crate::error::{DataflowError, Result};
 use crate::exec::OperatorRegistry;
 use neptune_runtime::policy::Policy;
@@ -51,8 +55,20 @@ pub struct ContextBuilder {
     policy: PolicyChoice,
     placement: PlacementChoice,
     placement_seed: u64,
+    /// Whether `placement` was chosen (cluster mode defaults to LMA otherwise).
+    placement_chosen: bool,
     default_partitions: Option<usize>,
     thread_name: String,
+    builders: Builders,
+    cluster: Option<ClusterChoice>,
+}
+
+/// Where a cluster context's executors come from.
+enum ClusterChoice {
+    /// Executor processes dial in.
+    Remote(DriverConfig),
+    /// This context starts them on loopback.
+    Local(LocalClusterConfig),
 }
 
 impl fmt::Debug for ContextBuilder {
@@ -71,6 +87,8 @@ impl fmt::Debug for ContextBuilder {
             .field("policy", &policy)
             .field("placement", &placement)
             .field("default_partitions", &self.default_partitions)
+            .field("builders", &self.builders)
+            .field("cluster", &self.cluster.is_some())
             .finish()
     }
 }
@@ -90,9 +108,59 @@ impl ContextBuilder {
             policy: PolicyChoice::Named("neptune".to_owned()),
             placement: PlacementChoice::Named("lb".to_owned()),
             placement_seed: 0,
+            placement_chosen: false,
             default_partitions: None,
             thread_name: "neptune".to_owned(),
+            builders: Builders::new(),
+            cluster: None,
         }
+    }
+
+    /// The plan builders of this program (see [`Context::build`]); in cluster mode,
+    /// executors must have the same table.
+    pub fn builders(mut self, builders: Builders) -> ContextBuilder {
+        self.builders = builders;
+        self
+    }
+
+    /// Cluster mode: executor processes dial the driver at `config.listen`; the
+    /// context is ready once `config.expect` of them registered. Placement is LMA
+    /// unless chosen; `executors`, `slots_per_executor` and `policy` are the
+    /// executors' own business then.
+    pub fn cluster(mut self, config: DriverConfig) -> ContextBuilder {
+        self.cluster = Some(ClusterChoice::Remote(config));
+        self
+    }
+
+    /// Cluster mode on this machine: starts `n` executor processes of this program
+    /// (each with `slots_per_executor` slots, 1 if unset, and this builder's policy) on
+    /// loopback with an ephemeral CA, and stops them when the context is dropped. The
+    /// program must call [`main_or_executor`](crate::cluster::main_or_executor) first
+    /// thing in `main`; [`local_cluster_command`](Self::local_cluster_command) changes
+    /// how executors are started.
+    pub fn local_cluster(mut self, n: usize) -> ContextBuilder {
+        self.cluster = Some(ClusterChoice::Local(LocalClusterConfig {
+            executors: n,
+            slots: 0,
+            policy: String::new(),
+            program: None,
+            args: Vec::new(),
+        }));
+        self
+    }
+
+    /// With [`local_cluster`](Self::local_cluster): run `program` (None: this
+    /// executable) with `args` as each executor.
+    pub fn local_cluster_command(
+        mut self,
+        program: Option<std::path::PathBuf>,
+        args: Vec<String>,
+    ) -> ContextBuilder {
+        if let Some(ClusterChoice::Local(c)) = &mut self.cluster {
+            c.program = program;
+            c.args = args;
+        }
+        self
     }
 
     /// Number of executors (runtimes). At least one.
@@ -128,12 +196,14 @@ impl ContextBuilder {
     /// The placement policy, by name: `random`, `lb` (the default) or `lma`.
     pub fn placement(mut self, name: impl Into<String>) -> ContextBuilder {
         self.placement = PlacementChoice::Named(name.into());
+        self.placement_chosen = true;
         self
     }
 
     /// A placement policy of your own.
     pub fn placement_policy(mut self, placement: impl Placement + 'static) -> ContextBuilder {
         self.placement = PlacementChoice::Custom(Box::new(placement));
+        self.placement_chosen = true;
         self
     }
 
@@ -163,6 +233,9 @@ impl ContextBuilder {
     /// Zero executors or slots, an unknown policy or placement name, or a runtime that
     /// fails to start.
     pub fn build(self) -> Result<Context> {
+        if self.cluster.is_some() {
+            return self.build_cluster();
+        }
         if self.executors == 0 {
             return Err(DataflowError::Config(
                 "a context needs at least one executor".into(),
@@ -215,10 +288,87 @@ impl ContextBuilder {
                     .default_partitions
                     .unwrap_or(slots * self.executors)
                     .max(1),
+                builders: self.builders,
+                cluster: None,
+                build_lock: Mutex::new(()),
                 next_node: AtomicU32::new(0),
                 next_shuffle: AtomicU32::new(0),
                 next_job: AtomicU64::new(0),
                 executors,
+            }),
+        })
+    }
+
+    /// A context whose executors are processes.
+    fn build_cluster(self) -> Result<Context> {
+        let policy = match &self.policy {
+            PolicyChoice::Named(name) => {
+                neptune_scheduler::policy_by_name(name, 1)
+                    .map_err(|e| DataflowError::Config(e.to_string()))?;
+                name.clone()
+            }
+            PolicyChoice::Custom(_) => {
+                return Err(DataflowError::Config(
+                    "a custom policy cannot travel to executor processes: name one".into(),
+                ))
+            }
+        };
+        let placement = match self.placement {
+            _ if !self.placement_chosen => PlacementKind::Lma.build(self.placement_seed),
+            PlacementChoice::Named(name) => name
+                .parse::<PlacementKind>()
+                .map_err(|e| DataflowError::Config(e.to_string()))?
+                .build(self.placement_seed),
+            PlacementChoice::Custom(p) => p,
+        };
+        let names = self.builders.names();
+        let (cluster, expect, wait, slots) = match self.cluster.expect("cluster mode") {
+            ClusterChoice::Remote(c) => {
+                let driver = ClusterDriver::start(c.listen, &c.identity, names, c.heartbeat)?;
+                (driver, c.expect, c.wait, self.slots.unwrap_or(1))
+            }
+            ClusterChoice::Local(mut c) => {
+                if c.executors == 0 {
+                    return Err(DataflowError::Config(
+                        "a local cluster needs at least one executor".into(),
+                    ));
+                }
+                c.slots = self.slots.unwrap_or(1).max(1);
+                c.policy = policy;
+                let (identity, dir) = ephemeral_ca(c.executors)?;
+                let listen = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+                let driver = ClusterDriver::start(
+                    listen,
+                    &identity,
+                    names,
+                    std::time::Duration::from_secs(1),
+                )?;
+                driver.adopt(LocalCluster::spawn(&c, driver.addr(), dir)?);
+                (
+                    driver,
+                    c.executors,
+                    std::time::Duration::from_secs(60),
+                    c.slots,
+                )
+            }
+        };
+        cluster.wait_for(expect, wait)?;
+        let driver = Driver::start(format!("{}-driver", self.thread_name))
+            .map_err(DataflowError::Runtime)?;
+        Ok(Context {
+            inner: Arc::new(ContextInner {
+                driver,
+                placement_name: placement.name().to_owned(),
+                placement: Mutex::new(placement),
+                registry: OperatorRegistry::default(),
+                default_partitions: self.default_partitions.unwrap_or(slots * expect).max(1),
+                builders: self.builders,
+                cluster: Some(Arc::new(cluster)),
+                build_lock: Mutex::new(()),
+                next_node: AtomicU32::new(0),
+                next_shuffle: AtomicU32::new(0),
+                next_job: AtomicU64::new(0),
+                executors: Vec::new(),
             }),
         })
     }

@@ -8,6 +8,8 @@ pub use builder::ContextBuilder;
 pub use executor::Executor;
 pub(crate) use executor::{ExecutorLoad, RunningGuard};
 
+use crate::cluster::builders::{scope, Builders};
+use crate::cluster::driver::ClusterDriver;
 use crate::dataset::Dataset;
 use crate::exec::OperatorRegistry;
 use crate::plan::{JobId, NodeId, NodeRef, ShuffleId};
@@ -44,6 +46,12 @@ pub(crate) struct ContextInner {
     pub(crate) placement_name: String,
     pub(crate) registry: OperatorRegistry,
     pub(crate) default_partitions: usize,
+    /// The plan builders this program registered (run by name in cluster mode).
+    pub(crate) builders: Builders,
+    /// Cluster mode: the link to the executor processes (`executors` is then empty).
+    pub(crate) cluster: Option<Arc<ClusterDriver>>,
+    /// Cluster mode: one plan build at a time (see `Context::build`).
+    pub(crate) build_lock: Mutex<()>,
     next_node: AtomicU32,
     next_shuffle: AtomicU32,
     next_job: AtomicU64,
@@ -51,16 +59,34 @@ pub(crate) struct ContextInner {
 }
 
 impl ContextInner {
+    /// The next dataset id: from the build scope when a plan builder is rebuilding a
+    /// driver's plan on this thread, from the context otherwise.
     pub(crate) fn next_node(&self) -> NodeId {
-        NodeId(self.next_node.fetch_add(1, Relaxed))
+        scope::next_node().unwrap_or_else(|| NodeId(self.next_node.fetch_add(1, Relaxed)))
     }
 
+    /// The next shuffle id, as [`next_node`](Self::next_node).
     pub(crate) fn next_shuffle(&self) -> ShuffleId {
-        ShuffleId(self.next_shuffle.fetch_add(1, Relaxed))
+        scope::next_shuffle().unwrap_or_else(|| ShuffleId(self.next_shuffle.fetch_add(1, Relaxed)))
+    }
+
+    /// The ids the next dataset and shuffle made here would get (where a build
+    /// starts, so that executors can give the same plan the same names).
+    pub(crate) fn id_bases(&self) -> (u32, u32) {
+        (
+            self.next_node.load(Relaxed),
+            self.next_shuffle.load(Relaxed),
+        )
     }
 
     pub(crate) fn next_job(&self) -> JobId {
         JobId(self.next_job.fetch_add(1, Relaxed))
+    }
+
+    /// Moves the id counters to at least `used` (dataset, shuffle): past a build.
+    pub(crate) fn advance_ids(&self, used: (u32, u32)) {
+        self.next_node.fetch_max(used.0, Relaxed);
+        self.next_shuffle.fetch_max(used.1, Relaxed);
     }
 
     /// `n`, or the default partition count for 0.
@@ -163,6 +189,19 @@ impl Context {
     /// Partitions used where a count of 0 is given.
     pub fn default_partitions(&self) -> usize {
         self.inner.default_partitions
+    }
+
+    /// Cluster mode: the executor processes registered now (empty in local mode).
+    pub fn cluster_executors(&self) -> Vec<crate::cluster::MemberInfo> {
+        self.inner
+            .cluster
+            .as_ref()
+            .map_or_else(Vec::new, |c| c.members())
+    }
+
+    /// True in cluster mode.
+    pub fn is_cluster(&self) -> bool {
+        self.inner.cluster.is_some()
     }
 
     /// The placement policy's name.

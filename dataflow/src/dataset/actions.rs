@@ -162,6 +162,7 @@ impl<T: Send + 'static> Job<T> {
         job::submit(
             &self.dataset.ctx,
             &self.dataset.node.erased,
+            self.dataset.origin.as_ref(),
             self.class,
             S::ACTION,
             runner,

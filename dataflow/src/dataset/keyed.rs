@@ -3,13 +3,14 @@
 use super::Dataset;
 use crate::shuffle::nodes::{ConcatNode, GroupNode, JoinNode, ReduceNode};
 use crate::shuffle::{CombineWriter, HashWriter, MapSide, RoundRobinWriter};
+use crate::Data;
 use std::hash::Hash;
 use std::sync::Arc;
 
 impl<K, V> Dataset<(K, V)>
 where
-    K: Hash + Eq + Clone + Send + 'static,
-    V: Clone + Send + 'static,
+    K: Hash + Eq + Data,
+    V: Data,
 {
     /// One record per key, its values merged with `f` (which should be associative and
     /// commutative: values are merged in no fixed order). Values are combined in each
@@ -18,10 +19,10 @@ where
     ///
     /// ```
     /// # let ctx = neptune_dataflow::Context::builder().slots_per_executor(1).build().unwrap();
-    /// let sums = ctx.parallelize(vec![("a", 1), ("b", 2), ("a", 3)], 2).reduce_by_key(|x, y| x + y);
+    /// let sums = ctx.parallelize(vec![('a', 1), ('b', 2), ('a', 3)], 2).reduce_by_key(|x, y| x + y);
     /// let mut sums = sums.collect().unwrap().into_value();
     /// sums.sort();
-    /// assert_eq!(sums, [("a", 4), ("b", 2)]);
+    /// assert_eq!(sums, [('a', 4), ('b', 2)]);
     /// ```
     pub fn reduce_by_key<F>(&self, f: F) -> Dataset<(K, V)>
     where
@@ -80,15 +81,15 @@ where
     ///
     /// ```
     /// # let ctx = neptune_dataflow::Context::builder().slots_per_executor(1).build().unwrap();
-    /// let names = ctx.parallelize(vec![(1, "ada"), (2, "bob")], 1);
-    /// let langs = ctx.parallelize(vec![(1, "rust"), (1, "ml"), (3, "c")], 2);
+    /// let names = ctx.parallelize(vec![(1, "ada".to_owned()), (2, "bob".to_owned())], 1);
+    /// let langs = ctx.parallelize(vec![(1, 'r'), (1, 'm'), (3, 'c')], 2);
     /// let mut joined = names.join(&langs).collect().unwrap().into_value();
     /// joined.sort();
-    /// assert_eq!(joined, [(1, ("ada", "ml")), (1, ("ada", "rust"))]);
+    /// assert_eq!(joined, [(1, ("ada".to_owned(), 'm')), (1, ("ada".to_owned(), 'r'))]);
     /// ```
     pub fn join<W>(&self, other: &Dataset<(K, W)>) -> Dataset<(K, (V, W))>
     where
-        W: Clone + Send + 'static,
+        W: Data,
     {
         self.join_into(other, self.partitions().max(other.partitions()))
     }
@@ -96,7 +97,7 @@ where
     /// [`join`](Self::join) into `partitions` partitions (0: the context's default).
     pub fn join_into<W>(&self, other: &Dataset<(K, W)>, partitions: usize) -> Dataset<(K, (V, W))>
     where
-        W: Clone + Send + 'static,
+        W: Data,
     {
         let partitions = self.ctx.partitions_or_default(partitions);
         let left = MapSide::new(
@@ -115,7 +116,7 @@ where
     }
 }
 
-impl<T: Clone + Send + 'static> Dataset<T> {
+impl<T: Data> Dataset<T> {
     /// The same records in `partitions` partitions (0: the context's default), dealt
     /// round robin so partitions end up within one record of each other when the input
     /// partitions are equal. Each map task's records stay in order within a partition.

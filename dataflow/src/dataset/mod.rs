@@ -6,6 +6,7 @@ mod narrow;
 
 pub use actions::Job;
 
+use crate::cluster::builders::Origin;
 use crate::context::{Context, ContextInner};
 use crate::plan::{Node, NodeRef};
 use neptune_runtime::Class;
@@ -44,6 +45,8 @@ pub struct Dataset<T> {
     pub(crate) ctx: Arc<ContextInner>,
     pub(crate) node: NodeRef<T>,
     pub(crate) class: Class,
+    /// Set on a dataset made by a plan builder: how executors rebuild it.
+    pub(crate) origin: Option<Arc<Origin>>,
 }
 
 impl<T> Clone for Dataset<T> {
@@ -52,6 +55,7 @@ impl<T> Clone for Dataset<T> {
             ctx: self.ctx.clone(),
             node: self.node.clone(),
             class: self.class,
+            origin: self.origin.clone(),
         }
     }
 }
@@ -72,6 +76,7 @@ impl<T: Send + 'static> Dataset<T> {
             ctx,
             node,
             class: Class::Batch,
+            origin: None,
         }
     }
 
@@ -81,6 +86,7 @@ impl<T: Send + 'static> Dataset<T> {
             ctx: self.ctx.clone(),
             node: NodeRef::new(node),
             class: self.class,
+            origin: None,
         }
     }
 

@@ -8,10 +8,16 @@
 //! [`TaskId`]. A task's only instructions are its stage's name and its partition: the
 //! harness finds the pipeline in the operator registry.
 
+use super::control::TaskControl;
 use super::harness::{run_task, TaskReport};
 use super::registry::{Registration, StageRunner, TaskOutput};
 use super::stats::{JobResult, JobStats};
 use super::{CounterSnapshot, TaskCounters, TaskEnv};
+use crate::cluster::builders::{decode_part, Origin};
+use crate::cluster::driver::{remote_action, ClusterDriver};
+use crate::cluster::protocol::{
+    JobSpec, Launch, Peer, ShuffleLocations, TaskDone, TaskKey, TaskResult,
+};
 use crate::context::ContextInner;
 use crate::error::{DataflowError, Result};
 use crate::plan::stages::{self, JobPlan};
@@ -21,7 +27,7 @@ use futures::channel::oneshot;
 use futures::future::BoxFuture;
 use futures::stream::FuturesUnordered;
 use futures::{FutureExt, StreamExt};
-use neptune_runtime::{Class, JoinError, SpawnOptions, TaskHandle};
+use neptune_runtime::{Class, JoinError, SpawnOptions};
 use neptune_scheduler::placement::TaskRequest;
 use neptune_scheduler::ExecutorId;
 use std::any::Any;
@@ -71,8 +77,8 @@ pub struct JobTask {
     pub id: TaskId,
     /// Where it was placed.
     pub executor: ExecutorId,
-    /// The runtime task: pause, resume, cancel or inspect it.
-    pub handle: TaskHandle,
+    /// The task: pause, resume, cancel or inspect it.
+    pub handle: TaskControl,
 }
 
 /// What a job's handle and its driver share.
@@ -177,10 +183,19 @@ impl<R> Future for JobHandle<R> {
 /// Turns the result tasks' outputs, in partition order, into the action's answer.
 pub(crate) type Combine<R> = Box<dyn FnOnce(Vec<Box<dyn Any + Send>>) -> Result<R> + Send>;
 
-/// Plans and submits a job running `result` (named `action`) over `root`.
+/// A cluster job: where its tasks run and how executors rebuild it.
+struct RemoteJob {
+    cluster: Arc<ClusterDriver>,
+    spec: JobSpec,
+    origin: Arc<Origin>,
+}
+
+/// Plans and submits a job running `result` (named `action`) over `root`. In cluster
+/// mode, `origin` says how executors rebuild `root`.
 pub(crate) fn submit<R: Send + 'static>(
     ctx: &Arc<ContextInner>,
     root: &Arc<dyn AnyNode>,
+    origin: Option<&Arc<Origin>>,
     class: Class,
     action: &str,
     result: Arc<dyn StageRunner>,
@@ -188,6 +203,17 @@ pub(crate) fn submit<R: Send + 'static>(
 ) -> JobHandle<R> {
     let started = Instant::now();
     let job = ctx.next_job();
+    let remote = match &ctx.cluster {
+        None => None,
+        Some(cluster) => match remote_job(cluster, job, root, origin, action) {
+            Ok(remote) => Some(remote),
+            Err(e) => {
+                let (tx, rx) = oneshot::channel();
+                let _ = tx.send(Err(e));
+                return failed(ctx, class, rx);
+            }
+        },
+    };
     let plan = stages::plan(job, root, action, result);
     let stages = plan
         .stages
@@ -216,9 +242,15 @@ pub(crate) fn submit<R: Send + 'static>(
         cancelled: AtomicBool::new(false),
     });
     let (tx, rx) = oneshot::channel();
-    let mut driver = JobDriver::new(ctx.clone(), plan, shared.clone(), registrations);
+    if let Some(r) = &remote {
+        r.cluster.begin_job(r.spec.clone());
+    }
+    let mut driver = JobDriver::new(ctx.clone(), plan, shared.clone(), registrations, remote);
     let run = async move {
         let outcome = driver.run().await;
+        if let Some(r) = &driver.remote {
+            r.cluster.end_job(r.spec.job);
+        }
         let answer = match outcome {
             Ok(outputs) => combine(outputs).map(|value| JobResult {
                 value,
@@ -235,6 +267,36 @@ pub(crate) fn submit<R: Send + 'static>(
     };
     ctx.driver.submit(run.boxed());
     JobHandle { shared, result: rx }
+}
+
+/// What executors need to rebuild a job over `root`; an error if it cannot run in
+/// cluster mode.
+fn remote_job(
+    cluster: &Arc<ClusterDriver>,
+    job: JobId,
+    root: &Arc<dyn AnyNode>,
+    origin: Option<&Arc<Origin>>,
+    action: &str,
+) -> Result<RemoteJob> {
+    let origin = origin.filter(|o| o.root == root.id()).ok_or_else(|| {
+        DataflowError::Cluster(format!(
+            "{} was not made by a plan builder: in cluster mode a job runs on a dataset \
+             returned by Context::build (derive datasets inside the builder)",
+            root.label()
+        ))
+    })?;
+    let action = remote_action(action)?;
+    Ok(RemoteJob {
+        cluster: cluster.clone(),
+        spec: JobSpec {
+            job: job.0,
+            builder: origin.builder.clone(),
+            args: origin.args.clone(),
+            bases: origin.bases,
+            action,
+        },
+        origin: origin.clone(),
+    })
 }
 
 /// A handle to a job that failed before it could start; `result` holds its error.
@@ -257,12 +319,7 @@ pub(crate) fn failed<R>(
 type Written = Vec<Option<(usize, Vec<u64>)>>;
 
 /// A task's completion, as the driver receives it.
-type Finished = (
-    usize,
-    TaskId,
-    usize,
-    std::result::Result<Result<TaskReport>, JoinError>,
-);
+type Finished = (usize, TaskId, usize, Result<TaskReport>);
 
 /// Runs one job's stages.
 struct JobDriver {
@@ -279,6 +336,8 @@ struct JobDriver {
     outputs: Vec<Option<Box<dyn Any + Send>>>,
     counters: CounterSnapshot,
     running: FuturesUnordered<BoxFuture<'static, Finished>>,
+    /// Cluster mode: the executors and the job's spec.
+    remote: Option<RemoteJob>,
 }
 
 impl JobDriver {
@@ -287,6 +346,7 @@ impl JobDriver {
         plan: JobPlan,
         shared: Arc<JobShared>,
         registrations: Vec<Registration>,
+        remote: Option<RemoteJob>,
     ) -> Self {
         let loads = ctx.executors.iter().map(|e| e.load.clone()).collect();
         let store = Arc::new(ShuffleStore::new(&plan.shuffles, loads));
@@ -309,6 +369,7 @@ impl JobDriver {
             written,
             counters: CounterSnapshot::default(),
             running: FuturesUnordered::new(),
+            remote,
         }
     }
 
@@ -364,7 +425,10 @@ impl JobDriver {
         if requests.is_empty() {
             return Ok(());
         }
-        let views: Vec<_> = self.ctx.executors.iter().map(|e| e.view()).collect();
+        let views: Vec<_> = match &self.remote {
+            None => self.ctx.executors.iter().map(|e| e.view()).collect(),
+            Some(r) => r.cluster.views(),
+        };
         let placed = self
             .ctx
             .placement
@@ -374,34 +438,23 @@ impl JobDriver {
             .map_err(DataflowError::Placement)?;
         let mut launched = Vec::with_capacity(placed.len());
         for (p, executor) in placed.into_iter().enumerate() {
-            let index = executor.0 as usize;
-            let exec = &self.ctx.executors[index];
             let task = TaskId {
                 job: self.shared.id,
                 stage: stage.id,
                 partition: p as u32,
             };
-            let env = TaskEnv {
-                task,
-                executor: index,
-                shuffles: self.store.clone(),
-                counters: Arc::new(TaskCounters::default()),
+            let (handle, done) = match &self.remote {
+                None => self.spawn_local(s, task, executor.0 as usize),
+                Some(_) => self.spawn_remote(s, task, executor.0),
             };
-            let body = run_task(
-                self.ctx.registry.clone(),
-                stage.name.clone(),
-                env,
-                exec.enter(class),
-            );
-            let options = SpawnOptions::new().class(class).name(task.to_string());
-            let join = exec.handle().spawn_with(options, body);
             launched.push(JobTask {
                 id: task,
                 executor,
-                handle: join.task(),
+                handle,
             });
+            let index = executor.0 as usize;
             self.running
-                .push(async move { (s, task, index, join.await) }.boxed());
+                .push(async move { (s, task, index, done.await) }.boxed());
         }
         self.shared.tasks().extend(launched);
         // A cancel that raced with this launch has not seen these tasks.
@@ -409,6 +462,122 @@ impl JobDriver {
             self.shared.cancel_tasks();
         }
         Ok(())
+    }
+
+    /// Spawns a task of stage `s` on local executor `index`.
+    fn spawn_local(
+        &self,
+        s: usize,
+        task: TaskId,
+        index: usize,
+    ) -> (TaskControl, BoxFuture<'static, Result<TaskReport>>) {
+        let stage = &self.plan.stages[s];
+        let class = self.shared.class;
+        let exec = &self.ctx.executors[index];
+        let env = TaskEnv {
+            task,
+            executor: index,
+            shuffles: self.store.clone(),
+            counters: Arc::new(TaskCounters::default()),
+        };
+        let body = run_task(
+            self.ctx.registry.clone(),
+            stage.name.clone(),
+            env,
+            exec.enter(class),
+        );
+        let options = SpawnOptions::new().class(class).name(task.to_string());
+        let join = exec.handle().spawn_with(options, body);
+        let handle = TaskControl::Local(join.task());
+        (handle, async move { joined(task, join.await) }.boxed())
+    }
+
+    /// Launches a task of stage `s` on executor process `executor`.
+    fn spawn_remote(
+        &self,
+        s: usize,
+        task: TaskId,
+        executor: u32,
+    ) -> (TaskControl, BoxFuture<'static, Result<TaskReport>>) {
+        let remote = self.remote.as_ref().expect("cluster mode");
+        let stage = &self.plan.stages[s];
+        let mut reads = Vec::new();
+        stage
+            .root
+            .shuffle_reads(task.partition as usize, &mut reads);
+        let mut locations = Vec::new();
+        let mut peers: Vec<Peer> = Vec::new();
+        for (shuffle, _) in reads {
+            if locations
+                .iter()
+                .any(|l: &ShuffleLocations| l.shuffle == shuffle.0)
+            {
+                continue;
+            }
+            let maps: Vec<u32> = self.written[&shuffle]
+                .iter()
+                .map(|w| w.as_ref().map_or(u32::MAX, |(e, _)| *e as u32))
+                .collect();
+            for &m in &maps {
+                if !peers.iter().any(|p| p.id == m) {
+                    if let Some(peer) = remote.cluster.peer(m) {
+                        peers.push(peer);
+                    }
+                }
+            }
+            locations.push(ShuffleLocations {
+                shuffle: shuffle.0,
+                maps,
+            });
+        }
+        let launch = Launch {
+            key: TaskKey {
+                job: task.job.0,
+                stage: task.stage.0,
+                partition: task.partition,
+                attempt: 0,
+            },
+            stage: stage.name.to_string(),
+            stream: self.shared.class == Class::Stream,
+            spec: None,
+            locations,
+            peers,
+        };
+        let (handle, join) = remote.cluster.launch(executor, launch, &remote.spec);
+        let origin = remote.origin.clone();
+        let action = remote.spec.action;
+        let done = async move {
+            let done: TaskDone = match join.await {
+                Ok(outcome) => outcome?,
+                Err(e) => {
+                    return Err(DataflowError::Cluster(format!(
+                        "the driver's network task for {task} stopped: {e}"
+                    )))
+                }
+            };
+            let [records_in, records_out, shuffle_written, shuffle_read, skipped] = done.counters;
+            let output = match done.output {
+                TaskResult::Shuffle { shuffle, records } => TaskOutput::Shuffle(MapStatus {
+                    shuffle: ShuffleId(shuffle),
+                    records,
+                }),
+                TaskResult::Result(bytes) => {
+                    TaskOutput::Result(decode_part(&origin, action, &bytes)?)
+                }
+            };
+            Ok(TaskReport {
+                output,
+                counters: CounterSnapshot {
+                    records_in,
+                    records_out,
+                    shuffle_written,
+                    shuffle_read,
+                    skipped,
+                    samples: Vec::new(),
+                },
+            })
+        };
+        (TaskControl::Remote(handle), done.boxed())
     }
 
     /// The executor holding most of the shuffle records that partition `part` of a
@@ -419,16 +588,15 @@ impl JobDriver {
         if reads.is_empty() {
             return None;
         }
-        let mut weight = vec![0u64; self.ctx.executors.len()];
+        let mut weight: HashMap<usize, u64> = HashMap::new();
         for (shuffle, reduce) in reads {
             for (executor, sizes) in self.written[&shuffle].iter().flatten() {
-                weight[*executor] += sizes[reduce];
+                *weight.entry(*executor).or_default() += sizes[reduce];
             }
         }
-        let (best, &w) = weight
-            .iter()
-            .enumerate()
-            .max_by_key(|(i, w)| (**w, std::cmp::Reverse(*i)))?;
+        let (best, w) = weight
+            .into_iter()
+            .max_by_key(|&(i, w)| (w, std::cmp::Reverse(i)))?;
         (w > 0).then_some(ExecutorId(best as u32))
     }
 
@@ -438,21 +606,14 @@ impl JobDriver {
         stage: usize,
         task: TaskId,
         executor: usize,
-        outcome: std::result::Result<Result<TaskReport>, JoinError>,
+        outcome: Result<TaskReport>,
     ) -> Result<()> {
         let report = match outcome {
-            Ok(report) => report?,
-            Err(e) if e.is_panic() => {
-                let message = match e.try_into_panic() {
-                    Ok(payload) => panic_message(payload.as_ref()),
-                    Err(e) => e.to_string(),
-                };
-                return Err(DataflowError::TaskPanicked { task, message });
-            }
-            Err(_) if self.shared.cancelled.load(SeqCst) => {
+            Ok(report) => report,
+            Err(DataflowError::TaskCancelled(_)) if self.shared.cancelled.load(SeqCst) => {
                 return Err(DataflowError::JobCancelled(self.shared.id));
             }
-            Err(_) => return Err(DataflowError::TaskCancelled(task)),
+            Err(e) => return Err(e),
         };
         self.counters.merge(report.counters);
         match report.output {
@@ -468,7 +629,12 @@ impl JobDriver {
 
     fn stats(&self, started: Instant) -> JobStats {
         let tasks = self.shared.tasks();
-        let mut per_executor = vec![0; self.ctx.executors.len()];
+        let executors = tasks
+            .iter()
+            .map(|t| t.executor.0 as usize + 1)
+            .max()
+            .unwrap_or(0);
+        let mut per_executor = vec![0; executors.max(self.ctx.executors.len())];
         for t in tasks.iter() {
             per_executor[t.executor.0 as usize] += 1;
         }
@@ -490,7 +656,26 @@ impl JobDriver {
     }
 }
 
-fn panic_message(payload: &(dyn Any + Send)) -> String {
+/// A local task's outcome, its join errors as dataflow errors.
+fn joined(
+    task: TaskId,
+    outcome: std::result::Result<Result<TaskReport>, JoinError>,
+) -> Result<TaskReport> {
+    match outcome {
+        Ok(report) => report,
+        Err(e) if e.is_panic() => {
+            let message = match e.try_into_panic() {
+                Ok(payload) => panic_message(payload.as_ref()),
+                Err(e) => e.to_string(),
+            };
+            Err(DataflowError::TaskPanicked { task, message })
+        }
+        Err(_) => Err(DataflowError::TaskCancelled(task)),
+    }
+}
+
+/// The message of a panic payload.
+pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
     if let Some(s) = payload.downcast_ref::<&'static str>() {
         (*s).to_owned()
     } else if let Some(s) = payload.downcast_ref::<String>() {

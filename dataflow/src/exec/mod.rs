@@ -1,6 +1,7 @@
 //! Execution: the per-task environment, the yield points, the operator registry, the
 //! task harness and the job driver that turns a plan into stages and tasks.
 
+mod control;
 mod env;
 pub(crate) mod harness;
 pub(crate) mod job;
@@ -8,7 +9,9 @@ mod registry;
 mod stats;
 pub(crate) mod yielding;
 
+pub use control::TaskControl;
 pub(crate) use env::{CounterSnapshot, TaskCounters, TaskEnv};
+pub(crate) use job::panic_message;
 pub use job::{JobHandle, JobTask, StageInfo, StageKind};
 pub use registry::OperatorRegistry;
 pub(crate) use registry::{StageRunner, TaskOutput};

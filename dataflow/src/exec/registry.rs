@@ -40,7 +40,7 @@ struct Entry {
 /// ```
 /// use neptune_dataflow::Context;
 /// let ctx = Context::builder().executors(1).slots_per_executor(1).build().unwrap();
-/// let words = ctx.parallelize(vec!["a", "b", "a"], 2).map(|w| (w, 1)).reduce_by_key(|a, b| a + b);
+/// let words = ctx.parallelize(vec!['a', 'b', 'a'], 2).map(|w| (w, 1)).reduce_by_key(|a, b| a + b);
 /// let job = words.job().collect();
 /// let names: Vec<String> = job.stages().into_iter().map(|s| s.name).collect();
 /// assert_eq!(names, ["map#1>shuffle#0", "reduce_by_key#2>collect@job-0"]);

@@ -15,7 +15,7 @@ mod store;
 mod write;
 
 pub(crate) use hash::Table;
-pub(crate) use store::{ShuffleShape, ShuffleStore};
+pub(crate) use store::{RemoteBlocks, ShuffleShape, ShuffleStore};
 pub(crate) use write::{CombineWriter, HashWriter, RoundRobinWriter};
 
 use crate::error::Result;
@@ -51,7 +51,7 @@ pub(crate) trait Writer<T>: Send + Sync + 'static {
     /// Buckets under construction.
     type State: Send + 'static;
     /// One reduce partition's share of a map task's output.
-    type Bucket: Clone + Send + 'static;
+    type Bucket: Clone + Send + serde::Serialize + serde::de::DeserializeOwned + 'static;
 
     fn start(&self, map: usize, reduce_partitions: usize) -> Self::State;
     fn push(&self, state: &mut Self::State, record: T);
@@ -90,10 +90,10 @@ impl<T: Send + 'static, W: Writer<T>> MapSide<T, W> {
     }
 
     /// Reads the bucket of map partition `map` for reduce partition `reduce`.
-    pub(crate) fn take(&self, env: &TaskEnv, map: usize, reduce: usize) -> W::Bucket {
-        let bucket = env.shuffles.take::<W::Bucket>(self.id, map, reduce);
+    pub(crate) async fn take(&self, env: &TaskEnv, map: usize, reduce: usize) -> Result<W::Bucket> {
+        let bucket = env.shuffles.take::<W::Bucket>(self.id, map, reduce).await?;
         env.counters.add_shuffle_read(W::len(&bucket) as u64);
-        bucket
+        Ok(bucket)
     }
 }
 

@@ -8,7 +8,11 @@
 //! copy, and a bucket's memory is freed as soon as it is consumed.
 
 use crate::context::ExecutorLoad;
+use crate::error::{DataflowError, Result};
 use crate::plan::ShuffleId;
+use futures::future::BoxFuture;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 use std::any::Any;
 use std::collections::HashMap;
 use std::sync::atomic::Ordering::Relaxed;
@@ -24,8 +28,33 @@ pub(crate) struct ShuffleShape {
     pub(crate) reads: usize,
 }
 
+/// Where the buckets of map tasks that ran in another process come from (cluster mode).
+pub(crate) trait RemoteBlocks: Send + Sync + 'static {
+    /// The encoded bucket `map -> reduce` of shuffle `id`, fetched from the process
+    /// that wrote it; `None` when that map task's output is in this process.
+    fn fetch(
+        &self,
+        id: ShuffleId,
+        map: usize,
+        reduce: usize,
+    ) -> Option<BoxFuture<'static, Result<Vec<u8>>>>;
+}
+
+/// Encodes a bucket (of the type it was stored with) for another process.
+type Encode = fn(&(dyn Any + Send)) -> std::result::Result<Vec<u8>, postcard::Error>;
+
+fn encode_as<B: Serialize + 'static>(
+    data: &(dyn Any + Send),
+) -> std::result::Result<Vec<u8>, postcard::Error> {
+    postcard::to_allocvec(
+        data.downcast_ref::<B>()
+            .expect("bucket of the planned type"),
+    )
+}
+
 struct Bucket {
     data: Box<dyn Any + Send>,
+    encode: Encode,
     remaining: usize,
     executor: usize,
     bytes: u64,
@@ -42,6 +71,8 @@ pub(crate) struct ShuffleStore {
     shuffles: HashMap<ShuffleId, Shuffle>,
     /// Each executor's gauge of shuffle bytes held, for placement.
     loads: Vec<Arc<ExecutorLoad>>,
+    /// Buckets written in other processes (cluster mode only).
+    remote: Option<Arc<dyn RemoteBlocks>>,
 }
 
 impl ShuffleStore {
@@ -54,7 +85,17 @@ impl ShuffleStore {
                 (s.id, Shuffle { shape: *s, buckets })
             })
             .collect();
-        ShuffleStore { shuffles, loads }
+        ShuffleStore {
+            shuffles,
+            loads,
+            remote: None,
+        }
+    }
+
+    /// A store whose missing buckets are fetched from `remote`.
+    pub(crate) fn with_remote(mut self, remote: Arc<dyn RemoteBlocks>) -> ShuffleStore {
+        self.remote = Some(remote);
+        self
     }
 
     fn shuffle(&self, id: ShuffleId) -> &Shuffle {
@@ -65,7 +106,7 @@ impl ShuffleStore {
 
     /// Stores map partition `map`'s buckets (one per reduce partition), written on
     /// `executor`; `bytes` estimates each bucket's size.
-    pub(crate) fn put<B: Send + 'static>(
+    pub(crate) fn put<B: Serialize + Send + 'static>(
         &self,
         id: ShuffleId,
         map: usize,
@@ -87,6 +128,7 @@ impl ShuffleStore {
                 .unwrap_or_else(|e| e.into_inner())
                 .replace(Bucket {
                     data: Box::new(data),
+                    encode: encode_as::<B>,
                     remaining: shuffle.shape.reads,
                     executor,
                     bytes: size,
@@ -98,17 +140,24 @@ impl ShuffleStore {
     }
 
     /// Reads the bucket of map partition `map` for reduce partition `reduce`: a clone
-    /// while other reads remain, the bucket itself on its last read.
+    /// while other reads remain, the bucket itself on its last read; a bucket written
+    /// in another process is fetched from it and decoded.
     ///
     /// # Panics
-    /// If the bucket was not written or was read more often than planned, or `B` is not
-    /// its type: the planner schedules reads after writes, so this is a bug.
-    pub(crate) fn take<B: Clone + Send + 'static>(
+    /// If a local bucket was not written or was read more often than planned, or `B` is
+    /// not its type: the planner schedules reads after writes, so this is a bug.
+    pub(crate) async fn take<B: Clone + DeserializeOwned + Send + 'static>(
         &self,
         id: ShuffleId,
         map: usize,
         reduce: usize,
-    ) -> B {
+    ) -> Result<B> {
+        if let Some(fetch) = self.remote.as_ref().and_then(|r| r.fetch(id, map, reduce)) {
+            let bytes = fetch.await?;
+            return postcard::from_bytes(&bytes).map_err(|e| {
+                DataflowError::Cluster(format!("{id}: bucket {map}->{reduce} is malformed: {e}"))
+            });
+        }
         let shuffle = self.shuffle(id);
         let r = shuffle.shape.reduce_partitions;
         let mut slot = shuffle.buckets[map * r + reduce]
@@ -119,19 +168,43 @@ impl ShuffleStore {
         });
         bucket.remaining -= 1;
         if bucket.remaining > 0 {
-            return bucket
+            return Ok(bucket
                 .data
                 .downcast_ref::<B>()
                 .expect("bucket of the planned type")
-                .clone();
+                .clone());
         }
         let bucket = slot.take().expect("checked above");
         drop(slot);
         self.release(&bucket);
-        *bucket
+        Ok(*bucket
             .data
             .downcast::<B>()
-            .expect("bucket of the planned type")
+            .expect("bucket of the planned type"))
+    }
+
+    /// Reads a bucket for another process: encoded, counted as one of its reads.
+    /// `None` if this process holds no such bucket (never written here, or read as
+    /// often as planned).
+    pub(crate) fn take_encoded(
+        &self,
+        id: ShuffleId,
+        map: usize,
+        reduce: usize,
+    ) -> Option<std::result::Result<Vec<u8>, postcard::Error>> {
+        let shuffle = self.shuffles.get(&id)?;
+        let r = shuffle.shape.reduce_partitions;
+        let slot = shuffle.buckets.get(map * r + reduce)?;
+        let mut slot = slot.lock().unwrap_or_else(|e| e.into_inner());
+        let bucket = slot.as_mut()?;
+        let encoded = (bucket.encode)(&*bucket.data);
+        bucket.remaining -= 1;
+        if bucket.remaining == 0 {
+            let bucket = slot.take().expect("checked above");
+            drop(slot);
+            self.release(&bucket);
+        }
+        Some(encoded)
     }
 
     fn release(&self, bucket: &Bucket) {

@@ -2,6 +2,7 @@
 
 use super::hash::{partition_of, Table};
 use super::Writer;
+use crate::Data;
 use std::collections::hash_map::Entry;
 use std::hash::Hash;
 use std::marker::PhantomData;
@@ -46,8 +47,8 @@ impl<K, V, F> CombineWriter<K, V, F> {
 
 impl<K, V, F> Writer<(K, V)> for CombineWriter<K, V, F>
 where
-    K: Hash + Eq + Clone + Send + 'static,
-    V: Clone + Send + 'static,
+    K: Hash + Eq + Data,
+    V: Data,
     F: Fn(V, V) -> V + Send + Sync + 'static,
 {
     type State = Vec<Table<K, Option<V>>>;
@@ -87,8 +88,8 @@ impl<K, V> HashWriter<K, V> {
 
 impl<K, V> Writer<(K, V)> for HashWriter<K, V>
 where
-    K: Hash + Eq + Clone + Send + 'static,
-    V: Clone + Send + 'static,
+    K: Hash + Eq + Data,
+    V: Data,
 {
     type State = Vec<Vec<(K, V)>>;
     type Bucket = Vec<(K, V)>;
@@ -126,7 +127,7 @@ impl<T> RoundRobinWriter<T> {
     }
 }
 
-impl<T: Clone + Send + 'static> Writer<T> for RoundRobinWriter<T> {
+impl<T: Data> Writer<T> for RoundRobinWriter<T> {
     type State = (Vec<Vec<T>>, usize);
     type Bucket = Vec<T>;
 

@@ -77,6 +77,7 @@ use crate::context::Context;
 use crate::dataset::Dataset;
 use crate::error::{DataflowError, Result};
 use crate::plan::NodeRef;
+use crate::Data;
 use neptune_runtime::time_slice::{set_time_slice, SHORT_SLICE};
 use neptune_runtime::Class;
 use node::{reads_of, MicroBatchNode, ReadCounted};
@@ -353,8 +354,8 @@ impl<T: Send + 'static> Stream<T> {
         reduce: R,
     ) -> WindowedStream<T, K, V>
     where
-        K: Hash + Eq + Clone + Send + 'static,
-        V: Clone + Send + 'static,
+        K: Hash + Eq + Data,
+        V: Data,
         E: Fn(T) -> (K, EventTime, V) + Send + Sync + 'static,
         R: Fn(V, V) -> V + Send + Sync + 'static,
     {
@@ -403,8 +404,8 @@ impl<T, K, V> fmt::Debug for WindowedStream<T, K, V> {
 impl<T, K, V> WindowedStream<T, K, V>
 where
     T: Send + 'static,
-    K: Hash + Eq + Clone + Send + 'static,
-    V: Clone + Send + 'static,
+    K: Hash + Eq + Data,
+    V: Data,
 {
     /// Starts the stream; window results go to `sink` as windows fire and update.
     ///
@@ -471,8 +472,8 @@ struct Windowed<T, K, V, S> {
 
 impl<T, K, V, S> Windowed<T, K, V, S>
 where
-    K: Hash + Eq + Clone + Send + 'static,
-    V: Clone + Send + 'static,
+    K: Hash + Eq + Data,
+    V: Data,
     S: StreamSink<WindowResult<K, V>>,
 {
     /// Moves the watermark, emits what fired, and counts it all.
@@ -509,8 +510,8 @@ where
 impl<T, K, V, S> Step<T> for Windowed<T, K, V, S>
 where
     T: Send + 'static,
-    K: Hash + Eq + Clone + Send + 'static,
-    V: Clone + Send + 'static,
+    K: Hash + Eq + Data,
+    V: Data,
     S: StreamSink<WindowResult<K, V>>,
 {
     fn batch(&mut self, fresh: Fresh<T>, stats: &Mutex<StreamStats>) -> Result<u64> {

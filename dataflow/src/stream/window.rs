@@ -191,7 +191,7 @@ impl<K: Serialize, V: Serialize> Serialize for WindowResult<K, V> {
 /// What a micro-batch job computes per (window, key): the merged value, with how many
 /// records went in, and the largest event time among them. Records too late for their
 /// window are gathered under no key, counted in `dropped`.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Partial<V> {
     pub(crate) value: Option<V>,
     pub(crate) records: u64,

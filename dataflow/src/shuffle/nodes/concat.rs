@@ -1,10 +1,12 @@
 //! `repartition`'s reduce side: the buckets of every map task, in map-task order.
 
+use crate::error::DataflowError;
 use crate::exec::yielding::IterStream;
 use crate::exec::TaskEnv;
 use crate::plan::{AnyNode, Dep, Node, NodeId, Records, ShuffleId};
 use crate::shuffle::{MapSide, RoundRobinWriter, ShuffleDep};
-use futures::StreamExt;
+use crate::Data;
+use futures::{stream, StreamExt, TryStreamExt};
 use std::sync::Arc;
 
 pub(crate) struct ConcatNode<T> {
@@ -18,15 +20,21 @@ impl<T> ConcatNode<T> {
     }
 }
 
-impl<T: Clone + Send + 'static> AnyNode for ConcatNode<T> {
+impl<T: Data> AnyNode for ConcatNode<T> {
     reads_one_shuffle!("repartition");
 }
 
-impl<T: Clone + Send + 'static> Node<T> for ConcatNode<T> {
+impl<T: Data> Node<T> for ConcatNode<T> {
     fn compute(&self, part: usize, env: &TaskEnv) -> Records<T> {
-        let buckets: Vec<Vec<T>> = (0..self.side.map_partitions())
-            .map(|map| self.side.take(env, map, part))
-            .collect();
-        IterStream::new(buckets.into_iter().flatten().map(Ok)).boxed()
+        let (side, env) = (self.side.clone(), env.clone());
+        stream::once(async move {
+            let mut buckets: Vec<Vec<T>> = Vec::with_capacity(side.map_partitions());
+            for map in 0..side.map_partitions() {
+                buckets.push(side.take(&env, map, part).await?);
+            }
+            Ok::<_, Box<DataflowError>>(IterStream::new(buckets.into_iter().flatten().map(Ok)))
+        })
+        .try_flatten()
+        .boxed()
     }
 }

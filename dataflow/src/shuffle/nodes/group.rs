@@ -5,6 +5,7 @@ use crate::exec::yielding::{yield_point, IterStream};
 use crate::exec::TaskEnv;
 use crate::plan::{AnyNode, Dep, Node, NodeId, Records, ShuffleId};
 use crate::shuffle::{HashWriter, MapSide, ShuffleDep, Table};
+use crate::Data;
 use futures::{stream, StreamExt, TryStreamExt};
 use std::hash::Hash;
 use std::sync::Arc;
@@ -22,23 +23,23 @@ impl<K, V> GroupNode<K, V> {
 
 impl<K, V> AnyNode for GroupNode<K, V>
 where
-    K: Hash + Eq + Clone + Send + 'static,
-    V: Clone + Send + 'static,
+    K: Hash + Eq + Data,
+    V: Data,
 {
     reads_one_shuffle!("group_by_key");
 }
 
 impl<K, V> Node<(K, Vec<V>)> for GroupNode<K, V>
 where
-    K: Hash + Eq + Clone + Send + 'static,
-    V: Clone + Send + 'static,
+    K: Hash + Eq + Data,
+    V: Data,
 {
     fn compute(&self, part: usize, env: &TaskEnv) -> Records<(K, Vec<V>)> {
         let (side, env) = (self.side.clone(), env.clone());
         stream::once(async move {
             let mut groups: Table<K, Vec<V>> = Table::default();
             for map in 0..side.map_partitions() {
-                for (k, v) in side.take(&env, map, part) {
+                for (k, v) in side.take(&env, map, part).await? {
                     yield_point().await;
                     groups.entry(k).or_default().push(v);
                 }

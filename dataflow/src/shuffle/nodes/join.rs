@@ -9,6 +9,7 @@ use crate::exec::yielding::{yield_point, YieldPoint};
 use crate::exec::TaskEnv;
 use crate::plan::{AnyNode, Dep, Item, Node, NodeId, Records, ShuffleId};
 use crate::shuffle::{HashWriter, MapSide, ShuffleDep, Table};
+use crate::Data;
 use futures::{stream, Stream, StreamExt, TryStreamExt};
 use std::collections::hash_map::Entry;
 use std::hash::Hash;
@@ -36,9 +37,9 @@ impl<K, V, W> JoinNode<K, V, W> {
 
 impl<K, V, W> AnyNode for JoinNode<K, V, W>
 where
-    K: Hash + Eq + Clone + Send + 'static,
-    V: Clone + Send + 'static,
-    W: Clone + Send + 'static,
+    K: Hash + Eq + Data,
+    V: Data,
+    W: Data,
 {
     fn id(&self) -> NodeId {
         self.id
@@ -67,9 +68,9 @@ where
 
 impl<K, V, W> Node<(K, (V, W))> for JoinNode<K, V, W>
 where
-    K: Hash + Eq + Clone + Send + 'static,
-    V: Clone + Send + 'static,
-    W: Clone + Send + 'static,
+    K: Hash + Eq + Data,
+    V: Data,
+    W: Data,
 {
     fn compute(&self, part: usize, env: &TaskEnv) -> Records<(K, (V, W))> {
         let (left, right, env) = (self.left.clone(), self.right.clone(), env.clone());
@@ -77,7 +78,7 @@ where
             let mut index: Table<K, usize> = Table::default();
             let mut groups: Vec<Vec<W>> = Vec::new();
             for map in 0..right.map_partitions() {
-                for (k, w) in right.take(&env, map, part) {
+                for (k, w) in right.take(&env, map, part).await? {
                     yield_point().await;
                     match index.entry(k) {
                         Entry::Occupied(e) => groups[*e.get()].push(w),
@@ -88,9 +89,10 @@ where
                     }
                 }
             }
-            let buckets: Vec<Vec<(K, V)>> = (0..left.map_partitions())
-                .map(|map| left.take(&env, map, part))
-                .collect();
+            let mut buckets: Vec<Vec<(K, V)>> = Vec::with_capacity(left.map_partitions());
+            for map in 0..left.map_partitions() {
+                buckets.push(left.take(&env, map, part).await?);
+            }
             Ok::<_, Box<DataflowError>>(Probe {
                 left: buckets.into_iter().flatten(),
                 index,

@@ -6,6 +6,7 @@ use crate::exec::TaskEnv;
 use crate::plan::{AnyNode, Dep, Node, NodeId, Records, ShuffleId};
 use crate::shuffle::write::combine_into;
 use crate::shuffle::{CombineWriter, MapSide, ShuffleDep, Table};
+use crate::Data;
 use futures::{stream, StreamExt, TryStreamExt};
 use std::hash::Hash;
 use std::sync::Arc;
@@ -27,8 +28,8 @@ impl<K, V, F> ReduceNode<K, V, F> {
 
 impl<K, V, F> AnyNode for ReduceNode<K, V, F>
 where
-    K: Hash + Eq + Clone + Send + 'static,
-    V: Clone + Send + 'static,
+    K: Hash + Eq + Data,
+    V: Data,
     F: Fn(V, V) -> V + Send + Sync + 'static,
 {
     reads_one_shuffle!("reduce_by_key");
@@ -36,8 +37,8 @@ where
 
 impl<K, V, F> Node<(K, V)> for ReduceNode<K, V, F>
 where
-    K: Hash + Eq + Clone + Send + 'static,
-    V: Clone + Send + 'static,
+    K: Hash + Eq + Data,
+    V: Data,
     F: Fn(V, V) -> V + Send + Sync + 'static,
 {
     fn compute(&self, part: usize, env: &TaskEnv) -> Records<(K, V)> {
@@ -45,7 +46,7 @@ where
         stream::once(async move {
             let mut merged: Option<Table<K, Option<V>>> = None;
             for map in 0..side.map_partitions() {
-                let bucket = side.take(&env, map, part);
+                let bucket = side.take(&env, map, part).await?;
                 match merged.as_mut() {
                     // The first bucket becomes the table as it is.
                     None => merged = Some(bucket),

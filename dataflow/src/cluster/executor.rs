@@ -1,0 +1,608 @@
+//! The executor side: a process that dials its driver, registers, rebuilds the jobs it
+//! is sent tasks of, runs those tasks on a Neptune runtime with its own policy, serves
+//! its shuffle blocks to other executors, and sends heartbeats.
+//!
+//! Tasks run on the runtime of a local [`Context`] (one executor, K slots, the local
+//! policy: a Stream task arriving from the driver pauses local Batch work as in local
+//! mode). Network work runs on a separate one-slot control runtime, so that a heartbeat
+//! or a pause message never waits behind a task.
+
+use super::blocks::{serve_blocks, PeerBlocks};
+use super::builders::{Builders, RemoteAction};
+use super::driver::{control_runtime, log};
+use super::fingerprint;
+use super::protocol::{
+    now_ns, Control, ExecutorEvent, ExecutorRequest, JobSpec, Launch, Register, Registered,
+    TaskDone, TaskKey, TaskResult, TaskUpdate, MAX_CONTROL_FRAME,
+};
+use super::wire::{read_frame, write_frame};
+use crate::context::Context;
+use crate::error::{DataflowError, Result};
+use crate::exec::{TaskCounters, TaskEnv, TaskOutput};
+use crate::plan::stages::{self, JobPlan};
+use crate::plan::{JobId, ShuffleId};
+use crate::shuffle::{MapStatus, ShuffleStore};
+use futures::channel::mpsc;
+use futures::future::Either;
+use futures::StreamExt;
+use neptune_runtime::quic::{self, ClusterIdentity};
+use neptune_runtime::{Class, SpawnOptions, TaskHandle};
+use neptune_scheduler::metrics::{AllocSnapshot, Heartbeat};
+use neptune_scheduler::ExecutorId;
+use std::collections::HashMap;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context as TaskContext, Poll};
+use std::time::Duration;
+
+/// How an executor process is set up.
+#[derive(Clone, Debug)]
+pub struct ExecutorConfig {
+    /// The driver's address.
+    pub driver: SocketAddr,
+    /// The node name in the driver's certificate.
+    pub driver_name: String,
+    /// This executor's certificate and key, and the cluster CA.
+    pub identity: ClusterIdentity,
+    /// Slots (worker threads) for tasks.
+    pub slots: usize,
+    /// The local scheduling policy.
+    pub policy: String,
+    /// Where to listen for other executors' shuffle fetches.
+    pub bind: SocketAddr,
+    /// The address other executors should dial (default: the bound address).
+    pub advertise: Option<SocketAddr>,
+    /// Memory figures of the process's counting allocator, for heartbeats (without
+    /// one, memory in use is the shuffle bytes held).
+    pub memory: Option<fn() -> AllocSnapshot>,
+}
+
+impl ExecutorConfig {
+    /// `slots` slots under NEPTUNE, dialling `driver` (named `driver` in its
+    /// certificate), shuffle blocks served on an ephemeral loopback port.
+    pub fn new(driver: SocketAddr, identity: ClusterIdentity, slots: usize) -> ExecutorConfig {
+        let bind = if driver.ip().is_loopback() {
+            SocketAddr::from(([127, 0, 0, 1], 0))
+        } else {
+            SocketAddr::from(([0, 0, 0, 0], 0))
+        };
+        ExecutorConfig {
+            driver,
+            driver_name: "driver".to_owned(),
+            identity,
+            slots,
+            policy: "neptune".to_owned(),
+            bind,
+            advertise: None,
+            memory: None,
+        }
+    }
+}
+
+/// A task running here: its runtime handle, and whether the driver paused it.
+struct Running {
+    handle: TaskHandle,
+    paused: Arc<AtomicBool>,
+}
+
+/// A job as this executor rebuilt it.
+pub(crate) struct ExecJob {
+    plan: JobPlan,
+    store: Arc<ShuffleStore>,
+    blocks: Arc<PeerBlocks>,
+}
+
+impl ExecJob {
+    pub(crate) fn store(&self) -> &Arc<ShuffleStore> {
+        &self.store
+    }
+}
+
+/// What the executor's network tasks share.
+pub(crate) struct Node {
+    ctx: Context,
+    builders: Builders,
+    id: u32,
+    driver: quinn::Connection,
+    client: quinn::Endpoint,
+    jobs: Mutex<HashMap<u64, Arc<ExecJob>>>,
+    tasks: Mutex<HashMap<TaskKey, Running>>,
+}
+
+impl Node {
+    fn tasks(&self) -> MutexGuard<'_, HashMap<TaskKey, Running>> {
+        self.tasks.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn job(&self, job: u64) -> Option<Arc<ExecJob>> {
+        self.jobs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&job)
+            .cloned()
+    }
+
+    /// The job of `launch`, rebuilt on first sight (asking the driver for its spec if
+    /// this launch came without it).
+    async fn job_of(&self, launch: &Launch) -> Result<Arc<ExecJob>> {
+        if let Some(job) = self.job(launch.key.job) {
+            return Ok(job);
+        }
+        let spec = match &launch.spec {
+            Some(spec) => spec.clone(),
+            None => self.fetch_spec(launch.key.job).await?,
+        };
+        let built = self.rebuild(&spec)?;
+        let mut jobs = self.jobs.lock().unwrap_or_else(|e| e.into_inner());
+        Ok(jobs.entry(spec.job).or_insert(built).clone())
+    }
+
+    async fn fetch_spec(&self, job: u64) -> Result<JobSpec> {
+        let failed = |e: &dyn std::fmt::Display| {
+            DataflowError::Cluster(format!("cannot get job-{job} from the driver: {e}"))
+        };
+        let (mut send, mut recv) = self.driver.open_bi().await.map_err(|e| failed(&e))?;
+        write_frame(&mut send, &ExecutorRequest::GetJob(job), MAX_CONTROL_FRAME)
+            .await
+            .map_err(|e| failed(&e))?;
+        let _ = send.finish();
+        let spec: Option<Option<JobSpec>> = read_frame(&mut recv, MAX_CONTROL_FRAME)
+            .await
+            .map_err(|e| failed(&e))?;
+        spec.flatten()
+            .ok_or_else(|| failed(&"the driver no longer runs it"))
+    }
+
+    /// Runs the job's builder and plans it as the driver did.
+    fn rebuild(&self, spec: &JobSpec) -> Result<Arc<ExecJob>> {
+        let built = self
+            .builders
+            .rebuild(&self.ctx, &spec.builder, &spec.args, spec.bases)?;
+        let runner = built.result_runner(spec.action);
+        let plan = stages::plan(JobId(spec.job), &built.root, spec.action.name(), runner);
+        let blocks = Arc::new(PeerBlocks::new(
+            spec.job,
+            self.id,
+            self.client.clone(),
+            plan.shuffles.len(),
+        ));
+        let loads = vec![self.ctx.executors()[0].load.clone()];
+        let store = Arc::new(ShuffleStore::new(&plan.shuffles, loads).with_remote(blocks.clone()));
+        Ok(Arc::new(ExecJob {
+            plan,
+            store,
+            blocks,
+        }))
+    }
+}
+
+/// Runs an executor until its driver goes away: the body of `neptune executor`.
+///
+/// # Errors
+/// The driver cannot be reached, refuses the registration (another binary, other
+/// builders), or the runtimes cannot start.
+pub fn run_executor(config: ExecutorConfig, builders: &Builders) -> Result<()> {
+    let ctx = Context::builder()
+        .executors(1)
+        .slots_per_executor(config.slots)
+        .policy(config.policy.clone())
+        .builders(builders.clone())
+        .thread_name("neptune-exec")
+        .build()?;
+    let net = control_runtime("neptune-exec-net")?;
+    net.block_on(serve(config, ctx, builders.clone()))
+}
+
+async fn serve(config: ExecutorConfig, ctx: Context, builders: Builders) -> Result<()> {
+    let failed =
+        |what: &str, e: &dyn std::fmt::Display| DataflowError::Cluster(format!("{what}: {e}"));
+    let blocks = quic::server(config.bind, &config.identity)
+        .map_err(|e| failed(&format!("cannot listen on {}", config.bind), &e))?;
+    let bound = blocks
+        .local_addr()
+        .map_err(|e| failed("no block address", &e))?;
+    let shuffle_addr = config.advertise.unwrap_or(bound);
+    let client_bind = if config.driver.is_ipv4() {
+        SocketAddr::from(([0, 0, 0, 0], 0))
+    } else {
+        SocketAddr::from(([0u16; 8], 0))
+    };
+    let client = quic::client(client_bind, &config.identity)
+        .map_err(|e| failed("no client endpoint", &e))?;
+    let driver = quic::connect(&client, config.driver, &config.driver_name)
+        .await
+        .map_err(|e| failed(&format!("cannot reach the driver at {}", config.driver), &e))?;
+    let register = Register {
+        fingerprint: fingerprint::of_this_binary(),
+        builders: builders.names(),
+        slots: config.slots as u32,
+        policy: config.policy.clone(),
+        shuffle_addr,
+        pid: std::process::id(),
+    };
+    let (id, heartbeat) = register_with(&driver, &register).await?;
+    let node = Arc::new(Node {
+        ctx,
+        builders,
+        id,
+        driver: driver.clone(),
+        client,
+        jobs: Mutex::default(),
+        tasks: Mutex::default(),
+    });
+    drop(neptune_runtime::spawn_with(
+        SpawnOptions::stream(),
+        serve_blocks(blocks.clone(), node.clone()),
+    ));
+    drop(neptune_runtime::spawn_with(
+        SpawnOptions::stream(),
+        heartbeats(node.clone(), heartbeat, config.memory),
+    ));
+    drop(neptune_runtime::spawn_with(
+        SpawnOptions::stream(),
+        serve_controls(node.clone()),
+    ));
+    // Launches, until the driver goes away.
+    loop {
+        match driver.accept_bi().await {
+            Ok((send, recv)) => {
+                drop(neptune_runtime::spawn_with(
+                    SpawnOptions::stream(),
+                    serve_launch(node.clone(), send, recv),
+                ));
+            }
+            Err(e) => {
+                log(&format!("executor {id}: the driver left ({e}); stopping"));
+                for running in node.tasks().values() {
+                    running.handle.cancel();
+                }
+                blocks.close(0u32.into(), b"executor stopping");
+                return Ok(());
+            }
+        }
+    }
+}
+
+/// `Register -> Registered`: the executor's id and heartbeat period.
+async fn register_with(driver: &quinn::Connection, register: &Register) -> Result<(u32, Duration)> {
+    let failed = |e: &dyn std::fmt::Display| {
+        DataflowError::Cluster(format!("registration with the driver failed: {e}"))
+    };
+    let (mut send, mut recv) = driver.open_bi().await.map_err(|e| failed(&e))?;
+    write_frame(&mut send, register, MAX_CONTROL_FRAME)
+        .await
+        .map_err(|e| failed(&e))?;
+    let _ = send.finish();
+    let answer: Option<Registered> = read_frame(&mut recv, MAX_CONTROL_FRAME)
+        .await
+        .map_err(|e| failed(&e))?;
+    match answer {
+        Some(Registered::Accepted {
+            executor,
+            heartbeat_ms,
+        }) => Ok((executor, Duration::from_millis(heartbeat_ms.max(1)))),
+        Some(Registered::Refused { reason }) => {
+            driver.close(0u32.into(), b"refused");
+            Err(DataflowError::Cluster(format!(
+                "the driver refused this executor: {reason}"
+            )))
+        }
+        None => Err(failed(&"no answer")),
+    }
+}
+
+/// Sends a heartbeat every `period` until the driver goes away.
+async fn heartbeats(node: Arc<Node>, period: Duration, memory: Option<fn() -> AllocSnapshot>) {
+    let mut tick = neptune_runtime::time::interval(period);
+    let mut last_allocated = memory.map_or(0, |m| m().allocated_bytes);
+    loop {
+        tick.tick().await;
+        let executor = &node.ctx.executors()[0];
+        let metrics = executor.metrics();
+        let suspended: usize = metrics.slots.iter().map(|s| s.suspended).sum();
+        let [stream, batch] = executor.running();
+        let (in_use, churn) = match memory {
+            Some(m) => {
+                let now = m();
+                let churn = now.allocated_bytes.saturating_sub(last_allocated);
+                last_allocated = now.allocated_bytes;
+                (now.in_use, churn)
+            }
+            None => (executor.shuffle_bytes(), 0),
+        };
+        let hb = Heartbeat {
+            executor: ExecutorId(node.id),
+            timestamp_ms: now_ns() / 1_000_000,
+            slots: executor.slots() as u32,
+            running: [stream as u32, batch.saturating_sub(suspended) as u32],
+            suspended: suspended as u32,
+            pausable_batch: batch.saturating_sub(suspended) as u32,
+            memory_in_use: in_use,
+            bytes_spilled: 0,
+            alloc_churn: churn,
+            suspended_bytes: 0,
+        };
+        let sent = async {
+            let mut send = node.driver.open_uni().await.map_err(|e| e.to_string())?;
+            write_frame(
+                &mut send,
+                &ExecutorEvent::Heartbeat(hb.encode()),
+                MAX_CONTROL_FRAME,
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+            send.finish().map_err(|e| e.to_string())
+        };
+        if let Err(e) = sent.await {
+            log(&format!(
+                "executor {}: heartbeat not sent ({e}); stopping them",
+                node.id
+            ));
+            return;
+        }
+    }
+}
+
+/// Pause, resume, kill and end-of-job messages from the driver.
+async fn serve_controls(node: Arc<Node>) {
+    loop {
+        let mut recv = match node.driver.accept_uni().await {
+            Ok(r) => r,
+            Err(_) => return,
+        };
+        let control: Control = match read_frame(&mut recv, MAX_CONTROL_FRAME).await {
+            Ok(Some(c)) => c,
+            Ok(None) => continue,
+            Err(e) => {
+                let reason = format!("a malformed control message: {e}");
+                log(&format!("executor {}: {reason}", node.id));
+                node.driver.close(3u32.into(), reason.as_bytes());
+                return;
+            }
+        };
+        match control {
+            Control::Pause(key) => {
+                if let Some(r) = node.tasks().get(&key) {
+                    r.paused.store(true, Relaxed);
+                    r.handle.pause();
+                }
+            }
+            Control::Resume(key) => {
+                if let Some(r) = node.tasks().get(&key) {
+                    r.paused.store(false, Relaxed);
+                    r.handle.resume();
+                }
+            }
+            Control::Kill(key) => {
+                if let Some(r) = node.tasks().get(&key) {
+                    r.handle.cancel();
+                }
+            }
+            Control::EndJob(job) => {
+                node.jobs
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .remove(&job);
+            }
+        }
+    }
+}
+
+/// Runs one launched task and reports on its stream until it ends.
+async fn serve_launch(node: Arc<Node>, mut send: quinn::SendStream, mut recv: quinn::RecvStream) {
+    let launch: Launch = match read_frame(&mut recv, MAX_CONTROL_FRAME).await {
+        Ok(Some(l)) => l,
+        Ok(None) => return,
+        Err(e) => {
+            let reason = format!("a malformed launch: {e}");
+            log(&format!("executor {}: {reason}", node.id));
+            node.driver.close(3u32.into(), reason.as_bytes());
+            return;
+        }
+    };
+    let key = launch.key;
+    let (tx, mut updates) = mpsc::unbounded::<TaskUpdate>();
+    let outcome = match start(&node, &launch, tx).await {
+        Ok(join) => {
+            // Forward updates while the task runs, then its end. The updates end
+            // when the task's body is dropped, just before its join completes.
+            let mut join = std::pin::pin!(join);
+            loop {
+                match futures::future::select(updates.next(), join.as_mut()).await {
+                    Either::Left((Some(update), _)) => {
+                        if write_frame(&mut send, &update, MAX_CONTROL_FRAME)
+                            .await
+                            .is_err()
+                        {
+                            // The driver is gone; the task's end no longer matters.
+                            if let Some(r) = node.tasks().remove(&key) {
+                                r.handle.cancel();
+                            }
+                            return;
+                        }
+                    }
+                    Either::Left((None, join)) => break join.await,
+                    Either::Right((outcome, _)) => {
+                        // Updates sent before the end go first.
+                        while let Ok(update) = updates.try_recv() {
+                            let _ = write_frame(&mut send, &update, MAX_CONTROL_FRAME).await;
+                        }
+                        break outcome;
+                    }
+                }
+            }
+        }
+        Err(e) => Err(e),
+    };
+    node.tasks().remove(&key);
+    let last = match outcome {
+        Ok(done) => TaskUpdate::Finished(done),
+        Err(e) => TaskUpdate::Failed {
+            message: e.to_string(),
+        },
+    };
+    if write_frame(&mut send, &last, MAX_CONTROL_FRAME)
+        .await
+        .is_ok()
+    {
+        let _ = send.finish();
+    }
+}
+
+/// Starts `launch`'s task on the task runtime; the future is its report.
+async fn start(
+    node: &Arc<Node>,
+    launch: &Launch,
+    updates: mpsc::UnboundedSender<TaskUpdate>,
+) -> Result<impl Future<Output = Result<TaskDone>>> {
+    let job = node.job_of(launch).await?;
+    let stage = job
+        .plan
+        .stages
+        .iter()
+        .find(|s| *s.name == *launch.stage)
+        .ok_or_else(|| {
+            DataflowError::Cluster(format!(
+                "this executor's plan of job-{} has no stage {:?} (it has {:?}): the plan \
+                 builder is not deterministic in its arguments",
+                launch.key.job,
+                launch.stage,
+                job.plan
+                    .stages
+                    .iter()
+                    .map(|s| s.name.to_string())
+                    .collect::<Vec<_>>()
+            ))
+        })?;
+    for peer in &launch.peers {
+        job.blocks.peer(peer);
+    }
+    for l in &launch.locations {
+        job.blocks.locate(ShuffleId(l.shuffle), l.maps.clone());
+    }
+    let class = if launch.stream {
+        Class::Stream
+    } else {
+        Class::Batch
+    };
+    let task = launch.key.task();
+    let counters = Arc::new(TaskCounters::default());
+    let env = TaskEnv {
+        task,
+        executor: 0,
+        shuffles: job.store.clone(),
+        counters: counters.clone(),
+    };
+    let executor = &node.ctx.executors()[0];
+    let running = executor.enter(class);
+    let body = stage.runner.run(task.partition as usize, env);
+    let paused = Arc::new(AtomicBool::new(false));
+    let reported = Reported {
+        inner: body,
+        updates,
+        paused: paused.clone(),
+        started: false,
+        parked: false,
+        _running: running,
+    };
+    let options = SpawnOptions::new()
+        .class(class)
+        .name(launch.key.to_string());
+    let join = executor.handle().spawn_with(options, reported);
+    let handle = join.task();
+    node.tasks().insert(
+        launch.key,
+        Running {
+            handle: handle.clone(),
+            paused,
+        },
+    );
+    let _job = job.clone();
+    Ok(async move {
+        let output = match join.await {
+            Ok(output) => output?,
+            Err(e) if e.is_panic() => {
+                let message = match e.try_into_panic() {
+                    Ok(p) => crate::exec::panic_message(p.as_ref()),
+                    Err(e) => e.to_string(),
+                };
+                return Err(DataflowError::TaskPanicked { task, message });
+            }
+            Err(_) => return Err(DataflowError::TaskCancelled(task)),
+        };
+        let output = match output {
+            TaskOutput::Shuffle(MapStatus { shuffle, records }) => TaskResult::Shuffle {
+                shuffle: shuffle.0,
+                records,
+            },
+            TaskOutput::Result(part) => match part.downcast::<Vec<u8>>() {
+                Ok(bytes) => TaskResult::Result(*bytes),
+                Err(_) => {
+                    return Err(DataflowError::Cluster(
+                        "a result stage produced an unencoded part".into(),
+                    ))
+                }
+            },
+        };
+        let c = counters.snapshot();
+        Ok(TaskDone {
+            output,
+            counters: [
+                c.records_in,
+                c.records_out,
+                c.shuffle_written,
+                c.shuffle_read,
+                c.skipped,
+            ],
+            suspensions: handle.suspensions(),
+        })
+    })
+}
+
+/// A task body that reports its first poll, and its parks and resumptions after
+/// pauses from the driver, on its launch stream.
+struct Reported<F> {
+    inner: F,
+    updates: mpsc::UnboundedSender<TaskUpdate>,
+    paused: Arc<AtomicBool>,
+    started: bool,
+    parked: bool,
+    _running: crate::context::RunningGuard,
+}
+
+impl<F: Future + Unpin> Future for Reported<F> {
+    type Output = F::Output;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<F::Output> {
+        let this = &mut *self;
+        if !this.started {
+            this.started = true;
+            let _ = this
+                .updates
+                .unbounded_send(TaskUpdate::Started { at_ns: now_ns() });
+        }
+        if this.parked {
+            this.parked = false;
+            let _ = this.updates.unbounded_send(TaskUpdate::Resumed);
+        }
+        let poll = Pin::new(&mut this.inner).poll(cx);
+        if poll.is_pending() && this.paused.load(Relaxed) {
+            // Pending with a pause requested: the slot parks it now.
+            this.parked = true;
+            let _ = this
+                .updates
+                .unbounded_send(TaskUpdate::Paused { at_ns: now_ns() });
+        }
+        poll
+    }
+}
+
+/// The action of a job spec, for logs.
+impl std::fmt::Display for RemoteAction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}

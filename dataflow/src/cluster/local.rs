@@ -1,0 +1,134 @@
+//! `local:N` clusters: N executor processes of this very binary on loopback, with an
+//! ephemeral CA, stopped when the driver stops (also when the program fails: the
+//! driver's context is dropped while unwinding, and an executor whose driver
+//! connection closes exits on its own).
+
+use super::driver::log;
+use crate::error::{DataflowError, Result};
+use neptune_runtime::quic::{ClusterCa, ClusterIdentity};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+
+/// Environment variables through which [`main_or_executor`](super::main_or_executor)
+/// learns that this process is an executor of a local cluster.
+pub(crate) mod env {
+    pub const DRIVER: &str = "NEPTUNE_EXECUTOR_DRIVER";
+    pub const CERTS: &str = "NEPTUNE_EXECUTOR_CERTS";
+    pub const NAME: &str = "NEPTUNE_EXECUTOR_NAME";
+    pub const SLOTS: &str = "NEPTUNE_EXECUTOR_SLOTS";
+    pub const POLICY: &str = "NEPTUNE_EXECUTOR_POLICY";
+}
+
+/// How a local cluster's executors are started.
+#[derive(Clone, Debug)]
+pub struct LocalClusterConfig {
+    /// Executor processes.
+    pub executors: usize,
+    /// Slots of each.
+    pub slots: usize,
+    /// Their local policy.
+    pub policy: String,
+    /// The program to run (default: this executable).
+    pub program: Option<PathBuf>,
+    /// Its arguments (default: none; a test binary names its executor entry test).
+    pub args: Vec<String>,
+}
+
+/// The processes of a local cluster, and the directory of their certificates.
+pub(crate) struct LocalCluster {
+    children: Vec<Child>,
+    dir: PathBuf,
+}
+
+/// Makes an ephemeral CA in a fresh directory: the driver's identity, and one
+/// certificate per executor saved there.
+pub(crate) fn ephemeral_ca(executors: usize) -> Result<(ClusterIdentity, PathBuf)> {
+    let failed = |e: &dyn std::fmt::Display| DataflowError::Cluster(format!("ephemeral CA: {e}"));
+    let dir = std::env::temp_dir().join(format!(
+        "neptune-local-cluster-{}-{}",
+        std::process::id(),
+        super::protocol::now_ns()
+    ));
+    let ca = ClusterCa::generate("neptune local cluster").map_err(|e| failed(&e))?;
+    let driver = ca.issue("driver").map_err(|e| failed(&e))?;
+    for i in 0..executors {
+        ca.issue(&format!("executor-{i}"))
+            .and_then(|id| id.save(&dir))
+            .map_err(|e| failed(&e))?;
+    }
+    Ok((driver, dir))
+}
+
+impl LocalCluster {
+    /// Starts `config.executors` executor processes dialling `driver`, with the
+    /// certificates in `dir`.
+    pub(crate) fn spawn(
+        config: &LocalClusterConfig,
+        driver: SocketAddr,
+        dir: PathBuf,
+    ) -> Result<LocalCluster> {
+        let program = match &config.program {
+            Some(p) => p.clone(),
+            None => std::env::current_exe()
+                .map_err(|e| DataflowError::Cluster(format!("cannot find this executable: {e}")))?,
+        };
+        let mut cluster = LocalCluster {
+            children: Vec::with_capacity(config.executors),
+            dir,
+        };
+        for i in 0..config.executors {
+            let child = Command::new(&program)
+                .args(&config.args)
+                .env(env::DRIVER, driver.to_string())
+                .env(env::CERTS, &cluster.dir)
+                .env(env::NAME, format!("executor-{i}"))
+                .env(env::SLOTS, config.slots.to_string())
+                .env(env::POLICY, &config.policy)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::inherit())
+                .spawn()
+                .map_err(|e| {
+                    DataflowError::Cluster(format!(
+                        "cannot start executor {i} ({}): {e}",
+                        program.display()
+                    ))
+                })?;
+            cluster.children.push(child);
+        }
+        Ok(cluster)
+    }
+
+    /// Fails if an executor process has exited.
+    pub(crate) fn check(&mut self) -> Result<()> {
+        for (i, child) in self.children.iter_mut().enumerate() {
+            if let Ok(Some(status)) = child.try_wait() {
+                return Err(DataflowError::Cluster(format!(
+                    "executor process {i} exited early ({status})"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Stops every process and removes the certificates.
+    pub(crate) fn stop(&mut self) {
+        for child in &mut self.children {
+            if let Err(e) = child.kill() {
+                if e.kind() != std::io::ErrorKind::InvalidInput {
+                    log(&format!("cannot stop executor process {}: {e}", child.id()));
+                }
+            }
+            let _ = child.wait();
+        }
+        self.children.clear();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+impl Drop for LocalCluster {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
