@@ -2,8 +2,13 @@
 //! its own executor (`executor_entry`, started with the local cluster's environment),
 //! as any program using `--cluster local:N` is.
 
-use neptune_dataflow::cluster::{main_or_executor, Builders};
-use neptune_dataflow::{Context, Dataset};
+mod common;
+
+use common::{wait_until, TempDir};
+use neptune_dataflow::cluster::{main_or_executor, Builders, RemoteAction};
+use neptune_dataflow::{Class, Context, DataflowError, Dataset};
+use neptune_runtime::TaskState;
+use std::path::Path;
 
 fn word_count(ctx: &Context, lines: Vec<String>) -> Dataset<(String, u64)> {
     ctx.parallelize(lines, 4)
@@ -18,16 +23,44 @@ fn join(ctx: &Context, n: u64) -> Dataset<(u64, (u64, u64))> {
     left.join(&right)
 }
 
+/// Two Batch partitions of `n` records; each waits, at its middle record, until the
+/// file `gate` exists, staying runnable (and pausable) while it waits.
+fn gated(ctx: &Context, (n, gate): (u64, String)) -> Dataset<u64> {
+    ctx.range(0..n, 2).map_async(move |x| {
+        let gate = gate.clone();
+        async move {
+            if x % (n / 2) == n / 4 {
+                while !Path::new(&gate).exists() {
+                    neptune_runtime::preemption_point().await;
+                }
+            }
+            x * 3
+        }
+    })
+}
+
+fn small(ctx: &Context, n: u64) -> Dataset<u64> {
+    ctx.range(0..n, 1).map(|x| x + 1)
+}
+
 fn builders() -> Builders {
     Builders::new()
         .register("word_count", word_count)
         .register("join", join)
+        .register("gated", gated)
+        .register("small", small)
 }
 
 /// Not a test of its own: the entry point of this binary's executor processes.
 #[test]
 fn executor_entry() {
     main_or_executor(&builders());
+}
+
+/// The entry point of executors that lack builders.
+#[test]
+fn executor_entry_fewer() {
+    main_or_executor(&Builders::new().register("word_count", word_count));
 }
 
 fn cluster(n: usize) -> Context {
@@ -94,4 +127,109 @@ fn word_count_and_join_equal_local_mode_on_two_and_three_executors() {
                 > 1
         );
     }
+}
+
+#[test]
+fn a_stream_task_pauses_batch_work_on_a_full_executor_which_then_finishes_undisturbed() {
+    let dir = TempDir::new("cluster-gate");
+    let gate = dir.path().join("open").to_string_lossy().into_owned();
+    let ctx = cluster(1);
+    let batch: Dataset<u64> = ctx.build("gated", &(10_000u64, gate.clone())).unwrap();
+    let expected: u64 = (0..10_000u64).map(|x| x * 3).sum();
+
+    // Both slots run a Batch task that cannot finish before the gate opens.
+    let job = batch.job().collect();
+    wait_until("both batch tasks to run", || {
+        let tasks = job.tasks();
+        tasks.len() == 2 && tasks.iter().all(|t| t.handle.state() == TaskState::Running)
+    });
+    // A Stream job needs a slot there: the executor's NEPTUNE policy pauses a Batch task.
+    let urgent: Dataset<u64> = ctx.build("small", &100u64).unwrap();
+    let urgent = urgent.with_class(Class::Stream).count().unwrap();
+    assert_eq!(*urgent, 100);
+    assert_eq!(urgent.stats.class, Class::Stream);
+
+    std::fs::write(&gate, b"").unwrap();
+    let out = job.wait().unwrap();
+    assert_eq!(out.value.iter().sum::<u64>(), expected);
+    assert_eq!(out.value.len(), 10_000);
+    assert!(out.stats.suspensions >= 1, "{:?}", out.stats);
+}
+
+#[test]
+fn the_driver_pauses_and_resumes_a_remote_task_which_then_finishes_undisturbed() {
+    let dir = TempDir::new("cluster-pause");
+    let gate = dir.path().join("open").to_string_lossy().into_owned();
+    let ctx = cluster(1);
+    let batch: Dataset<u64> = ctx.build("gated", &(1_000u64, gate.clone())).unwrap();
+    let job = batch.job().collect();
+    wait_until("both batch tasks to run", || {
+        let tasks = job.tasks();
+        tasks.len() == 2 && tasks.iter().all(|t| t.handle.state() == TaskState::Running)
+    });
+    let task = job.tasks()[0].handle.clone();
+    assert!(task.pause());
+    wait_until("the executor to report the park", || {
+        task.state() == TaskState::Paused
+    });
+    let times = task.remote().unwrap().times();
+    assert!(times.paused >= times.pause_sent && times.pause_sent >= times.started);
+    // Paused, it stays parked even once the gate opens.
+    std::fs::write(&gate, b"").unwrap();
+    assert_eq!(task.state(), TaskState::Paused);
+    assert!(task.resume());
+    let out = job.wait().unwrap();
+    assert_eq!(out.value, (0..1_000u64).map(|x| x * 3).collect::<Vec<_>>());
+    assert!(out.stats.suspensions >= 1);
+}
+
+#[test]
+fn two_builds_of_a_builder_give_the_same_stage_names() {
+    let b = builders();
+    let ctx = local();
+    let once = b
+        .stage_names(&ctx, "join", &1000u64, RemoteAction::Collect)
+        .unwrap();
+    let again = b
+        .stage_names(&ctx, "join", &1000u64, RemoteAction::Collect)
+        .unwrap();
+    assert_eq!(once, again);
+    assert_eq!(once.len(), 3);
+    assert!(once[2].ends_with(">collect@job-0"), "{once:?}");
+}
+
+#[test]
+fn an_executor_with_other_builders_is_refused_with_the_reason() {
+    let built = Context::builder()
+        .builders(builders())
+        .local_cluster(1)
+        .local_cluster_command(
+            None,
+            vec![
+                "executor_entry_fewer".into(),
+                "--exact".into(),
+                "--nocapture".into(),
+            ],
+        )
+        .build();
+    let e = built.expect_err("a refused executor");
+    let message = e.to_string();
+    assert!(matches!(e, DataflowError::Cluster(_)), "{e}");
+    assert!(message.contains("plan builders"), "{message}");
+}
+
+#[test]
+fn a_job_on_a_dataset_derived_on_the_driver_is_refused() {
+    let ctx = cluster(1);
+    let ds: Dataset<u64> = ctx.build("small", &10u64).unwrap();
+    let e = ds
+        .map(|x| x * 2)
+        .count()
+        .expect_err("closures cannot travel");
+    assert!(e.to_string().contains("plan builder"), "{e}");
+    let e = ds
+        .reduce(|a, b| a + b)
+        .expect_err("reduce's closure cannot travel");
+    assert!(e.to_string().contains("cannot travel"), "{e}");
+    assert_eq!(*ds.count().unwrap(), 10);
 }

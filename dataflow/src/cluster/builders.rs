@@ -180,6 +180,24 @@ impl Builders {
         builder.build(ctx, args)
     }
 
+    /// The stage names of the job `action` over builder `name`'s dataset, as an
+    /// executor would plan it (job 0, ids from 0): a check that a builder is
+    /// deterministic in its arguments.
+    pub fn stage_names<A: Serialize>(
+        &self,
+        ctx: &Context,
+        name: &str,
+        args: &A,
+        action: RemoteAction,
+    ) -> Result<Vec<String>> {
+        let args = postcard::to_allocvec(args)
+            .map_err(|e| DataflowError::Cluster(format!("cannot encode the arguments: {e}")))?;
+        let built = self.rebuild(ctx, name, &args, (0, 0))?;
+        let runner = built.result_runner(action);
+        let plan = crate::plan::stages::plan(crate::JobId(0), &built.root, action.name(), runner);
+        Ok(plan.stages.iter().map(|s| s.name.to_string()).collect())
+    }
+
     fn lookup(&self, name: &str) -> Result<&Arc<dyn ErasedBuilder>> {
         self.table.get(name).ok_or_else(|| {
             DataflowError::Cluster(format!(

@@ -102,6 +102,8 @@ struct Shared {
     heartbeat: Duration,
     /// Specs of running jobs, for executors that ask.
     jobs: Mutex<HashMap<u64, JobSpec>>,
+    /// Why executors were refused, for the error of a wait that fails.
+    refusals: Mutex<Vec<String>>,
 }
 
 impl Shared {
@@ -144,6 +146,7 @@ impl ClusterDriver {
             builders,
             heartbeat,
             jobs: Mutex::default(),
+            refusals: Mutex::default(),
         });
         let accept = (endpoint.clone(), shared.clone());
         drop(runtime.spawn_with(SpawnOptions::stream(), accept_loop(accept.0, accept.1)));
@@ -175,19 +178,34 @@ impl ClusterDriver {
             if members.live.len() >= n {
                 return Ok(());
             }
+            let refused = || {
+                let r = self
+                    .shared
+                    .refusals
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner());
+                if r.is_empty() {
+                    String::new()
+                } else {
+                    format!("; refused: {}", r.join("; "))
+                }
+            };
             if let Some(local) = self
                 .local
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .as_mut()
             {
-                local.check()?;
+                if let Err(e) = local.check() {
+                    return Err(DataflowError::Cluster(format!("{e}{}", refused())));
+                }
             }
             let now = Instant::now();
             if now >= deadline {
                 return Err(DataflowError::Cluster(format!(
-                    "{} of {n} executors registered within {wait:?}",
-                    members.live.len()
+                    "{} of {n} executors registered within {wait:?}{}",
+                    members.live.len(),
+                    refused()
                 )));
             }
             let step = (deadline - now).min(Duration::from_millis(100));
@@ -618,6 +636,12 @@ async fn register(
         None
     };
     if let Some(reason) = refusal {
+        // Recorded before the executor can learn of it (and exit).
+        shared
+            .refusals
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(format!("{name}: {reason}"));
         let answer = Registered::Refused {
             reason: reason.clone(),
         };

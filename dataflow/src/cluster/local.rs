@@ -105,7 +105,7 @@ impl LocalCluster {
         for (i, child) in self.children.iter_mut().enumerate() {
             if let Ok(Some(status)) = child.try_wait() {
                 return Err(DataflowError::Cluster(format!(
-                    "executor process {i} exited early ({status})"
+                    "executor process {i} exited ({status})"
                 )));
             }
         }
