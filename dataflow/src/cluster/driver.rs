@@ -294,6 +294,7 @@ impl ClusterDriver {
             state: AtomicU8::new(RUNNABLE),
             suspensions: AtomicU32::new(0),
             launched_ns: AtomicU64::new(now_ns()),
+            received_ns: AtomicU64::new(0),
             started_ns: AtomicU64::new(0),
             pause_sent_ns: AtomicU64::new(0),
             paused_ns: AtomicU64::new(0),
@@ -360,6 +361,7 @@ pub(crate) fn control_runtime(name: &str) -> Result<Runtime> {
     neptune_runtime::Builder::new()
         .slots(1)
         .thread_name(name)
+        .short_time_slices(true)
         .build()
         .map_err(DataflowError::Runtime)
 }
@@ -404,7 +406,8 @@ async fn run_remote(
             .await
             .map_err(|e| lost(&e))?;
         match update {
-            Some(TaskUpdate::Started { at_ns }) => {
+            Some(TaskUpdate::Started { at_ns, received_ns }) => {
+                state.received_ns.store(received_ns, Relaxed);
                 state.started_ns.store(at_ns, Relaxed);
                 let _ = state
                     .state
@@ -450,6 +453,7 @@ pub(crate) struct RemoteState {
     state: AtomicU8,
     suspensions: AtomicU32,
     launched_ns: AtomicU64,
+    received_ns: AtomicU64,
     started_ns: AtomicU64,
     pause_sent_ns: AtomicU64,
     paused_ns: AtomicU64,
@@ -471,6 +475,8 @@ pub struct RemoteTask {
 pub struct RemoteTimes {
     /// The driver decided to launch it.
     pub launched: u64,
+    /// Its launch arrived at its executor.
+    pub received: u64,
     /// Its executor first polled it.
     pub started: u64,
     /// The driver sent the last pause.
@@ -534,6 +540,7 @@ impl RemoteTask {
     pub fn times(&self) -> RemoteTimes {
         RemoteTimes {
             launched: self.state.launched_ns.load(Relaxed),
+            received: self.state.received_ns.load(Relaxed),
             started: self.state.started_ns.load(Relaxed),
             pause_sent: self.state.pause_sent_ns.load(Relaxed),
             paused: self.state.paused_ns.load(Relaxed),

@@ -404,8 +404,9 @@ async fn serve_launch(node: Arc<Node>, mut send: quinn::SendStream, mut recv: qu
         }
     };
     let key = launch.key;
+    let received = now_ns();
     let (tx, mut updates) = mpsc::unbounded::<TaskUpdate>();
-    let outcome = match start(&node, &launch, tx).await {
+    let outcome = match start(&node, &launch, tx, received).await {
         Ok(join) => {
             // Forward updates while the task runs, then its end. The updates end
             // when the task's body is dropped, just before its join completes.
@@ -457,6 +458,7 @@ async fn start(
     node: &Arc<Node>,
     launch: &Launch,
     updates: mpsc::UnboundedSender<TaskUpdate>,
+    received: u64,
 ) -> Result<impl Future<Output = Result<TaskDone>>> {
     let job = node.job_of(launch).await?;
     let stage = job
@@ -502,6 +504,7 @@ async fn start(
     let paused = Arc::new(AtomicBool::new(false));
     let reported = Reported {
         inner: body,
+        received,
         updates,
         paused: paused.clone(),
         started: false,
@@ -566,6 +569,7 @@ async fn start(
 /// pauses from the driver, on its launch stream.
 struct Reported<F> {
     inner: F,
+    received: u64,
     updates: mpsc::UnboundedSender<TaskUpdate>,
     paused: Arc<AtomicBool>,
     started: bool,
@@ -582,7 +586,10 @@ impl<F: Future + Unpin> Future for Reported<F> {
             this.started = true;
             let _ = this
                 .updates
-                .unbounded_send(TaskUpdate::Started { at_ns: now_ns() });
+                .unbounded_send(TaskUpdate::Started {
+                    at_ns: now_ns(),
+                    received_ns: this.received,
+                });
         }
         if this.parked {
             this.parked = false;

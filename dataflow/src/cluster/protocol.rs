@@ -153,6 +153,8 @@ pub enum TaskUpdate {
     Started {
         /// When.
         at_ns: u64,
+        /// When its launch arrived.
+        received_ns: u64,
     },
     /// Parked after a pause, at this wall-clock time.
     Paused {

@@ -32,6 +32,7 @@ pub struct Builder {
     thread_name: String,
     stack_size: Option<usize>,
     policy: Box<dyn Policy>,
+    short_slices: bool,
 }
 
 impl Default for Builder {
@@ -59,6 +60,7 @@ impl Builder {
             thread_name: "neptune-slot".to_owned(),
             stack_size: None,
             policy: Box::new(DefaultPolicy),
+            short_slices: false,
         }
     }
 
@@ -89,6 +91,15 @@ impl Builder {
     /// A boxed policy (e.g. chosen by name at run time).
     pub fn boxed_policy(mut self, policy: Box<dyn Policy>) -> Builder {
         self.policy = policy;
+        self
+    }
+
+    /// Slot threads ask the kernel for short time slices (see
+    /// [`time_slice`](crate::time_slice)): for a runtime of network or control work
+    /// that sleeps most of the time and must run the moment it wakes, even when every
+    /// core is busy with another runtime's Batch work.
+    pub fn short_time_slices(mut self, short: bool) -> Builder {
+        self.short_slices = short;
         self
     }
 
@@ -147,7 +158,12 @@ impl Builder {
             let slot = Slot::new(shared.clone(), i, local);
             let h = handle.clone();
             let exited_here = exited.clone();
+            let short = self.short_slices;
             let body = move || {
+                if short {
+                    // Best effort: kernels before 6.12 accept it and change nothing.
+                    let _ = crate::time_slice::set_time_slice(crate::time_slice::SHORT_SLICE);
+                }
                 let _rt = context::enter_runtime(h.clone());
                 #[cfg(not(loom))]
                 let _drv = crate::driver::enter(h.driver.clone());
