@@ -64,7 +64,10 @@ fn shuffled(ctx: &Context, (mib, parts): (u64, u32)) -> Dataset<Vec<u8>> {
     let records = mib * 256;
     let parts = parts as usize;
     ctx.generate(parts, move |p| {
-        let (from, to) = (records * p as u64 / parts as u64, records * (p as u64 + 1) / parts as u64);
+        let (from, to) = (
+            records * p as u64 / parts as u64,
+            records * (p as u64 + 1) / parts as u64,
+        );
         (from..to).map(|i| vec![i as u8; 4096])
     })
     .repartition(parts)
@@ -131,7 +134,7 @@ impl Bench {
         let mut wire = Vec::with_capacity(tasks);
         let mut done = 0;
         while done < tasks + warm {
-            let ds: Dataset<u64> = ctx.build("tiny", &per_job).unwrap();
+            let ds: Dataset<u64> = ctx.build("tiny", per_job).unwrap();
             let job = ds.job().count();
             let handles = job.tasks();
             assert_eq!(*job.wait().unwrap(), u64::from(per_job));
@@ -163,11 +166,12 @@ impl Bench {
     fn remote_pause(&self) {
         let ctx = self.cluster(self.executors, self.slots, "neptune");
         let parts = (self.executors * self.slots) as u32;
-        let dir = std::env::temp_dir().join(format!("neptune-cluster-bench-{}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("neptune-cluster-bench-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let gate = dir.join("open");
         let ds: Dataset<u64> = ctx
-            .build("gated", &(parts, gate.to_string_lossy().into_owned()))
+            .build("gated", (parts, gate.to_string_lossy().into_owned()))
             .unwrap();
         let job = ds.job().collect();
         let running = |job: &JobHandle<Vec<u64>>| {
@@ -208,7 +212,7 @@ impl Bench {
         let cluster = self.cluster(self.executors, self.slots, "neptune");
         let local = self.local(self.executors, self.slots, "neptune");
         let run = |ctx: &Context| {
-            let ds: Dataset<Vec<u8>> = ctx.build("shuffled", &(mib, parts)).unwrap();
+            let ds: Dataset<Vec<u8>> = ctx.build("shuffled", (mib, parts)).unwrap();
             let t = Instant::now();
             assert_eq!(*ds.count().unwrap(), mib * 256);
             mib as f64 / t.elapsed().as_secs_f64()
@@ -255,10 +259,16 @@ impl Bench {
                     ("local_stream_p99_us", l.p99.to_string()),
                     ("cluster_stream_p50_us", c.p50.to_string()),
                     ("cluster_stream_p99_us", c.p99.to_string()),
-                    ("cluster_over_local_p99", format!("{:.2}", c.p99 as f64 / l.p99.max(1) as f64)),
+                    (
+                        "cluster_over_local_p99",
+                        format!("{:.2}", c.p99 as f64 / l.p99.max(1) as f64),
+                    ),
                     ("local_batch_units_per_s", format!("{:.0}", l.units_per_s)),
                     ("cluster_batch_units_per_s", format!("{:.0}", c.units_per_s)),
-                    ("batch_ratio", format!("{:.3}", c.units_per_s / l.units_per_s)),
+                    (
+                        "batch_ratio",
+                        format!("{:.3}", c.units_per_s / l.units_per_s),
+                    ),
                     ("micro_batches", c.batches.to_string()),
                 ],
             );
@@ -289,11 +299,12 @@ fn mw1_row(ctx: &Context, w: usize, seconds: f64) -> Mw1Row {
     let started = Instant::now();
     let last_end = Arc::new(AtomicU64::new(0));
     let batch = {
-        let (ctx, stop, units, last_end) = (ctx.clone(), stop.clone(), units.clone(), last_end.clone());
+        let (ctx, stop, units, last_end) =
+            (ctx.clone(), stop.clone(), units.clone(), last_end.clone());
         std::thread::spawn(move || {
             let tasks = 4 * w as u32;
             while !stop.load(Relaxed) {
-                let ds: Dataset<u64> = ctx.build("mw1", &(tasks, BATCH_UNITS, 1.0)).unwrap();
+                let ds: Dataset<u64> = ctx.build("mw1", (tasks, BATCH_UNITS, 1.0)).unwrap();
                 let n = *ds.with_class(Class::Batch).count().unwrap();
                 if !stop.load(Relaxed) {
                     units.fetch_add(n, Relaxed);
@@ -325,7 +336,7 @@ fn mw1_row(ctx: &Context, w: usize, seconds: f64) -> Mw1Row {
         if let Some(d) = release.checked_duration_since(Instant::now()) {
             std::thread::sleep(d);
         }
-        let ds: Dataset<u64> = ctx.build("mw1", &(w as u32, STREAM_UNITS, 1.0)).unwrap();
+        let ds: Dataset<u64> = ctx.build("mw1", (w as u32, STREAM_UNITS, 1.0)).unwrap();
         let job = ds.with_class(Class::Stream).job().count();
         let _ = tx.send((release.elapsed(), job));
         i += 1;
@@ -368,7 +379,9 @@ fn main() {
         slots: args.value("--slots", 1),
         args,
     };
-    let only: String = bench.args.value("--only", "dispatch,remote_pause,mw1,shuffle".to_owned());
+    let only: String = bench
+        .args
+        .value("--only", "dispatch,remote_pause,mw1,shuffle".to_owned());
     for figure in only.split(',') {
         match figure {
             "dispatch" => bench.dispatch(),

@@ -3,6 +3,10 @@
 //! ```text
 //! neptune [OPTIONS]                       the unified application (as `neptune run`)
 //! neptune run [OPTIONS]                   the same; `neptune run --help` lists OPTIONS
+//! neptune driver --listen ADDR --expect N --certs DIR [OPTIONS]
+//!                                         the application as the driver of a cluster
+//! neptune executor --driver ADDR --slots K --certs DIR --name NAME [--advertise ADDR]
+//!                                         an executor process of that cluster
 //! neptune cert init DIR [--force]         a new cluster CA: DIR/ca.pem, DIR/ca.key
 //! neptune cert issue --ca DIR NAME [--out DIR2] [--days N] [--force]
 //!                                         node NAME's DIR2/NAME.pem, NAME.key, ca.pem
@@ -18,7 +22,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use neptune_runtime::quic::{ClusterCa, IdentityError};
+use neptune_dataflow::cluster::{run_executor, ExecutorConfig};
+use neptune_runtime::quic::{ClusterCa, ClusterIdentity, IdentityError};
+use std::net::SocketAddr;
 
 use crate::apps::unified::{self, Progress};
 
@@ -52,6 +58,60 @@ enum Command {
         args: Vec<String>,
     },
     /// Makes the cluster's certificates (mutual TLS between nodes)
+    /// Runs the unified application as the driver of a cluster: executors started
+    /// with `neptune executor` dial ADDR; the application starts once N registered.
+    /// OPTIONS are the application's (`neptune run --help`).
+    Driver {
+        /// Address to listen on.
+        #[arg(long, value_name = "ADDR")]
+        listen: SocketAddr,
+        /// Executors to wait for.
+        #[arg(long, value_name = "N", default_value_t = 1)]
+        expect: usize,
+        /// Directory holding ca.pem and the driver's NAME.pem and NAME.key.
+        #[arg(long, value_name = "DIR")]
+        certs: PathBuf,
+        /// The driver's node name (its certificate's).
+        #[arg(long, default_value = "driver")]
+        name: String,
+        /// The application's options.
+        #[arg(
+            trailing_var_arg = true,
+            allow_hyphen_values = true,
+            value_name = "OPTIONS"
+        )]
+        args: Vec<String>,
+    },
+    /// Runs an executor process: dials the driver, runs the tasks it is sent, until
+    /// the driver goes away.
+    Executor {
+        /// The driver's address.
+        #[arg(long, value_name = "ADDR")]
+        driver: SocketAddr,
+        /// Slots (worker threads) for tasks.
+        #[arg(long, value_name = "K", default_value_t = 1,
+              value_parser = clap::value_parser!(u16).range(1..))]
+        slots: u16,
+        /// Directory holding ca.pem and this executor's NAME.pem and NAME.key.
+        #[arg(long, value_name = "DIR")]
+        certs: PathBuf,
+        /// This executor's node name (its certificate's).
+        #[arg(long)]
+        name: String,
+        /// The local scheduling policy.
+        #[arg(long, default_value = "neptune")]
+        policy: String,
+        /// The address other executors fetch shuffle blocks from (default: the one
+        /// it listens on).
+        #[arg(long, value_name = "ADDR")]
+        advertise: Option<SocketAddr>,
+        /// Where to listen for shuffle fetches (default: an ephemeral port).
+        #[arg(long, value_name = "ADDR")]
+        bind: Option<SocketAddr>,
+        /// The driver's node name (its certificate's).
+        #[arg(long, default_value = "driver")]
+        driver_name: String,
+    },
     #[command(subcommand)]
     Cert(CertCommand),
 }
@@ -107,6 +167,64 @@ pub fn main_with(
     match cli.command {
         None => run_application(Vec::new(), progress),
         Some(Command::Run { args }) => run_application(args, progress),
+        Some(Command::Driver {
+            listen,
+            expect,
+            certs,
+            name,
+            args,
+        }) => {
+            let identity = match ClusterIdentity::from_dir(&certs, &name) {
+                Ok(id) => id,
+                Err(e) => return fail(&e.to_string()),
+            };
+            let mut cfg = match unified::Config::from_args(args) {
+                Ok(cfg) => cfg,
+                Err(e) if e == unified::USAGE => {
+                    println!("neptune driver {}", unified::USAGE);
+                    return ExitCode::SUCCESS;
+                }
+                Err(e) => return fail(&e),
+            };
+            if expect == 0 {
+                return fail("--expect must be at least 1");
+            }
+            cfg.cluster = unified::Where::Driver {
+                listen,
+                expect,
+                identity,
+            };
+            unified::run_config(&cfg, "neptune driver", progress)
+        }
+        Some(Command::Executor {
+            driver,
+            slots,
+            certs,
+            name,
+            policy,
+            advertise,
+            bind,
+            driver_name,
+        }) => {
+            let identity = match ClusterIdentity::from_dir(&certs, &name) {
+                Ok(id) => id,
+                Err(e) => return fail(&e.to_string()),
+            };
+            if let Err(e) = neptune_scheduler::policy_by_name(&policy, 1) {
+                return fail(&e.to_string());
+            }
+            let mut config = ExecutorConfig::new(driver, identity, usize::from(slots));
+            config.policy = policy;
+            config.advertise = advertise;
+            config.driver_name = driver_name;
+            if let Some(bind) = bind {
+                config.bind = bind;
+            }
+            match run_executor(config, &unified::builders()) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => fail(&e.to_string()),
+            }
+        }
         Some(Command::Cert(cert)) => match run_cert(cert) {
             Ok(written) => {
                 for path in written {

@@ -69,6 +69,8 @@ impl Bar {
 }
 
 fn main() -> ExitCode {
+    // A process started as an executor of `--cluster local:N` runs only that.
+    neptune::dataflow::cluster::main_or_executor(&neptune::apps::unified::builders());
     let mut bar = Bar {
         terminal: std::io::stderr().is_terminal(),
         last_tenth: None,

@@ -4,7 +4,49 @@
 #[path = "../examples/tpch/queries.rs"]
 mod queries;
 
-use neptune::dataflow::Context;
+use neptune::dataflow::cluster::main_or_executor;
+use neptune::dataflow::{Context, Dataset};
+
+/// Not a test of its own: the entry point of this binary's executor processes.
+#[test]
+fn executor_entry() {
+    main_or_executor(&queries::builders());
+}
+
+#[test]
+fn q1_and_q6_on_two_and_three_executor_processes_equal_the_reference_loops() {
+    let (sf, parts) = (0.01, 4);
+    let rows = queries::generate(sf, parts);
+    let (q1_expected, q6_expected) = (queries::q1_reference(&rows), queries::q6_reference(&rows));
+    for n in [2, 3] {
+        let ctx = Context::builder()
+            .builders(queries::builders())
+            .local_cluster(n)
+            .local_cluster_command(
+                None,
+                vec![
+                    "executor_entry".into(),
+                    "--exact".into(),
+                    "--nocapture".into(),
+                ],
+            )
+            .build()
+            .unwrap();
+        let q1: Dataset<((u8, u8), queries::Q1Sums)> = ctx.build("tpch-q1", (sf, parts)).unwrap();
+        let q1 = q1.collect().unwrap();
+        assert!(
+            q1.stats
+                .tasks_per_executor
+                .iter()
+                .filter(|&&t| t > 0)
+                .count()
+                > 1
+        );
+        assert_eq!(queries::q1_answer(q1.into_value()), q1_expected);
+        let q6: Dataset<((), i64)> = ctx.build("tpch-q6", (sf, parts)).unwrap();
+        assert_eq!(*q6.collect().unwrap(), [((), q6_expected)]);
+    }
+}
 
 #[test]
 fn q1_and_q6_match_the_reference_loops() {

@@ -104,16 +104,16 @@ fn lines() -> Vec<String> {
 fn word_count_and_join_equal_local_mode_on_two_and_three_executors() {
     type Wc = Dataset<(String, u64)>;
     type Joined = Dataset<(u64, (u64, u64))>;
-    let wc: Wc = local().build("word_count", &lines()).unwrap();
+    let wc: Wc = local().build("word_count", lines()).unwrap();
     let expected_wc = sorted(wc.collect().unwrap().into_value());
-    let joined: Joined = local().build("join", &1000u64).unwrap();
+    let joined: Joined = local().build("join", 1000u64).unwrap();
     let expected_join = sorted(joined.collect().unwrap().into_value());
     for n in [2, 3] {
         let ctx = cluster(n);
         assert_eq!(ctx.cluster_executors().len(), n);
-        let wc: Wc = ctx.build("word_count", &lines()).unwrap();
+        let wc: Wc = ctx.build("word_count", lines()).unwrap();
         assert_eq!(sorted(wc.collect().unwrap().into_value()), expected_wc);
-        let joined: Joined = ctx.build("join", &1000u64).unwrap();
+        let joined: Joined = ctx.build("join", 1000u64).unwrap();
         let out = joined.collect().unwrap();
         assert_eq!(sorted(out.value.clone()), expected_join);
         assert_eq!(*joined.count().unwrap(), 1000);
@@ -134,7 +134,7 @@ fn a_stream_task_pauses_batch_work_on_a_full_executor_which_then_finishes_undist
     let dir = TempDir::new("cluster-gate");
     let gate = dir.path().join("open").to_string_lossy().into_owned();
     let ctx = cluster(1);
-    let batch: Dataset<u64> = ctx.build("gated", &(10_000u64, gate.clone())).unwrap();
+    let batch: Dataset<u64> = ctx.build("gated", (10_000u64, gate.clone())).unwrap();
     let expected: u64 = (0..10_000u64).map(|x| x * 3).sum();
 
     // Both slots run a Batch task that cannot finish before the gate opens.
@@ -144,7 +144,7 @@ fn a_stream_task_pauses_batch_work_on_a_full_executor_which_then_finishes_undist
         tasks.len() == 2 && tasks.iter().all(|t| t.handle.state() == TaskState::Running)
     });
     // A Stream job needs a slot there: the executor's NEPTUNE policy pauses a Batch task.
-    let urgent: Dataset<u64> = ctx.build("small", &100u64).unwrap();
+    let urgent: Dataset<u64> = ctx.build("small", 100u64).unwrap();
     let urgent = urgent.with_class(Class::Stream).count().unwrap();
     assert_eq!(*urgent, 100);
     assert_eq!(urgent.stats.class, Class::Stream);
@@ -161,7 +161,7 @@ fn the_driver_pauses_and_resumes_a_remote_task_which_then_finishes_undisturbed()
     let dir = TempDir::new("cluster-pause");
     let gate = dir.path().join("open").to_string_lossy().into_owned();
     let ctx = cluster(1);
-    let batch: Dataset<u64> = ctx.build("gated", &(1_000u64, gate.clone())).unwrap();
+    let batch: Dataset<u64> = ctx.build("gated", (1_000u64, gate.clone())).unwrap();
     let job = batch.job().collect();
     wait_until("both batch tasks to run", || {
         let tasks = job.tasks();
@@ -221,7 +221,7 @@ fn an_executor_with_other_builders_is_refused_with_the_reason() {
 #[test]
 fn a_job_on_a_dataset_derived_on_the_driver_is_refused() {
     let ctx = cluster(1);
-    let ds: Dataset<u64> = ctx.build("small", &10u64).unwrap();
+    let ds: Dataset<u64> = ctx.build("small", 10u64).unwrap();
     let e = ds
         .map(|x| x * 2)
         .count()

@@ -13,6 +13,8 @@
 #[allow(dead_code)]
 #[path = "../common/mod.rs"]
 mod common;
+// Shared with tests/tpch.rs, which also runs the cluster plans.
+#[allow(dead_code)]
 mod queries;
 
 use common::{available_cores, Args};

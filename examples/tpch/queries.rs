@@ -6,12 +6,14 @@
 //! hundredths), so sums do not depend on the order in which partitions are merged and
 //! the two versions of a query must agree to the last digit.
 
+use neptune::dataflow::cluster::Builders;
 use neptune::dataflow::{Context, Dataset, Result};
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use tpchgen::generators::LineItemGenerator;
 
 /// The LINEITEM columns Q1 and Q6 read.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Lineitem {
     /// `l_quantity`, in units.
     pub quantity: i64,
@@ -44,25 +46,10 @@ pub fn days_from_civil(y: i32, m: u32, d: u32) -> i32 {
 /// are the same whatever the thread count: each thread makes one of `tpchgen`'s parts,
 /// concatenated in order).
 pub fn generate(sf: f64, threads: usize) -> Vec<Lineitem> {
-    let parts = threads.max(1) as i32;
+    let parts = threads.max(1);
     let chunks: Vec<Vec<Lineitem>> = std::thread::scope(|s| {
-        let handles: Vec<_> = (1..=parts)
-            .map(|part| {
-                s.spawn(move || {
-                    LineItemGenerator::new(sf, part, parts)
-                        .iter()
-                        .map(|l| Lineitem {
-                            quantity: l.l_quantity,
-                            extendedprice: l.l_extendedprice.into_inner(),
-                            discount: l.l_discount.into_inner(),
-                            tax: l.l_tax.into_inner(),
-                            returnflag: l.l_returnflag.as_bytes()[0],
-                            linestatus: l.l_linestatus.as_bytes()[0],
-                            shipdate: l.l_shipdate.to_unix_epoch(),
-                        })
-                        .collect()
-                })
-            })
+        let handles: Vec<_> = (0..parts)
+            .map(|part| s.spawn(move || part_rows(sf, part, parts).collect()))
             .collect();
         handles
             .into_iter()
@@ -70,6 +57,39 @@ pub fn generate(sf: f64, threads: usize) -> Vec<Lineitem> {
             .collect()
     });
     chunks.concat()
+}
+
+/// The rows of part `part` (from 0) of `parts` of LINEITEM at scale factor `sf`.
+fn part_rows(sf: f64, part: usize, parts: usize) -> impl Iterator<Item = Lineitem> {
+    LineItemGenerator::new(sf, part as i32 + 1, parts as i32)
+        .iter()
+        .map(|l| Lineitem {
+            quantity: l.l_quantity,
+            extendedprice: l.l_extendedprice.into_inner(),
+            discount: l.l_discount.into_inner(),
+            tax: l.l_tax.into_inner(),
+            returnflag: l.l_returnflag.as_bytes()[0],
+            linestatus: l.l_linestatus.as_bytes()[0],
+            shipdate: l.l_shipdate.to_unix_epoch(),
+        })
+}
+
+/// LINEITEM at scale factor `sf` as a dataset whose partition `p` generates part `p`
+/// of `partitions` where it runs (the rows of [`generate`] with as many threads).
+pub fn generated(ctx: &Context, sf: f64, partitions: usize) -> Dataset<Lineitem> {
+    ctx.generate(partitions, move |p| part_rows(sf, p, partitions))
+}
+
+/// The plan builders of Q1 and Q6 over generated LINEITEM (arguments: scale factor
+/// and partitions), for cluster mode.
+pub fn builders() -> Builders {
+    Builders::new()
+        .register("tpch-q1", |ctx: &Context, (sf, parts): (f64, usize)| {
+            q1_plan(&generated(ctx, sf, parts))
+        })
+        .register("tpch-q6", |ctx: &Context, (sf, parts): (f64, usize)| {
+            q6_plan(&generated(ctx, sf, parts))
+        })
 }
 
 // ---------------------------------------------------------------------------------
@@ -81,7 +101,7 @@ pub fn q1_cutoff() -> i32 {
 }
 
 /// Q1's sums for one (return flag, line status) group, exact.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Q1Sums {
     /// `sum(l_quantity)`.
     pub qty: i64,
@@ -161,15 +181,23 @@ fn q1_rows(groups: impl IntoIterator<Item = ((u8, u8), Q1Sums)>) -> Vec<Q1Row> {
         .collect()
 }
 
-/// Q1 as a dataflow job: filter, key by group, combine, collect; sorted by group.
-pub fn q1_engine(lineitem: &Dataset<Lineitem>) -> Result<Vec<Q1Row>> {
+/// Q1's plan: filter, key by group, combine.
+pub fn q1_plan(lineitem: &Dataset<Lineitem>) -> Dataset<((u8, u8), Q1Sums)> {
     let cutoff = q1_cutoff();
-    let groups = lineitem
+    lineitem
         .filter(move |l| l.shipdate <= cutoff)
         .map(|l| ((l.returnflag, l.linestatus), Q1Sums::of(&l)))
         .reduce_by_key(Q1Sums::merge)
-        .collect()?;
-    Ok(q1_rows(groups.into_value()))
+}
+
+/// Q1's answer from its plan's records, sorted by group.
+pub fn q1_answer(groups: Vec<((u8, u8), Q1Sums)>) -> Vec<Q1Row> {
+    q1_rows(groups)
+}
+
+/// Q1 as a dataflow job: filter, key by group, combine, collect; sorted by group.
+pub fn q1_engine(lineitem: &Dataset<Lineitem>) -> Result<Vec<Q1Row>> {
+    Ok(q1_rows(q1_plan(lineitem).collect()?.into_value()))
 }
 
 /// Q1 as a single-threaded loop.
@@ -207,6 +235,16 @@ pub fn q6_engine(lineitem: &Dataset<Lineitem>) -> Result<i64> {
         .map(|l| l.extendedprice * l.discount)
         .reduce(|a, b| a + b)?;
     Ok(revenue.into_value().unwrap_or(0))
+}
+
+/// Q6's plan: the revenue of the selected rows, summed into one record (under the
+/// unit key, so that the sum happens in the tasks wherever they run).
+pub fn q6_plan(lineitem: &Dataset<Lineitem>) -> Dataset<((), i64)> {
+    let (from, to) = q6_dates();
+    lineitem
+        .filter(move |l| q6_selects(l, from, to))
+        .map(|l| ((), l.extendedprice * l.discount))
+        .reduce_by_key_into(1, |a, b| a + b)
 }
 
 /// Q6 as a single-threaded loop.

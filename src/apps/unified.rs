@@ -25,9 +25,12 @@
 //! [`run`] drives it; [`Config::from_args`] reads the command line shared by the
 //! `neptune` binary and `examples/unified.rs`.
 
-use neptune_dataflow::stream::{generator, sinks, Published, StreamStats};
-use neptune_dataflow::{Context, DataflowError, JobHandle};
+use neptune_dataflow::cluster::{Builders, DriverConfig};
+use neptune_dataflow::stream::{generator, sinks, MicroBatch, Published, StreamStats};
+use neptune_dataflow::{Context, DataflowError, Dataset, JobHandle};
+use neptune_runtime::quic::ClusterIdentity;
 use neptune_scheduler::PolicyKind;
+use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -43,7 +46,7 @@ pub const POLICIES: [&str; 4] = ["fifo", "fair", "kill", "neptune"];
 pub const BATCH_ALONE: &str = "batch-alone";
 
 /// One labelled example.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Example {
     /// Its features.
     pub x: [f32; FEATURES],
@@ -52,7 +55,7 @@ pub struct Example {
 }
 
 /// A logistic-regression model: `P(y) = sigmoid(w · x + b)`.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Model {
     /// Weights.
     pub w: [f32; FEATURES],
@@ -205,6 +208,26 @@ pub struct Config {
     pub seed: u64,
     /// One JSON object per run on standard output (`--json`).
     pub json: bool,
+    /// Where the executors are (`--cluster local:N`; default: in this process).
+    pub cluster: Where,
+}
+
+/// Where the application's executors run.
+#[derive(Clone, Debug)]
+pub enum Where {
+    /// One executor of `slots` slots in this process (local mode).
+    Local,
+    /// `--cluster local:N`: N executor processes of `slots` slots on loopback.
+    LocalCluster(usize),
+    /// `neptune driver`: executors of their own slots dial in.
+    Driver {
+        /// Where to listen.
+        listen: std::net::SocketAddr,
+        /// Executors to wait for.
+        expect: usize,
+        /// The driver's identity.
+        identity: ClusterIdentity,
+    },
 }
 
 impl Default for Config {
@@ -224,6 +247,7 @@ impl Default for Config {
             learning_rate: 0.05,
             seed: 7,
             json: false,
+            cluster: Where::Local,
         }
     }
 }
@@ -232,7 +256,7 @@ impl Default for Config {
 pub const USAGE: &str =
     "usage: [--policy fifo|fair|kill|neptune|static|batch-alone] [--all-policies] [--json] \
 [--slots N] [--seconds S] [--rows N] [--holdout N] [--rate EVENTS_PER_S] [--trigger-ms T] \
-[--partitions P] [--stream-partitions P] [--learning-rate R] [--seed N]";
+[--partitions P] [--stream-partitions P] [--learning-rate R] [--seed N] [--cluster local:N]";
 
 fn parse<T: std::str::FromStr>(name: &str, v: Option<String>) -> Result<T, String> {
     let v = v.ok_or_else(|| format!("{name} needs a value"))?;
@@ -279,12 +303,23 @@ impl Config {
                 "--stream-partitions" => cfg.stream_partitions = parse(&name, value())?,
                 "--learning-rate" => cfg.learning_rate = parse(&name, value())?,
                 "--seed" => cfg.seed = parse(&name, value())?,
+                "--cluster" => {
+                    let v: String = parse(&name, value())?;
+                    let n = v
+                        .strip_prefix("local:")
+                        .and_then(|n| n.parse::<usize>().ok())
+                        .filter(|&n| n > 0)
+                        .ok_or_else(|| {
+                            format!("--cluster: expected local:N with N > 0, got {v:?}")
+                        })?;
+                    cfg.cluster = Where::LocalCluster(n);
+                }
                 "-h" | "--help" => return Err(USAGE.to_owned()),
                 other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
             }
         }
         if !partitions_set {
-            cfg.partitions = cfg.slots;
+            cfg.partitions = cfg.slots * cfg.executors();
         }
         if cfg.policy != BATCH_ALONE {
             cfg.policy
@@ -303,6 +338,15 @@ impl Config {
             return Err("--rate must be a positive number".into());
         }
         Ok(cfg)
+    }
+
+    /// Executor processes (1 in local mode; a driver's are those it expects).
+    pub fn executors(&self) -> usize {
+        match &self.cluster {
+            Where::Local => 1,
+            Where::LocalCluster(n) => *n,
+            Where::Driver { expect, .. } => *expect,
+        }
     }
 
     /// The runs this configuration reports, in order: a policy name, or
@@ -350,17 +394,40 @@ impl Data {
                 .collect()
         });
         let holdout = gen.examples(rows as u64, cfg.holdout);
+        let train = Arc::new(train);
+        *TRAINING.lock().unwrap_or_else(|e| e.into_inner()) =
+            Some(((cfg.seed, rows), train.clone()));
         Data {
             gen,
-            train: Arc::new(train),
+            train,
             holdout,
         }
     }
 }
 
+/// The training set last generated in this process, by (seed, rows): executors make
+/// it once, on the first task that needs it, and keep it for every later pass.
+static TRAINING: Mutex<Option<TrainingSet>> = Mutex::new(None);
+
+/// A training set and its (seed, rows).
+type TrainingSet = ((u64, usize), Arc<Vec<Example>>);
+
+/// The training set of `seed` and `rows`, generated on first use in this process.
+fn training_set(seed: u64, rows: usize) -> Arc<Vec<Example>> {
+    let mut cache = TRAINING.lock().unwrap_or_else(|e| e.into_inner());
+    match &*cache {
+        Some((key, data)) if *key == (seed, rows) => data.clone(),
+        _ => {
+            let data = Arc::new(DataGen::new(seed).examples(0, rows));
+            *cache = Some(((seed, rows), data.clone()));
+            data
+        }
+    }
+}
+
 /// A sum of models weighted by the rows they were trained on.
-#[derive(Clone, Copy, Debug)]
-struct Weighted {
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
+pub struct Weighted {
     w: [f64; FEATURES],
     b: f64,
     rows: u64,
@@ -430,18 +497,34 @@ impl Iterator for SgdTask {
     }
 }
 
-/// Starts one training pass from `model` as a Batch job.
-fn start_pass(
-    ctx: &Context,
-    data: &Arc<Vec<Example>>,
-    model: Model,
-    partitions: usize,
-    learning_rate: f32,
-) -> JobHandle<Option<Weighted>> {
-    let data = data.clone();
-    let rows = data.len();
+/// What a training pass is built from: everything travels, the data set is
+/// regenerated from its seed where the tasks run.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Pass {
+    /// The data set's seed.
+    pub seed: u64,
+    /// Its rows.
+    pub rows: usize,
+    /// Tasks.
+    pub partitions: usize,
+    /// The model the pass starts from.
+    pub model: Model,
+    /// SGD learning rate.
+    pub learning_rate: f32,
+}
+
+/// The plan builder of a training pass: each task runs SGD over its share of the rows
+/// and yields its model, weighted by its rows.
+pub fn pass(ctx: &Context, pass: Pass) -> Dataset<Weighted> {
+    let Pass {
+        seed,
+        rows,
+        partitions,
+        model,
+        learning_rate,
+    } = pass;
     ctx.generate(partitions, move |p| SgdTask {
-        data: data.clone(),
+        data: training_set(seed, rows),
         next: rows * p / partitions,
         end: rows * (p + 1) / partitions,
         model,
@@ -450,9 +533,45 @@ fn start_pass(
         done: false,
     })
     .flat_map(|m| m)
-    .job()
-    .batch()
-    .reduce(Weighted::add)
+}
+
+/// The plan builder of a stream micro-batch: every event scored by the latest model
+/// version this process has (one read per micro-batch), with that version.
+pub fn score(ctx: &Context, batch: MicroBatch<Example>) -> Dataset<(bool, u64)> {
+    let m = ctx
+        .published(MODEL, Model::default())
+        .expect("the model is only ever published as a Model")
+        .latest();
+    batch
+        .into_dataset(ctx)
+        .map(move |e| (m.predict(&e.x) == e.y, m.version))
+}
+
+/// The name the model is published under.
+const MODEL: &str = "unified-model";
+
+/// The application's plan builders: the `neptune` binary's executors run them.
+pub fn builders() -> Builders {
+    Builders::new()
+        .register("unified-pass", pass)
+        .register("unified-score", score)
+}
+
+/// Starts one training pass from `model` as a Batch job.
+fn start_pass(
+    ctx: &Context,
+    cfg: &Config,
+    model: Model,
+) -> Result<JobHandle<Vec<Weighted>>, String> {
+    let args = Pass {
+        seed: cfg.seed,
+        rows: cfg.rows,
+        partitions: cfg.partitions,
+        model,
+        learning_rate: cfg.learning_rate,
+    };
+    let pass: Dataset<Weighted> = ctx.build("unified-pass", args).map_err(|e| e.to_string())?;
+    Ok(pass.job().batch().collect())
 }
 
 /// What training did in one run.
@@ -471,7 +590,6 @@ struct Training {
 /// Trains until `stop`, publishing a version after each pass.
 fn train(
     ctx: &Context,
-    data: &Arc<Vec<Example>>,
     model: &Published<Model>,
     cfg: &Config,
     stop: &AtomicBool,
@@ -481,7 +599,7 @@ fn train(
     let mut t = Training::default();
     while !stop.load(Ordering::Relaxed) {
         let from = model.latest().value;
-        let mut job = start_pass(ctx, data, from, cfg.partitions, cfg.learning_rate);
+        let mut job = start_pass(ctx, cfg, from)?;
         let outcome = loop {
             if let Some(outcome) = futures::FutureExt::now_or_never(&mut job) {
                 break Some(outcome);
@@ -496,7 +614,11 @@ fn train(
         match outcome {
             None => break,
             Some(Ok(result)) => {
-                let sum = result.value.expect("a pass over at least one row");
+                let sum = result
+                    .value
+                    .into_iter()
+                    .reduce(Weighted::add)
+                    .expect("a pass over at least one row");
                 model.publish(sum.average());
                 t.passes += 1;
                 t.rows += sum.rows;
@@ -613,30 +735,39 @@ pub fn run_once(
 ) -> Result<RunReport, String> {
     let with_stream = policy != BATCH_ALONE;
     let policy_name = if with_stream { policy } else { "neptune" };
-    let ctx = Context::builder()
-        .executors(1)
+    let builder = Context::builder()
         .slots_per_executor(cfg.slots)
         .policy(policy_name)
         .thread_name(format!("unified-{policy}"))
-        .build()
+        .builders(builders());
+    let builder = match &cfg.cluster {
+        Where::Local => builder.executors(1),
+        Where::LocalCluster(n) => builder.local_cluster(*n),
+        Where::Driver {
+            listen,
+            expect,
+            identity,
+        } => builder.cluster(DriverConfig::new(*listen, identity.clone(), *expect)),
+    };
+    let ctx = builder.build().map_err(|e| e.to_string())?;
+    let model = ctx
+        .published(MODEL, Model::default())
         .map_err(|e| e.to_string())?;
-    let model = Published::new(Model::default());
     let stop = Arc::new(AtomicBool::new(false));
     let training = Arc::new(Mutex::new(Training::default()));
     let started = Instant::now();
     let trainer = {
-        let (ctx, data, model, cfg) = (ctx.clone(), data.train.clone(), model.clone(), cfg.clone());
+        let (ctx, model, cfg) = (ctx.clone(), model.clone(), cfg.clone());
         let (stop, training) = (stop.clone(), training.clone());
         std::thread::Builder::new()
             .name("unified-trainer".into())
-            .spawn(move || train(&ctx, &data, &model, &cfg, &stop, started, &training))
+            .spawn(move || train(&ctx, &model, &cfg, &stop, started, &training))
             .map_err(|e| e.to_string())?
     };
 
     let scoring = Arc::new(Mutex::new(Scoring::default()));
     let stream = if with_stream {
         let gen = data.gen;
-        let reader = model.clone();
         let counts = scoring.clone();
         let events = generator(cfg.rate, move |seq, _time| gen.example(STREAM_OFFSET + seq));
         let sink = sinks::from_fn(move |scored: Vec<(bool, u64)>| {
@@ -655,12 +786,9 @@ pub fn run_once(
             .name("scoring")
             .trigger(cfg.trigger)
             .partitions(cfg.stream_partitions)
-            .map_batches(move |events| {
-                // The model is read once per micro-batch, without a lock; every event
-                // of the micro-batch is scored by this version.
-                let m = reader.latest();
-                events.map(move |e| (m.predict(&e.x) == e.y, m.version))
-            })
+            // The model is read once per micro-batch, without a lock, where the
+            // micro-batch runs; every event of it is scored by that version.
+            .build_batches::<(bool, u64)>("unified-score")
             .start(sink);
         match handle {
             Ok(h) => Some(h),
@@ -791,11 +919,18 @@ pub fn run(cfg: &Config, progress: &mut dyn FnMut(&Progress)) -> Result<Vec<RunR
 /// The reports as a readable table.
 pub fn table(cfg: &Config, reports: &[RunReport]) -> String {
     let mut out = String::new();
-    let _ = writeln!(
+    let _ =
+        writeln!(
         out,
-        "Unified stream/batch: {} slots; training: {} rows x {FEATURES} features, {} tasks per pass; \
+        "Unified stream/batch: {}; training: {} rows x {FEATURES} features, {} tasks per pass; \
 stream: {:.0} events/s, {} ms trigger; {:.0} s per run",
-        cfg.slots,
+        match &cfg.cluster {
+            Where::Local => format!("{} slots", cfg.slots),
+            Where::LocalCluster(n) => {
+                format!("local cluster of {n} executor processes x {} slots", cfg.slots)
+            }
+            Where::Driver { expect, .. } => format!("cluster of {expect} executors"),
+        },
         cfg.rows,
         cfg.partitions,
         cfg.rate,
@@ -854,14 +989,25 @@ pub fn main_with(
             return ExitCode::from(2);
         }
     };
-    match run(&cfg, progress) {
+    run_config(&cfg, program, progress)
+}
+
+/// Runs `cfg` and prints its report (a table, or JSON lines); the exit code says
+/// whether it ran.
+pub fn run_config(
+    cfg: &Config,
+    program: &str,
+    progress: &mut dyn FnMut(&Progress),
+) -> std::process::ExitCode {
+    use std::process::ExitCode;
+    match run(cfg, progress) {
         Ok(reports) => {
             if cfg.json {
                 for r in &reports {
                     println!("{}", r.to_json());
                 }
             } else {
-                print!("{}", table(&cfg, &reports));
+                print!("{}", table(cfg, &reports));
             }
             ExitCode::SUCCESS
         }
@@ -901,15 +1047,22 @@ mod tests {
             holdout: 1_000,
             slots: 2,
             partitions: 2,
+            learning_rate: 0.05,
             ..Config::default()
         };
         let data = Data::generate(&cfg);
-        let ctx = Context::builder().slots_per_executor(2).build().unwrap();
-        let sum = start_pass(&ctx, &data.train, Model::default(), 2, 0.05)
+        let ctx = Context::builder()
+            .slots_per_executor(2)
+            .builders(builders())
+            .build()
+            .unwrap();
+        let parts = start_pass(&ctx, &cfg, Model::default())
+            .unwrap()
             .wait()
             .unwrap()
-            .into_value()
-            .unwrap();
+            .into_value();
+        assert_eq!(parts.len(), 2);
+        let sum = parts.into_iter().reduce(Weighted::add).unwrap();
         assert_eq!(sum.rows, 4_000);
         // The same by hand: two halves, each from zero, averaged.
         let mut halves = [Model::default(); 2];

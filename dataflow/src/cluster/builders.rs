@@ -73,6 +73,8 @@ impl Built {
 /// A registered builder with its types erased.
 trait ErasedBuilder: Send + Sync + 'static {
     fn build(&self, ctx: &Context, args: &[u8]) -> Result<Built>;
+    /// Builds from arguments of the builder's type, boxed (local mode: no encoding).
+    fn build_any(&self, ctx: &Context, args: Box<dyn Any>) -> Result<Built>;
     fn types(&self) -> (TypeId, TypeId);
 }
 
@@ -90,6 +92,13 @@ where
     fn build(&self, ctx: &Context, args: &[u8]) -> Result<Built> {
         let args: A = postcard::from_bytes(args)
             .map_err(|e| DataflowError::Cluster(format!("builder arguments are malformed: {e}")))?;
+        self.build_any(ctx, Box::new(args))
+    }
+
+    fn build_any(&self, ctx: &Context, args: Box<dyn Any>) -> Result<Built> {
+        let args = *args
+            .downcast::<A>()
+            .map_err(|_| DataflowError::Cluster("builder arguments of another type".into()))?;
         let dataset = (self.f)(ctx, args);
         let node = dataset.node.clone();
         Ok(Built {
@@ -124,7 +133,7 @@ where
 ///
 /// let builders = Builders::new().register("squares", squares);
 /// let ctx = Context::builder().slots_per_executor(1).builders(builders).build().unwrap();
-/// let total: u64 = ctx.build::<u64, u64>("squares", &4).unwrap().collect().unwrap().iter().sum();
+/// let total: u64 = ctx.build::<u64, u64>("squares", 4).unwrap().collect().unwrap().iter().sum();
 /// assert_eq!(total, 1 + 4 + 9);
 /// ```
 #[derive(Clone, Default)]
@@ -174,9 +183,10 @@ impl Builders {
         name: &str,
         args: &[u8],
         bases: (u32, u32),
+        default_partitions: usize,
     ) -> Result<Built> {
         let builder = self.lookup(name)?;
-        let _scope = scope::enter(bases);
+        let _scope = scope::enter(bases, default_partitions);
         builder.build(ctx, args)
     }
 
@@ -192,7 +202,7 @@ impl Builders {
     ) -> Result<Vec<String>> {
         let args = postcard::to_allocvec(args)
             .map_err(|e| DataflowError::Cluster(format!("cannot encode the arguments: {e}")))?;
-        let built = self.rebuild(ctx, name, &args, (0, 0))?;
+        let built = self.rebuild(ctx, name, &args, (0, 0), ctx.default_partitions())?;
         let runner = built.result_runner(action);
         let plan = crate::plan::stages::plan(crate::JobId(0), &built.root, action.name(), runner);
         Ok(plan.stages.iter().map(|s| s.name.to_string()).collect())
@@ -214,6 +224,8 @@ pub(crate) struct Origin {
     pub(crate) builder: String,
     pub(crate) args: Vec<u8>,
     pub(crate) bases: (u32, u32),
+    /// The default partition count the build saw.
+    pub(crate) default_partitions: usize,
     /// The dataset the builder returned: only jobs on it can run in cluster mode.
     pub(crate) root: NodeId,
     /// Decodes a result part of a remote `collect` (a `Vec<T>`).
@@ -236,7 +248,7 @@ impl Context {
     ///
     /// # Errors
     /// No builder of that name, or one registered with other argument or record types.
-    pub fn build<A, T>(&self, name: &str, args: &A) -> Result<Dataset<T>>
+    pub fn build<A, T>(&self, name: &str, args: A) -> Result<Dataset<T>>
     where
         A: Serialize + DeserializeOwned + 'static,
         T: Data,
@@ -250,9 +262,9 @@ impl Context {
                 std::any::type_name::<T>()
             )));
         }
-        let args = postcard::to_allocvec(args)
-            .map_err(|e| DataflowError::Cluster(format!("cannot encode the arguments: {e}")))?;
-        let (built, bases) = if self.inner.cluster.is_some() {
+        let (built, bases, args) = if self.inner.cluster.is_some() {
+            let encoded = postcard::to_allocvec(&args)
+                .map_err(|e| DataflowError::Cluster(format!("cannot encode the arguments: {e}")))?;
             // One build at a time, in a scope that starts at the context's counters
             // and moves them past what the build used.
             let _one = self
@@ -261,12 +273,16 @@ impl Context {
                 .lock()
                 .unwrap_or_else(|e| e.into_inner());
             let bases = self.inner.id_bases();
-            let built = builders.rebuild(self, name, &args, bases)?;
+            let built = {
+                let _scope = scope::enter(bases, self.inner.default_partitions);
+                builder.build_any(self, Box::new(args))?
+            };
             self.inner.advance_ids(scope::last_used());
-            (built, bases)
+            (built, bases, encoded)
         } else {
+            // Local mode: the builder is just called; nothing is encoded.
             let bases = self.inner.id_bases();
-            (builder.build(self, &args)?, bases)
+            (builder.build_any(self, Box::new(args))?, bases, Vec::new())
         };
         let node: NodeRef<T> = built
             .typed
@@ -279,6 +295,7 @@ impl Context {
             builder: name.to_owned(),
             args,
             bases,
+            default_partitions: self.inner.default_partitions,
             root: node.erased.id(),
             decode_collect: decode_vec::<T>,
         };
@@ -355,30 +372,43 @@ pub(crate) fn decode_part(
 }
 
 /// Build scopes: while a builder rebuilds a plan on this thread, dataset and shuffle
-/// ids come from the scope, starting at the driver's bases, instead of the context.
+/// ids come from the scope, starting at the driver's bases, instead of the context, and
+/// a partition count of 0 means the driver's default.
 pub(crate) mod scope {
     use super::{NodeId, ShuffleId};
     use std::cell::Cell;
 
+    #[derive(Clone, Copy)]
+    struct Scope {
+        node: u32,
+        shuffle: u32,
+        default_partitions: usize,
+    }
+
     thread_local! {
-        static SCOPE: Cell<Option<(u32, u32)>> = const { Cell::new(None) };
+        static SCOPE: Cell<Option<Scope>> = const { Cell::new(None) };
         static LAST: Cell<(u32, u32)> = const { Cell::new((0, 0)) };
     }
 
     /// Ends the scope when dropped, remembering where its counters stopped.
-    pub(crate) struct Guard(Option<(u32, u32)>);
+    pub(crate) struct Guard(Option<Scope>);
 
     impl Drop for Guard {
         fn drop(&mut self) {
             if let Some(end) = SCOPE.with(|s| s.replace(self.0)) {
-                LAST.with(|l| l.set(end));
+                LAST.with(|l| l.set((end.node, end.shuffle)));
             }
         }
     }
 
     /// Starts a scope whose first ids are `bases` (dataset, shuffle).
-    pub(crate) fn enter(bases: (u32, u32)) -> Guard {
-        Guard(SCOPE.with(|s| s.replace(Some(bases))))
+    pub(crate) fn enter(bases: (u32, u32), default_partitions: usize) -> Guard {
+        let scope = Scope {
+            node: bases.0,
+            shuffle: bases.1,
+            default_partitions,
+        };
+        Guard(SCOPE.with(|s| s.replace(Some(scope))))
     }
 
     /// Where the last scope on this thread stopped: the next unused ids.
@@ -388,17 +418,24 @@ pub(crate) mod scope {
 
     pub(crate) fn next_node() -> Option<NodeId> {
         SCOPE.with(|s| {
-            let (n, sh) = s.get()?;
-            s.set(Some((n + 1, sh)));
-            Some(NodeId(n))
+            let mut scope = s.get()?;
+            scope.node += 1;
+            s.set(Some(scope));
+            Some(NodeId(scope.node - 1))
         })
     }
 
     pub(crate) fn next_shuffle() -> Option<ShuffleId> {
         SCOPE.with(|s| {
-            let (n, sh) = s.get()?;
-            s.set(Some((n, sh + 1)));
-            Some(ShuffleId(sh))
+            let mut scope = s.get()?;
+            scope.shuffle += 1;
+            s.set(Some(scope));
+            Some(ShuffleId(scope.shuffle - 1))
         })
+    }
+
+    /// The default partition count of the build in progress, if any.
+    pub(crate) fn default_partitions() -> Option<usize> {
+        SCOPE.with(|s| s.get().map(|scope| scope.default_partitions))
     }
 }

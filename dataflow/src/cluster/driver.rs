@@ -102,6 +102,8 @@ struct Shared {
     heartbeat: Duration,
     /// Specs of running jobs, for executors that ask.
     jobs: Mutex<HashMap<u64, JobSpec>>,
+    /// The latest version of every broadcast value, for executors that join later.
+    broadcasts: Mutex<HashMap<String, (u64, Vec<u8>)>>,
     /// Why executors were refused, for the error of a wait that fails.
     refusals: Mutex<Vec<String>>,
 }
@@ -147,6 +149,7 @@ impl ClusterDriver {
             heartbeat,
             jobs: Mutex::default(),
             refusals: Mutex::default(),
+            broadcasts: Mutex::default(),
         });
         let accept = (endpoint.clone(), shared.clone());
         drop(runtime.spawn_with(SpawnOptions::stream(), accept_loop(accept.0, accept.1)));
@@ -258,6 +261,25 @@ impl ClusterDriver {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .insert(spec.job, spec);
+    }
+
+    /// Sends a version of a published value to every executor, and keeps it for
+    /// executors that join later.
+    pub(crate) fn broadcast(&self, name: &str, version: u64, value: Vec<u8>) {
+        self.shared
+            .broadcasts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(name.to_owned(), (version, value.clone()));
+        let members = self.shared.members();
+        for m in members.live.values() {
+            let control = Control::Broadcast {
+                name: name.to_owned(),
+                version,
+                value: value.clone(),
+            };
+            send_control(&self.runtime, m.connection.clone(), control);
+        }
     }
 
     /// Forgets a job and tells every executor that had it to drop its state.
@@ -683,6 +705,24 @@ async fn register(
         .await
         .map_err(|e| e.to_string())?;
     send.finish().map_err(|e| e.to_string())?;
+    // The latest broadcasts go out before the executor counts as registered (and can
+    // be sent newer ones); a replica ignores a version older than the one it has, so
+    // streams arriving out of order do no harm.
+    let latest: Vec<(String, (u64, Vec<u8>))> = shared
+        .broadcasts
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    for (name, (version, value)) in latest {
+        let control = Control::Broadcast {
+            name,
+            version,
+            value,
+        };
+        send_control_on(connection.clone(), control).await;
+    }
     shared.members().live.insert(id, member);
     shared.joined.notify_all();
     Ok(id)

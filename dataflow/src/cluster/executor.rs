@@ -158,9 +158,13 @@ impl Node {
 
     /// Runs the job's builder and plans it as the driver did.
     fn rebuild(&self, spec: &JobSpec) -> Result<Arc<ExecJob>> {
-        let built = self
-            .builders
-            .rebuild(&self.ctx, &spec.builder, &spec.args, spec.bases)?;
+        let built = self.builders.rebuild(
+            &self.ctx,
+            &spec.builder,
+            &spec.args,
+            spec.bases,
+            spec.default_partitions,
+        )?;
         let runner = built.result_runner(spec.action);
         let plan = stages::plan(JobId(spec.job), &built.root, spec.action.name(), runner);
         let blocks = Arc::new(PeerBlocks::new(
@@ -381,6 +385,15 @@ async fn serve_controls(node: Arc<Node>) {
                     r.handle.cancel();
                 }
             }
+            Control::Broadcast {
+                name,
+                version,
+                value,
+            } => {
+                if let Err(e) = node.ctx.inner.broadcasts.receive(&name, version, value) {
+                    log(&format!("executor {}: {e}", node.id));
+                }
+            }
             Control::EndJob(job) => {
                 node.jobs
                     .lock()
@@ -584,12 +597,10 @@ impl<F: Future + Unpin> Future for Reported<F> {
         let this = &mut *self;
         if !this.started {
             this.started = true;
-            let _ = this
-                .updates
-                .unbounded_send(TaskUpdate::Started {
-                    at_ns: now_ns(),
-                    received_ns: this.received,
-                });
+            let _ = this.updates.unbounded_send(TaskUpdate::Started {
+                at_ns: now_ns(),
+                received_ns: this.received,
+            });
         }
         if this.parked {
             this.parked = false;

@@ -25,6 +25,7 @@
 //!   executors start through [`main_or_executor`].
 
 pub(crate) mod blocks;
+pub(crate) mod broadcast;
 pub(crate) mod builders;
 pub(crate) mod driver;
 mod executor;

@@ -105,6 +105,8 @@ pub struct JobSpec {
     pub args: Vec<u8>,
     /// The first dataset id and shuffle id of the build.
     pub bases: (u32, u32),
+    /// The driver's default partition count.
+    pub default_partitions: usize,
     /// What the result stage does.
     pub action: RemoteAction,
 }
@@ -199,7 +201,7 @@ pub enum TaskResult {
 }
 
 /// Driver → executor, fire and forget.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Control {
     /// Pause a task (it parks at its next yield point).
     Pause(TaskKey),
@@ -209,6 +211,15 @@ pub enum Control {
     Kill(TaskKey),
     /// The job is over: drop its plan and shuffle blocks.
     EndJob(u64),
+    /// A new version of a published value.
+    Broadcast {
+        /// Its name.
+        name: String,
+        /// Its version.
+        version: u64,
+        /// The postcard-encoded value.
+        value: Vec<u8>,
+    },
 }
 
 /// Executor → driver requests.

@@ -3,6 +3,7 @@
 use super::driver::Driver;
 use super::executor::Executor;
 use super::{Context, ContextInner};
+use crate::cluster::broadcast::Broadcasts;
 use crate::cluster::builders::Builders;
 use crate::cluster::driver::ClusterDriver;
 use crate::cluster::local::{ephemeral_ca, LocalCluster};
@@ -291,6 +292,7 @@ impl ContextBuilder {
                 builders: self.builders,
                 cluster: None,
                 build_lock: Mutex::new(()),
+                broadcasts: Default::default(),
                 next_node: AtomicU32::new(0),
                 next_shuffle: AtomicU32::new(0),
                 next_job: AtomicU64::new(0),
@@ -355,6 +357,12 @@ impl ContextBuilder {
         cluster.wait_for(expect, wait)?;
         let driver = Driver::start(format!("{}-driver", self.thread_name))
             .map_err(DataflowError::Runtime)?;
+        let cluster = Arc::new(cluster);
+        let broadcasts = Broadcasts::default();
+        let to = cluster.clone();
+        broadcasts.set_sender(Arc::new(move |name, version, value| {
+            to.broadcast(name, version, value)
+        }));
         Ok(Context {
             inner: Arc::new(ContextInner {
                 driver,
@@ -363,8 +371,9 @@ impl ContextBuilder {
                 registry: OperatorRegistry::default(),
                 default_partitions: self.default_partitions.unwrap_or(slots * expect).max(1),
                 builders: self.builders,
-                cluster: Some(Arc::new(cluster)),
+                cluster: Some(cluster),
                 build_lock: Mutex::new(()),
+                broadcasts,
                 next_node: AtomicU32::new(0),
                 next_shuffle: AtomicU32::new(0),
                 next_job: AtomicU64::new(0),

@@ -8,6 +8,7 @@ pub use builder::ContextBuilder;
 pub use executor::Executor;
 pub(crate) use executor::{ExecutorLoad, RunningGuard};
 
+use crate::cluster::broadcast::Broadcasts;
 use crate::cluster::builders::{scope, Builders};
 use crate::cluster::driver::ClusterDriver;
 use crate::dataset::Dataset;
@@ -50,6 +51,8 @@ pub(crate) struct ContextInner {
     pub(crate) builders: Builders,
     /// Cluster mode: the link to the executor processes (`executors` is then empty).
     pub(crate) cluster: Option<Arc<ClusterDriver>>,
+    /// Values published by name (broadcast to executors in cluster mode).
+    pub(crate) broadcasts: Broadcasts,
     /// Cluster mode: one plan build at a time (see `Context::build`).
     pub(crate) build_lock: Mutex<()>,
     next_node: AtomicU32,
@@ -92,7 +95,7 @@ impl ContextInner {
     /// `n`, or the default partition count for 0.
     pub(crate) fn partitions_or_default(&self, n: usize) -> usize {
         if n == 0 {
-            self.default_partitions
+            scope::default_partitions().unwrap_or(self.default_partitions)
         } else {
             n
         }
@@ -186,9 +189,10 @@ impl Context {
         &self.inner.registry
     }
 
-    /// Partitions used where a count of 0 is given.
+    /// Partitions used where a count of 0 is given (in a plan builder rebuilding a
+    /// driver's plan, the driver's).
     pub fn default_partitions(&self) -> usize {
-        self.inner.default_partitions
+        scope::default_partitions().unwrap_or(self.inner.default_partitions)
     }
 
     /// Cluster mode: the executor processes registered now (empty in local mode).

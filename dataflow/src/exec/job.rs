@@ -293,6 +293,7 @@ fn remote_job(
             builder: origin.builder.clone(),
             args: origin.args.clone(),
             bases: origin.bases,
+            default_partitions: origin.default_partitions,
             action,
         },
         origin: origin.clone(),

@@ -121,8 +121,28 @@ impl Context {
 /// One trigger's records as a dataset, with the node that holds them.
 struct Fresh<T> {
     dataset: Dataset<T>,
-    node: Arc<dyn ReadCounted>,
+    /// The micro-batch's records, when they are still a node of this process (not
+    /// when a plan builder made the dataset from them).
+    node: Option<Arc<dyn ReadCounted>>,
     records: u64,
+}
+
+/// A micro-batch, as a plan builder registered for
+/// [`Stream::build_batches`] receives it: its records, and the partitions to cut them
+/// into. It travels to executors in cluster mode, so its records are [`Data`].
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct MicroBatch<T> {
+    /// The records that arrived since the previous trigger.
+    pub records: Vec<T>,
+    /// The stream's partition count.
+    pub partitions: usize,
+}
+
+impl<T: Data + Sync> MicroBatch<T> {
+    /// The records as a dataset of `partitions` partitions.
+    pub fn into_dataset(self, ctx: &Context) -> Dataset<T> {
+        ctx.parallelize(self.records, self.partitions)
+    }
 }
 
 /// A stream's input: a source, then the pipelines applied to each micro-batch.
@@ -139,6 +159,11 @@ trait Input<T>: Send {
     ) -> Result<(Option<Fresh<T>>, bool)>;
 
     fn stop(&mut self);
+
+    /// This trigger's records themselves, for an input that is a source.
+    fn next_records(&mut self, _trigger: Instant) -> Result<Option<(Vec<T>, bool)>> {
+        Ok(None)
+    }
 }
 
 struct SourceInput<S, T> {
@@ -176,7 +201,7 @@ impl<T: Clone + Send + 'static, S: Source<T>> Input<T> for SourceInput<S, T> {
         Ok((
             Some(Fresh {
                 dataset,
-                node,
+                node: Some(node),
                 records,
             }),
             batch.finished,
@@ -185,6 +210,56 @@ impl<T: Clone + Send + 'static, S: Source<T>> Input<T> for SourceInput<S, T> {
 
     fn stop(&mut self) {
         self.source.stop();
+    }
+
+    fn next_records(&mut self, trigger: Instant) -> Result<Option<(Vec<T>, bool)>> {
+        let batch = self.source.next_batch(trigger)?;
+        Ok(Some((batch.records, batch.finished)))
+    }
+}
+
+/// Micro-batches handed to a plan builder (see [`Stream::build_batches`]).
+struct BuiltBatches<T, U> {
+    inner: Box<dyn Input<T>>,
+    builder: String,
+    _records: PhantomData<fn() -> U>,
+}
+
+impl<T: Data + Sync, U: Data> Input<U> for BuiltBatches<T, U> {
+    fn start(&mut self, ctx: &Context) -> Result<()> {
+        self.inner.start(ctx)
+    }
+
+    fn next(
+        &mut self,
+        ctx: &Context,
+        partitions: usize,
+        trigger: Instant,
+    ) -> Result<(Option<Fresh<U>>, bool)> {
+        let Some((records, finished)) = self.inner.next_records(trigger)? else {
+            return Err(DataflowError::Config(
+                "build_batches must come right after Context::stream".into(),
+            ));
+        };
+        if records.is_empty() {
+            return Ok((None, finished));
+        }
+        let n = records.len() as u64;
+        let batch = MicroBatch {
+            records,
+            partitions,
+        };
+        let dataset = ctx.build::<MicroBatch<T>, U>(&self.builder, batch)?;
+        let fresh = Fresh {
+            dataset: dataset.with_class(Class::Stream),
+            node: None,
+            records: n,
+        };
+        Ok((Some(fresh), finished))
+    }
+
+    fn stop(&mut self) {
+        self.inner.stop();
     }
 }
 
@@ -296,6 +371,54 @@ impl<T: Send + 'static> Stream<T> {
             input: Box::new(Mapped {
                 inner: self.input,
                 pipeline: Arc::new(f),
+            }),
+            trigger: self.trigger,
+            partitions: self.partitions,
+            name: self.name,
+        }
+    }
+
+    /// Runs every micro-batch through the plan builder registered as `builder` (with
+    /// arguments [`MicroBatch<T>`] and records `U`): the form of
+    /// [`map_batches`](Self::map_batches) that also runs in cluster mode, where each
+    /// micro-batch's records travel to the executors with its tasks. Comes right after
+    /// [`Context::stream`]; the builder reads shared state with
+    /// [`Context::published`].
+    ///
+    /// ```
+    /// use neptune_dataflow::cluster::Builders;
+    /// use neptune_dataflow::stream::{batches, sinks, MicroBatch};
+    /// use neptune_dataflow::{Context, Dataset};
+    ///
+    /// fn doubled(ctx: &Context, batch: MicroBatch<u64>) -> Dataset<u64> {
+    ///     batch.into_dataset(ctx).map(|x| 2 * x)
+    /// }
+    /// let ctx = Context::builder()
+    ///     .slots_per_executor(1)
+    ///     .builders(Builders::new().register("doubled", doubled))
+    ///     .build()
+    ///     .unwrap();
+    /// let (sink, out) = sinks::channel();
+    /// let stats = ctx
+    ///     .stream(batches(vec![vec![1u64, 2], vec![3]]))
+    ///     .build_batches::<u64>("doubled")
+    ///     .start(sink)
+    ///     .unwrap()
+    ///     .wait()
+    ///     .unwrap();
+    /// assert_eq!(stats.micro_batches, 2);
+    /// assert_eq!(out.try_iter().collect::<Vec<_>>(), [2, 4, 6]);
+    /// ```
+    pub fn build_batches<U: Data>(self, builder: &str) -> Stream<U>
+    where
+        T: Data + Sync,
+    {
+        Stream {
+            ctx: self.ctx,
+            input: Box::new(BuiltBatches {
+                inner: self.input,
+                builder: builder.to_owned(),
+                _records: PhantomData,
             }),
             trigger: self.trigger,
             partitions: self.partitions,
@@ -433,8 +556,13 @@ trait Step<T>: Send {
 }
 
 /// Runs a micro-batch's job, in the Stream class, and returns its records.
-fn run_job<U: Send + 'static>(root: Dataset<U>, node: &Arc<dyn ReadCounted>) -> Result<Vec<U>> {
-    node.set_reads(reads_of(&root.node.erased, node.node_id()));
+fn run_job<U: Send + 'static>(
+    root: Dataset<U>,
+    node: &Option<Arc<dyn ReadCounted>>,
+) -> Result<Vec<U>> {
+    if let Some(node) = node {
+        node.set_reads(reads_of(&root.node.erased, node.node_id()));
+    }
     Ok(root
         .job()
         .class(Class::Stream)

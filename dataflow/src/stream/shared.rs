@@ -45,9 +45,14 @@ impl<T> Deref for Versioned<T> {
     }
 }
 
+/// Called with every new version, under the writers' turn (so in version order).
+pub(crate) type OnPublish<T> = Arc<dyn Fn(&Versioned<T>) + Send + Sync>;
+
 struct Cell<T> {
     current: ArcSwap<Versioned<T>>,
     writer: Mutex<()>,
+    /// Cluster mode, on the driver: sends each version to the executors.
+    on_publish: Mutex<Option<OnPublish<T>>>,
 }
 
 /// A value shared between jobs, published in versions by writers and read without
@@ -96,8 +101,34 @@ impl<T> Published<T> {
                     value: initial,
                 }),
                 writer: Mutex::new(()),
+                on_publish: Mutex::new(None),
             }),
         }
+    }
+
+    /// Calls `hook` with every version published from now on (and now with the
+    /// current one).
+    pub(crate) fn on_publish(&self, hook: OnPublish<T>) {
+        let _turn = self.cell.writer.lock().unwrap_or_else(|e| e.into_inner());
+        hook(&self.cell.current.load_full());
+        *self
+            .cell
+            .on_publish
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = Some(hook);
+    }
+
+    /// Installs `value` as version `version` if that is newer than the current one
+    /// (an executor's replica receiving the driver's versions); true if it was.
+    pub(crate) fn install(&self, version: u64, value: T) -> bool {
+        let _turn = self.cell.writer.lock().unwrap_or_else(|e| e.into_inner());
+        if self.cell.current.load().version >= version && version != 0 {
+            return false;
+        }
+        self.cell
+            .current
+            .store(Arc::new(Versioned { version, value }));
+        true
     }
 
     /// The latest version: lock-free, never waits for a writer. The snapshot stays
@@ -125,9 +156,17 @@ impl<T> Published<T> {
         let latest = self.cell.current.load_full();
         let version = latest.version + 1;
         let value = f(&latest);
-        self.cell
-            .current
-            .store(Arc::new(Versioned { version, value }));
+        let next = Arc::new(Versioned { version, value });
+        self.cell.current.store(next.clone());
+        let hook = self
+            .cell
+            .on_publish
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        if let Some(hook) = hook {
+            hook(&next);
+        }
         version
     }
 }
