@@ -17,7 +17,7 @@
 
 #[cfg(feature = "mimalloc")]
 #[global_allocator]
-static ALLOC: neptune::AppAllocator = neptune::AppAllocator {};
+static ALLOC: neptune::AppAllocator = neptune::app_allocator();
 
 fn main() -> std::process::ExitCode {
     neptune::apps::unified::main_with(std::env::args().skip(1), "unified", &mut |_| {})

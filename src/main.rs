@@ -22,7 +22,7 @@ use std::process::ExitCode;
 
 #[cfg(feature = "mimalloc")]
 #[global_allocator]
-static ALLOC: neptune::AppAllocator = neptune::AppAllocator {};
+static ALLOC: neptune::AppAllocator = neptune::app_allocator();
 
 /// Draws `progress` as a bar on standard error: redrawn in place on a terminal, one
 /// line per tenth of each run otherwise.
@@ -69,6 +69,8 @@ impl Bar {
 }
 
 fn main() -> ExitCode {
+    #[cfg(feature = "mimalloc")]
+    neptune::scheduler::metrics::count_process_allocations(&ALLOC);
     // A process started as an executor of `--cluster local:N` runs only that.
     neptune::dataflow::cluster::main_or_executor(&neptune::apps::unified::builders());
     let mut bar = Bar {

@@ -24,7 +24,7 @@ use std::time::Instant;
 
 #[cfg(feature = "mimalloc")]
 #[global_allocator]
-static ALLOC: neptune::AppAllocator = neptune::AppAllocator {};
+static ALLOC: neptune::AppAllocator = neptune::app_allocator();
 
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);

@@ -40,7 +40,7 @@ use std::time::{Duration, Instant};
 
 #[cfg(feature = "mimalloc")]
 #[global_allocator]
-static ALLOC: neptune::AppAllocator = neptune::AppAllocator {};
+static ALLOC: neptune::AppAllocator = neptune::app_allocator();
 
 struct Config {
     slots: usize,

@@ -27,7 +27,7 @@ use futures::future::Either;
 use futures::StreamExt;
 use neptune_runtime::quic::{self, ClusterIdentity};
 use neptune_runtime::{Class, SpawnOptions, TaskHandle};
-use neptune_scheduler::metrics::{AllocSnapshot, Heartbeat};
+use neptune_scheduler::metrics::{process_allocator, HeartbeatSource};
 use neptune_scheduler::ExecutorId;
 use std::collections::HashMap;
 use std::future::Future;
@@ -55,9 +55,6 @@ pub struct ExecutorConfig {
     pub bind: SocketAddr,
     /// The address other executors should dial (default: the bound address).
     pub advertise: Option<SocketAddr>,
-    /// Memory figures of the process's counting allocator, for heartbeats (without
-    /// one, memory in use is the shuffle bytes held).
-    pub memory: Option<fn() -> AllocSnapshot>,
 }
 
 impl ExecutorConfig {
@@ -77,7 +74,6 @@ impl ExecutorConfig {
             policy: "neptune".to_owned(),
             bind,
             advertise: None,
-            memory: None,
         }
     }
 }
@@ -243,7 +239,7 @@ async fn serve(config: ExecutorConfig, ctx: Context, builders: Builders) -> Resu
     ));
     drop(neptune_runtime::spawn_with(
         SpawnOptions::stream(),
-        heartbeats(node.clone(), heartbeat, config.memory),
+        heartbeats(node.clone(), heartbeat),
     ));
     drop(neptune_runtime::spawn_with(
         SpawnOptions::stream(),
@@ -298,37 +294,16 @@ async fn register_with(driver: &quinn::Connection, register: &Register) -> Resul
     }
 }
 
-/// Sends a heartbeat every `period` until the driver goes away.
-async fn heartbeats(node: Arc<Node>, period: Duration, memory: Option<fn() -> AllocSnapshot>) {
+/// Sends a heartbeat every `period` until the driver goes away: the figures of the
+/// task runtime, and of the process's counting allocator where `main` named one.
+async fn heartbeats(node: Arc<Node>, period: Duration) {
     let mut tick = neptune_runtime::time::interval(period);
-    let mut last_allocated = memory.map_or(0, |m| m().allocated_bytes);
+    let executor = &node.ctx.executors()[0];
+    let mut source = process_allocator()
+        .map(|alloc| HeartbeatSource::new(ExecutorId(node.id), executor.handle(), alloc));
     loop {
         tick.tick().await;
-        let executor = &node.ctx.executors()[0];
-        let metrics = executor.metrics();
-        let suspended: usize = metrics.slots.iter().map(|s| s.suspended).sum();
-        let [stream, batch] = executor.running();
-        let (in_use, churn) = match memory {
-            Some(m) => {
-                let now = m();
-                let churn = now.allocated_bytes.saturating_sub(last_allocated);
-                last_allocated = now.allocated_bytes;
-                (now.in_use, churn)
-            }
-            None => (executor.shuffle_bytes(), 0),
-        };
-        let hb = Heartbeat {
-            executor: ExecutorId(node.id),
-            timestamp_ms: now_ns() / 1_000_000,
-            slots: executor.slots() as u32,
-            running: [stream as u32, batch.saturating_sub(suspended) as u32],
-            suspended: suspended as u32,
-            pausable_batch: batch.saturating_sub(suspended) as u32,
-            memory_in_use: in_use,
-            bytes_spilled: 0,
-            alloc_churn: churn,
-            suspended_bytes: 0,
-        };
+        let hb = executor.heartbeat(ExecutorId(node.id), source.as_mut());
         let sent = async {
             let mut send = node.driver.open_uni().await.map_err(|e| e.to_string())?;
             write_frame(

@@ -3,6 +3,7 @@
 
 use neptune_runtime::metrics::RuntimeMetrics;
 use neptune_runtime::{Class, Handle, Runtime};
+use neptune_scheduler::metrics::{Heartbeat, HeartbeatSource};
 use neptune_scheduler::placement::{ExecutorView, MetricsWindow};
 use neptune_scheduler::{ExecutorId, PolicyKind};
 use std::fmt;
@@ -138,24 +139,47 @@ impl Executor {
         }
     }
 
-    /// The executor as placement sees it now; each view is one heartbeat of its
-    /// memory window (shuffle bytes held stand for memory in use).
-    pub(crate) fn view(&self) -> ExecutorView {
+    /// The executor's heartbeat now, as `id`: its dataflow tasks per class, the
+    /// suspended ones, and memory. With `source` (an executor process whose allocator
+    /// counts), memory in use, allocation rate and suspended bytes are the process
+    /// allocator's; without (executors sharing a process, whose allocator cannot tell
+    /// them apart), memory in use is the shuffle bytes the executor holds.
+    pub(crate) fn heartbeat(
+        &self,
+        id: ExecutorId,
+        source: Option<&mut HeartbeatSource<'_>>,
+    ) -> Heartbeat {
         let metrics = self.runtime.metrics();
         let suspended: usize = metrics.slots.iter().map(|s| s.suspended).sum();
         let [stream, batch] = self.running();
-        let mut view = ExecutorView::new(self.id, self.runtime.slots());
-        view.running = [stream, batch.saturating_sub(suspended)];
-        view.suspended = suspended;
-        view.pausable_batch = if self.pauses_batch {
-            view.running[1]
-        } else {
-            0
+        let mut hb = match source {
+            Some(source) => source.beat(),
+            None => Heartbeat {
+                memory_in_use: self.shuffle_bytes(),
+                timestamp_ms: std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_millis() as u64),
+                ..Heartbeat::default()
+            },
         };
-        view.memory_in_use = self.shuffle_bytes();
+        let clamp = |v: usize| u32::try_from(v).unwrap_or(u32::MAX);
+        hb.executor = id;
+        hb.slots = clamp(self.runtime.slots());
+        hb.running = [clamp(stream), clamp(batch.saturating_sub(suspended))];
+        hb.suspended = clamp(suspended);
+        hb.pausable_batch = if self.pauses_batch { hb.running[1] } else { 0 };
+        hb
+    }
+
+    /// The executor as placement sees it now: a heartbeat taken in, as the driver of a
+    /// cluster takes in an executor process's, into the executor's memory window.
+    pub(crate) fn view(&self) -> ExecutorView {
+        let hb = self.heartbeat(self.id, None);
         let mut window = self.window.lock().unwrap_or_else(|e| e.into_inner());
-        window.push(view.memory_in_use, 0, 0);
-        view.window = window.clone();
+        let mut view = ExecutorView::new(self.id, self.runtime.slots());
+        view.window = std::mem::take(&mut *window);
+        view.observe(&hb);
+        *window = view.window.clone();
         view
     }
 }

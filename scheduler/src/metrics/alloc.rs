@@ -5,7 +5,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
-/// A [`GlobalAlloc`] over [`System`] that counts bytes in use, allocations, frees,
+/// A [`GlobalAlloc`] that counts bytes in use, allocations, frees,
 /// reallocations and bytes allocated in total.
 ///
 /// Install it in the executable (never in a library):
@@ -26,13 +26,48 @@ use std::time::{Duration, Instant};
 /// once the threads that allocate are synchronised with the reader, and a snapshot taken
 /// while they run is a blend of nearby instants. Bytes are the sizes requested in each
 /// [`Layout`], not what the system allocator rounds them up to.
+///
+/// It wraps [`System`] by default, or any other global allocator with
+/// [`wrap`](Self::wrap) (the applications wrap mimalloc).
 #[derive(Debug, Default)]
-pub struct CountingAllocator {
+pub struct CountingAllocator<A = System> {
     in_use: AtomicU64,
     allocations: AtomicU64,
     frees: AtomicU64,
     reallocations: AtomicU64,
     allocated: AtomicU64,
+    inner: A,
+}
+
+/// What reports allocation counters: a [`CountingAllocator`] of any inner allocator.
+pub trait AllocCounters: Send + Sync {
+    /// The counters now.
+    fn snapshot(&self) -> AllocSnapshot;
+}
+
+impl<A: Send + Sync> AllocCounters for CountingAllocator<A> {
+    fn snapshot(&self) -> AllocSnapshot {
+        CountingAllocator::snapshot(self)
+    }
+}
+
+impl std::fmt::Debug for dyn AllocCounters + '_ {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.snapshot().fmt(f)
+    }
+}
+
+static PROCESS: std::sync::OnceLock<&'static dyn AllocCounters> = std::sync::OnceLock::new();
+
+/// Names the process's `#[global_allocator]` as the one heartbeats report (first call
+/// wins); call it at the start of `main`.
+pub fn count_process_allocations(alloc: &'static dyn AllocCounters) {
+    let _ = PROCESS.set(alloc);
+}
+
+/// The allocator named by [`count_process_allocations`], if any.
+pub fn process_allocator() -> Option<&'static dyn AllocCounters> {
+    PROCESS.get().copied()
 }
 
 /// The counters of a [`CountingAllocator`] at one instant.
@@ -58,14 +93,22 @@ impl AllocSnapshot {
 }
 
 impl CountingAllocator {
-    /// A counting allocator with every counter at zero.
+    /// A counting allocator over [`System`] with every counter at zero.
     pub const fn new() -> CountingAllocator {
+        CountingAllocator::wrap(System)
+    }
+}
+
+impl<A> CountingAllocator<A> {
+    /// A counting allocator over `inner`, every counter at zero.
+    pub const fn wrap(inner: A) -> CountingAllocator<A> {
         CountingAllocator {
             in_use: AtomicU64::new(0),
             allocations: AtomicU64::new(0),
             frees: AtomicU64::new(0),
             reallocations: AtomicU64::new(0),
             allocated: AtomicU64::new(0),
+            inner,
         }
     }
 
@@ -93,12 +136,12 @@ impl CountingAllocator {
     }
 }
 
-// SAFETY: every method forwards to `System` with the caller's arguments unchanged and
-// only adds counting, which neither allocates nor touches the memory.
-unsafe impl GlobalAlloc for CountingAllocator {
+// SAFETY: every method forwards to the inner allocator with the caller's arguments
+// unchanged and only adds counting, which neither allocates nor touches the memory.
+unsafe impl<A: GlobalAlloc> GlobalAlloc for CountingAllocator<A> {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         // SAFETY: forwarded with the caller's guarantees.
-        let p = unsafe { System.alloc(layout) };
+        let p = unsafe { self.inner.alloc(layout) };
         if !p.is_null() {
             self.allocated(layout.size());
         }
@@ -107,7 +150,7 @@ unsafe impl GlobalAlloc for CountingAllocator {
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         // SAFETY: forwarded with the caller's guarantees.
-        let p = unsafe { System.alloc_zeroed(layout) };
+        let p = unsafe { self.inner.alloc_zeroed(layout) };
         if !p.is_null() {
             self.allocated(layout.size());
         }
@@ -116,14 +159,14 @@ unsafe impl GlobalAlloc for CountingAllocator {
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         // SAFETY: forwarded with the caller's guarantees.
-        unsafe { System.dealloc(ptr, layout) };
+        unsafe { self.inner.dealloc(ptr, layout) };
         self.frees.fetch_add(1, Relaxed);
         self.in_use.fetch_sub(layout.size() as u64, Relaxed);
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         // SAFETY: forwarded with the caller's guarantees.
-        let p = unsafe { System.realloc(ptr, layout, new_size) };
+        let p = unsafe { self.inner.realloc(ptr, layout, new_size) };
         if !p.is_null() {
             self.reallocations.fetch_add(1, Relaxed);
             self.allocated.fetch_add(new_size as u64, Relaxed);
@@ -161,18 +204,18 @@ pub struct AllocRate {
 /// ```
 #[derive(Debug)]
 pub struct AllocSampler<'a> {
-    alloc: &'a CountingAllocator,
+    alloc: &'a dyn AllocCounters,
     last: Option<(Instant, AllocSnapshot)>,
 }
 
 impl<'a> AllocSampler<'a> {
     /// A sampler of `alloc` (usually the `#[global_allocator]` static).
-    pub fn new(alloc: &'a CountingAllocator) -> AllocSampler<'a> {
+    pub fn new(alloc: &'a dyn AllocCounters) -> AllocSampler<'a> {
         AllocSampler { alloc, last: None }
     }
 
     /// The allocator sampled.
-    pub fn allocator(&self) -> &'a CountingAllocator {
+    pub fn allocator(&self) -> &'a dyn AllocCounters {
         self.alloc
     }
 

@@ -13,7 +13,10 @@ mod heartbeat;
 mod source;
 mod suspended;
 
-pub use alloc::{AllocRate, AllocSampler, AllocSnapshot, CountingAllocator};
+pub use alloc::{
+    count_process_allocations, process_allocator, AllocCounters, AllocRate, AllocSampler,
+    AllocSnapshot, CountingAllocator,
+};
 pub use census::SpawnCounter;
 pub use heartbeat::{DecodeError, Heartbeat};
 pub use source::HeartbeatSource;

@@ -1,8 +1,7 @@
 //! `HeartbeatSource`: builds an executor's heartbeats from its runtime and allocator.
 
 use super::{
-    suspended_bytes_estimate, suspended_tasks, AllocSampler, CountingAllocator, Heartbeat,
-    SpawnCounter,
+    suspended_bytes_estimate, suspended_tasks, AllocCounters, AllocSampler, Heartbeat, SpawnCounter,
 };
 use crate::{ExecutorId, PolicyKind};
 use neptune_runtime::{Class, Handle};
@@ -52,7 +51,7 @@ impl<'a> HeartbeatSource<'a> {
     pub fn new(
         executor: ExecutorId,
         handle: &Handle,
-        alloc: &'a CountingAllocator,
+        alloc: &'a dyn AllocCounters,
     ) -> HeartbeatSource<'a> {
         let name = handle.policy_name();
         let pausable = name == "default"
