@@ -371,7 +371,12 @@ impl ClusterDriver {
 impl Drop for ClusterDriver {
     fn drop(&mut self) {
         // Executors see the connection close and exit; local ones are also stopped.
+        // The close must leave before the runtime that sends it stops.
         self.endpoint.close(0u32.into(), b"driver stopped");
+        let endpoint = self.endpoint.clone();
+        let _ = self.runtime.block_on(async move {
+            neptune_runtime::time::timeout(Duration::from_secs(2), endpoint.wait_idle()).await
+        });
         if let Some(mut local) = self.local.lock().unwrap_or_else(|e| e.into_inner()).take() {
             local.stop();
         }

@@ -203,6 +203,12 @@ impl Context {
             .map_or_else(Vec::new, |c| c.members())
     }
 
+    /// Cluster mode: the address executors dial (the bound one, if the driver was
+    /// told to listen on port 0).
+    pub fn cluster_addr(&self) -> Option<std::net::SocketAddr> {
+        self.inner.cluster.as_ref().map(|c| c.addr())
+    }
+
     /// True in cluster mode.
     pub fn is_cluster(&self) -> bool {
         self.inner.cluster.is_some()
