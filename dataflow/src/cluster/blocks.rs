@@ -188,22 +188,38 @@ async fn serve_block(
         .await
         .map_err(|e| format!("a malformed fetch: {e}"))?
         .ok_or("an empty fetch")?;
-    let answer = match node.job(request.job) {
-        None => Block::Missing(format!("job-{} is not here", request.job)),
-        Some(job) => match job.store().take_encoded(
-            ShuffleId(request.shuffle),
-            request.map as usize,
-            request.reduce as usize,
-        ) {
-            Some(Ok(bytes)) => Block::Data(bytes),
-            Some(Err(e)) => Block::Missing(format!("cannot encode the block: {e}")),
-            None => Block::Missing("no such block here".into()),
-        },
+    let job = node.job(request.job);
+    // Encoding a block takes as long as its size: on a thread of its own, not on the
+    // network runtime, whose heartbeats and launches must not wait for it.
+    let (tx, rx) = futures::channel::oneshot::channel();
+    std::thread::Builder::new()
+        .name("neptune-block".into())
+        .spawn(move || {
+            let answer = match job {
+                None => Block::Missing(format!("job-{} is not here", request.job)),
+                Some(job) => match job.store().take_encoded(
+                    ShuffleId(request.shuffle),
+                    request.map as usize,
+                    request.reduce as usize,
+                ) {
+                    Some(Ok(bytes)) => Block::Data(bytes),
+                    Some(Err(e)) => Block::Missing(format!("cannot encode the block: {e}")),
+                    None => Block::Missing("no such block here".into()),
+                },
+            };
+            let _ = tx.send(super::wire::encode(&answer, MAX_BLOCK_FRAME));
+        })
+        .map_err(|e| format!("cannot start an encoding thread: {e}"))?;
+    let frame = match rx.await {
+        Ok(Ok(frame)) => frame,
+        Ok(Err(e)) => super::wire::encode(
+            &Block::Missing(format!("cannot frame the block: {e}")),
+            MAX_CONTROL_FRAME,
+        )
+        .map_err(|e| e.to_string())?,
+        Err(_) => return Err("the encoding thread stopped".into()),
     };
-    if write_frame(&mut send, &answer, MAX_BLOCK_FRAME)
-        .await
-        .is_ok()
-    {
+    if send.write_all(&frame).await.is_ok() {
         let _ = send.finish();
     }
     Ok(())

@@ -102,6 +102,7 @@ pub struct JobSpec {
     /// The plan builder.
     pub builder: String,
     /// Its postcard-encoded arguments.
+    #[serde(with = "serde_bytes")]
     pub args: Vec<u8>,
     /// The first dataset id and shuffle id of the build.
     pub bases: (u32, u32),
@@ -197,7 +198,7 @@ pub enum TaskResult {
         records: Vec<u64>,
     },
     /// A result task's encoded part of the answer.
-    Result(Vec<u8>),
+    Result(#[serde(with = "serde_bytes")] Vec<u8>),
 }
 
 /// Driver → executor, fire and forget.
@@ -218,6 +219,7 @@ pub enum Control {
         /// Its version.
         version: u64,
         /// The postcard-encoded value.
+        #[serde(with = "serde_bytes")]
         value: Vec<u8>,
     },
 }
@@ -233,7 +235,7 @@ pub enum ExecutorRequest {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ExecutorEvent {
     /// A heartbeat, in `neptune_scheduler::metrics::Heartbeat`'s encoding.
-    Heartbeat(Vec<u8>),
+    Heartbeat(#[serde(with = "serde_bytes")] Vec<u8>),
 }
 
 /// Asks an executor for one shuffle block.
@@ -253,7 +255,7 @@ pub struct FetchBlock {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Block {
     /// The postcard-encoded bucket.
-    Data(Vec<u8>),
+    Data(#[serde(with = "serde_bytes")] Vec<u8>),
     /// Not here (never written, already consumed, or its job is gone).
     Missing(String),
 }
