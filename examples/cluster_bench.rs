@@ -360,13 +360,13 @@ fn median(v: &mut [f64]) -> f64 {
     v[v.len() / 2]
 }
 
-/// Waits for `done`, up to a minute, checking every 20 µs (sleeping, so that the
+/// Waits for `done`, up to a minute, checking every 200 µs (sleeping, so that the
 /// waiting thread takes no core from the processes being measured).
 fn wait(what: &str, mut done: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(60);
     while !done() {
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_micros(20));
+        std::thread::sleep(Duration::from_micros(200));
     }
 }
 
