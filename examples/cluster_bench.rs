@@ -182,12 +182,14 @@ impl Bench {
         wait("the gated tasks to run", || running(&job));
         let pauses: usize = self.args.value("--pauses", 300);
         let mut us = Vec::with_capacity(pauses);
+        let mut wire = Vec::with_capacity(pauses);
         for i in 0..pauses {
             let task = job.tasks()[i % parts as usize].handle.clone();
             task.pause();
             wait("a park", || task.state() == TaskState::Paused);
             let t = task.remote().unwrap().times();
             us.push(t.paused.saturating_sub(t.pause_sent) / 1000);
+            wire.push(t.pause_received.saturating_sub(t.pause_sent) / 1000);
             task.resume();
             wait("a resume", || task.state() == TaskState::Running);
         }
@@ -201,6 +203,8 @@ impl Bench {
                 ("p50_us", quantile(&mut us, 0.5).to_string()),
                 ("p99_us", quantile(&mut us, 0.99).to_string()),
                 ("max_us", quantile(&mut us, 1.0).to_string()),
+                ("to_executor_p50_us", quantile(&mut wire, 0.5).to_string()),
+                ("to_executor_p99_us", quantile(&mut wire, 0.99).to_string()),
             ],
         );
     }

@@ -319,6 +319,7 @@ impl ClusterDriver {
             received_ns: AtomicU64::new(0),
             started_ns: AtomicU64::new(0),
             pause_sent_ns: AtomicU64::new(0),
+            pause_received_ns: AtomicU64::new(0),
             paused_ns: AtomicU64::new(0),
             executor,
             cancelled: AtomicBool::new(false),
@@ -440,7 +441,8 @@ async fn run_remote(
                     .state
                     .compare_exchange(RUNNABLE, RUNNING, Relaxed, Relaxed);
             }
-            Some(TaskUpdate::Paused { at_ns }) => {
+            Some(TaskUpdate::Paused { at_ns, received_ns }) => {
+                state.pause_received_ns.store(received_ns, Relaxed);
                 state.paused_ns.store(at_ns, Relaxed);
                 state.suspensions.fetch_add(1, Relaxed);
                 state.state.store(PAUSED, Relaxed);
@@ -483,6 +485,7 @@ pub(crate) struct RemoteState {
     received_ns: AtomicU64,
     started_ns: AtomicU64,
     pause_sent_ns: AtomicU64,
+    pause_received_ns: AtomicU64,
     paused_ns: AtomicU64,
     executor: u32,
     cancelled: AtomicBool,
@@ -508,6 +511,8 @@ pub struct RemoteTimes {
     pub started: u64,
     /// The driver sent the last pause.
     pub pause_sent: u64,
+    /// The last pause arrived at the executor.
+    pub pause_received: u64,
     /// Its executor parked it after the last pause.
     pub paused: u64,
 }
@@ -570,6 +575,7 @@ impl RemoteTask {
             received: self.state.received_ns.load(Relaxed),
             started: self.state.started_ns.load(Relaxed),
             pause_sent: self.state.pause_sent_ns.load(Relaxed),
+            pause_received: self.state.pause_received_ns.load(Relaxed),
             paused: self.state.paused_ns.load(Relaxed),
         }
     }

@@ -33,7 +33,7 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context as TaskContext, Poll};
 use std::time::Duration;
@@ -78,10 +78,11 @@ impl ExecutorConfig {
     }
 }
 
-/// A task running here: its runtime handle, and whether the driver paused it.
+/// A task running here: its runtime handle, and when the driver's pause of it arrived
+/// (0: not paused by the driver).
 struct Running {
     handle: TaskHandle,
-    paused: Arc<AtomicBool>,
+    paused: Arc<AtomicU64>,
 }
 
 /// A job as this executor rebuilt it.
@@ -345,13 +346,13 @@ async fn serve_controls(node: Arc<Node>) {
         match control {
             Control::Pause(key) => {
                 if let Some(r) = node.tasks().get(&key) {
-                    r.paused.store(true, Relaxed);
+                    r.paused.store(now_ns().max(1), Relaxed);
                     r.handle.pause();
                 }
             }
             Control::Resume(key) => {
                 if let Some(r) = node.tasks().get(&key) {
-                    r.paused.store(false, Relaxed);
+                    r.paused.store(0, Relaxed);
                     r.handle.resume();
                 }
             }
@@ -489,7 +490,7 @@ async fn start(
     let executor = &node.ctx.executors()[0];
     let running = executor.enter(class);
     let body = stage.runner.run(task.partition as usize, env);
-    let paused = Arc::new(AtomicBool::new(false));
+    let paused = Arc::new(AtomicU64::new(0));
     let reported = Reported {
         inner: body,
         received,
@@ -559,7 +560,7 @@ struct Reported<F> {
     inner: F,
     received: u64,
     updates: mpsc::UnboundedSender<TaskUpdate>,
-    paused: Arc<AtomicBool>,
+    paused: Arc<AtomicU64>,
     started: bool,
     parked: bool,
     _running: crate::context::RunningGuard,
@@ -582,12 +583,14 @@ impl<F: Future + Unpin> Future for Reported<F> {
             let _ = this.updates.unbounded_send(TaskUpdate::Resumed);
         }
         let poll = Pin::new(&mut this.inner).poll(cx);
-        if poll.is_pending() && this.paused.load(Relaxed) {
+        let pause = this.paused.load(Relaxed);
+        if poll.is_pending() && pause != 0 {
             // Pending with a pause requested: the slot parks it now.
             this.parked = true;
-            let _ = this
-                .updates
-                .unbounded_send(TaskUpdate::Paused { at_ns: now_ns() });
+            let _ = this.updates.unbounded_send(TaskUpdate::Paused {
+                at_ns: now_ns(),
+                received_ns: pause,
+            });
         }
         poll
     }

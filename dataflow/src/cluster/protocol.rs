@@ -163,6 +163,8 @@ pub enum TaskUpdate {
     Paused {
         /// When.
         at_ns: u64,
+        /// When the pause arrived.
+        received_ns: u64,
     },
     /// Running again after a pause.
     Resumed,
