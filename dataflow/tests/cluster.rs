@@ -6,9 +6,11 @@ mod common;
 
 use common::{wait_until, TempDir};
 use neptune_dataflow::cluster::{main_or_executor, Builders, RemoteAction};
+use neptune_dataflow::stream::{batches, sinks, EventTime, Windows};
 use neptune_dataflow::{Class, Context, DataflowError, Dataset};
 use neptune_runtime::TaskState;
 use std::path::Path;
+use std::time::Duration;
 
 fn word_count(ctx: &Context, lines: Vec<String>) -> Dataset<(String, u64)> {
     ctx.parallelize(lines, 4)
@@ -43,12 +45,21 @@ fn small(ctx: &Context, n: u64) -> Dataset<u64> {
     ctx.range(0..n, 1).map(|x| x + 1)
 }
 
+fn sensor((key, time): (char, EventTime)) -> (char, EventTime, u64) {
+    (key, time, 1)
+}
+
+fn add(a: u64, b: u64) -> u64 {
+    a + b
+}
+
 fn builders() -> Builders {
     Builders::new()
         .register("word_count", word_count)
         .register("join", join)
         .register("gated", gated)
         .register("small", small)
+        .register_windows("sensor", sensor, add)
 }
 
 /// Not a test of its own: the entry point of this binary's executor processes.
@@ -232,4 +243,67 @@ fn a_job_on_a_dataset_derived_on_the_driver_is_refused() {
         .expect_err("reduce's closure cannot travel");
     assert!(e.to_string().contains("cannot travel"), "{e}");
     assert_eq!(*ds.count().unwrap(), 10);
+}
+
+/// Window results as (window start, update, key, value), late records accepted, late
+/// records dropped.
+type Emitted = (Vec<(i64, bool, char, u64)>, u64, u64);
+
+/// Window results with each emission's keys in order (their order within one
+/// emission is not fixed).
+/// With `built`, through the registered windowed builder; otherwise through closures
+/// (local mode only).
+fn windowed(ctx: &Context, built: bool) -> Emitted {
+    let script: Vec<Vec<(char, EventTime)>> = vec![
+        vec![('a', 3_000), ('b', 2_000), ('a', 12_000), ('a', 1_000)],
+        vec![('b', 9_000), ('a', 11_500), ('a', 9_500)],
+        vec![('a', 16_500)],
+        vec![('b', 5_000), ('a', 14_000), ('c', 500)],
+        vec![('a', 21_000), ('b', 31_000)],
+    ];
+    let windows = Windows::sliding(Duration::from_secs(10), Duration::from_secs(5))
+        .watermark_delay(Duration::from_millis(1_000))
+        .allowed_lateness(Duration::from_secs(6));
+    let (sink, out) = sinks::channel();
+    let stream = ctx
+        .stream(batches(script))
+        .trigger(Duration::ZERO)
+        .partitions(3);
+    let handle = if built {
+        stream
+            .window_built::<char, u64>(windows, "sensor")
+            .unwrap()
+            .start(sink)
+    } else {
+        stream.window(windows, sensor, add).start(sink)
+    };
+    let stats = handle.unwrap().wait().unwrap();
+    let mut results: Vec<(i64, bool, char, u64)> = out
+        .try_iter()
+        .map(|r| (r.window.start, r.update, r.key, r.value))
+        .collect();
+    // Emission order across windows is fixed; keys within one are not.
+    let mut i = 0;
+    while i < results.len() {
+        let mut j = i;
+        while j < results.len() && results[j].0 == results[i].0 && results[j].1 == results[i].1 {
+            j += 1;
+        }
+        results[i..j].sort();
+        i = j;
+    }
+    (results, stats.late_accepted, stats.late_dropped)
+}
+
+#[test]
+fn a_windowed_stream_on_executor_processes_equals_local_mode() {
+    let expected = windowed(&local(), true);
+    assert!(expected.0.len() > 5, "{expected:?}");
+    assert!(
+        expected.1 > 0 && expected.2 > 0,
+        "late records accepted and dropped: {expected:?}"
+    );
+    // The builder's windows are the closures' windows.
+    assert_eq!(windowed(&local(), false), expected);
+    assert_eq!(windowed(&cluster(2), true), expected);
 }

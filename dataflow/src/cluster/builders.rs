@@ -139,6 +139,9 @@ where
 #[derive(Clone, Default)]
 pub struct Builders {
     table: BTreeMap<String, Arc<dyn ErasedBuilder>>,
+    /// What some builders also leave for the driver side (a windowed builder's
+    /// `reduce`), by name.
+    extras: BTreeMap<String, Arc<dyn Any + Send + Sync>>,
 }
 
 impl fmt::Debug for Builders {
@@ -168,6 +171,17 @@ impl Builders {
         };
         self.table.insert(name.to_owned(), Arc::new(typed));
         self
+    }
+
+    /// Keeps `extra` under `name`, for the driver side of a builder of that name.
+    pub(crate) fn with_extra(mut self, name: &str, extra: Arc<dyn Any + Send + Sync>) -> Builders {
+        self.extras.insert(name.to_owned(), extra);
+        self
+    }
+
+    /// What [`with_extra`](Self::with_extra) kept under `name`, if it is an `X`.
+    pub(crate) fn extra<X: Send + Sync + 'static>(&self, name: &str) -> Option<Arc<X>> {
+        self.extras.get(name)?.clone().downcast::<X>().ok()
     }
 
     /// The registered names, sorted.

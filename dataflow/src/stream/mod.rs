@@ -52,6 +52,7 @@
 //! assert_eq!((stats.records_in, counted), (1000, 1000));
 //! ```
 
+mod built_windows;
 mod node;
 mod shared;
 mod sink;
@@ -59,6 +60,7 @@ mod source;
 mod stats;
 mod window;
 
+pub use built_windows::{BuiltWindowedStream, WindowBatch};
 pub use shared::{Published, Versioned};
 pub use sink::StreamSink;
 pub use source::{
@@ -87,7 +89,7 @@ use std::marker::PhantomData;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread;
 use std::time::{Duration, Instant};
-use window::{Assigned, Partial, WindowState};
+use window::{Assigned, Partial, Slot, WindowState};
 
 /// The trigger interval unless set.
 const DEFAULT_TRIGGER: Duration = Duration::from_millis(100);
@@ -598,28 +600,105 @@ struct Windowed<T, K, V, S> {
     sink: S,
 }
 
+/// Windows whose micro-batch jobs a windowed plan builder made (see
+/// [`Stream::window_built`]): the stream's records are already partial results.
+struct Merging<K, V, S> {
+    state: WindowState<K, V>,
+    reduce: Arc<dyn Fn(V, V) -> V + Send + Sync>,
+    sink: S,
+    /// Shared with the input, which cuts each micro-batch with the current watermark.
+    watermark: Arc<Mutex<Option<EventTime>>>,
+}
+
+impl<K, V, S> Merging<K, V, S>
+where
+    K: Hash + Eq + Data,
+    V: Data,
+    S: StreamSink<WindowResult<K, V>>,
+{
+    fn new(
+        windows: Windows,
+        reduce: Arc<dyn Fn(V, V) -> V + Send + Sync>,
+        sink: S,
+        watermark: Arc<Mutex<Option<EventTime>>>,
+    ) -> Self {
+        Merging {
+            state: WindowState::new(windows),
+            reduce,
+            sink,
+            watermark,
+        }
+    }
+}
+
+impl<K, V, S> Step<(Slot<K>, Partial<V>)> for Merging<K, V, S>
+where
+    K: Hash + Eq + Data,
+    V: Data,
+    S: StreamSink<WindowResult<K, V>>,
+{
+    fn batch(
+        &mut self,
+        fresh: Fresh<(Slot<K>, Partial<V>)>,
+        stats: &Mutex<StreamStats>,
+    ) -> Result<u64> {
+        let partials = run_job(fresh.dataset, &fresh.node)?;
+        let counts = self.state.absorb(partials, &*self.reduce);
+        let n = emit(&mut self.state, &mut self.sink, false, counts, stats)?;
+        *lock(&self.watermark) = self.state.watermark();
+        Ok(n)
+    }
+
+    fn finish(&mut self, stats: &Mutex<StreamStats>) -> Result<u64> {
+        let n = emit(
+            &mut self.state,
+            &mut self.sink,
+            true,
+            window::WindowCounts::default(),
+            stats,
+        )?;
+        self.sink.finish()?;
+        Ok(n)
+    }
+}
+
 impl<T, K, V, S> Windowed<T, K, V, S>
 where
     K: Hash + Eq + Data,
     V: Data,
     S: StreamSink<WindowResult<K, V>>,
 {
-    /// Moves the watermark, emits what fired, and counts it all.
     fn emit(
         &mut self,
         end_of_input: bool,
-        mut counts: window::WindowCounts,
+        counts: window::WindowCounts,
         stats: &Mutex<StreamStats>,
     ) -> Result<u64> {
+        emit(&mut self.state, &mut self.sink, end_of_input, counts, stats)
+    }
+}
+
+/// Moves the watermark, emits what fired to `sink`, and counts it all.
+fn emit<K, V, S>(
+    state: &mut WindowState<K, V>,
+    sink: &mut S,
+    end_of_input: bool,
+    mut counts: window::WindowCounts,
+    stats: &Mutex<StreamStats>,
+) -> Result<u64>
+where
+    K: Hash + Eq + Data,
+    V: Data,
+    S: StreamSink<WindowResult<K, V>>,
+{
+    {
         let mut out = Vec::new();
         let mut ends = Vec::new();
-        let fired = self
-            .state
-            .advance(end_of_input, &mut out, |end| ends.push(end));
+        let fired = state.advance(end_of_input, &mut out, |end| ends.push(end));
         counts.windows_fired += fired.windows_fired;
         counts.updates += fired.updates;
         let n = out.len() as u64;
-        self.sink.emit(out)?;
+        sink.emit(out)?;
         let now_us = source::now_micros();
         let mut s = lock(stats);
         s.window_latencies_us.extend(
@@ -630,7 +709,7 @@ where
         s.window_updates += counts.updates;
         s.late_accepted += counts.late_accepted;
         s.late_dropped += counts.late_dropped;
-        s.watermark = self.state.watermark();
+        s.watermark = state.watermark();
         Ok(n)
     }
 }

@@ -63,7 +63,7 @@ fn millis(d: Duration) -> i64 {
 /// let starts: Vec<i64> = sliding.assign(12_345).map(|w| w.start).collect();
 /// assert_eq!(starts, [10_000, 5_000]);
 /// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Windows {
     size: i64,
     slide: i64,
