@@ -676,12 +676,14 @@ async fn register(
         None
     };
     if let Some(reason) = refusal {
-        // Recorded before the executor can learn of it (and exit).
-        shared
-            .refusals
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(format!("{name}: {reason}"));
+        // Recorded before the executor can learn of it (and exit); the latest few.
+        {
+            let mut refusals = shared.refusals.lock().unwrap_or_else(|e| e.into_inner());
+            if refusals.len() == 16 {
+                refusals.remove(0);
+            }
+            refusals.push(format!("{name}: {reason}"));
+        }
         let answer = Registered::Refused {
             reason: reason.clone(),
         };

@@ -9,13 +9,11 @@ use crate::cluster::driver::ClusterDriver;
 use crate::cluster::local::{ephemeral_ca, LocalCluster};
 use crate::cluster::{DriverConfig, LocalClusterConfig};
 use crate::error::{DataflowError, Result};
-use crate::exec::OperatorRegistry;
 use neptune_runtime::policy::Policy;
 use neptune_scheduler::placement::{Placement, PlacementKind};
 use neptune_scheduler::ExecutorId;
 use std::fmt;
-use std::sync::atomic::{AtomicU32, AtomicU64};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 /// Makes a policy for executor `executor` with `slots` slots.
 type PolicyFactory = Arc<dyn Fn(usize, usize) -> Box<dyn Policy> + Send + Sync>;
@@ -279,26 +277,16 @@ impl ContextBuilder {
         }
         let driver = Driver::start(format!("{}-driver", self.thread_name))
             .map_err(DataflowError::Runtime)?;
-        Ok(Context {
-            inner: Arc::new(ContextInner {
-                driver,
-                placement_name: placement.name().to_owned(),
-                placement: Mutex::new(placement),
-                registry: OperatorRegistry::default(),
-                default_partitions: self
-                    .default_partitions
-                    .unwrap_or(slots * self.executors)
-                    .max(1),
-                builders: self.builders,
-                cluster: None,
-                build_lock: Mutex::new(()),
-                broadcasts: Default::default(),
-                next_node: AtomicU32::new(0),
-                next_shuffle: AtomicU32::new(0),
-                next_job: AtomicU64::new(0),
-                executors,
-            }),
-        })
+        let default_partitions = self.default_partitions.unwrap_or(slots * self.executors);
+        Ok(ContextInner::context(
+            driver,
+            placement,
+            default_partitions,
+            self.builders,
+            None,
+            Broadcasts::default(),
+            executors,
+        ))
     }
 
     /// A context whose executors are processes.
@@ -363,22 +351,15 @@ impl ContextBuilder {
         broadcasts.set_sender(Arc::new(move |name, version, value| {
             to.broadcast(name, version, value)
         }));
-        Ok(Context {
-            inner: Arc::new(ContextInner {
-                driver,
-                placement_name: placement.name().to_owned(),
-                placement: Mutex::new(placement),
-                registry: OperatorRegistry::default(),
-                default_partitions: self.default_partitions.unwrap_or(slots * expect).max(1),
-                builders: self.builders,
-                cluster: Some(cluster),
-                build_lock: Mutex::new(()),
-                broadcasts,
-                next_node: AtomicU32::new(0),
-                next_shuffle: AtomicU32::new(0),
-                next_job: AtomicU64::new(0),
-                executors: Vec::new(),
-            }),
-        })
+        let default_partitions = self.default_partitions.unwrap_or(slots * expect);
+        Ok(ContextInner::context(
+            driver,
+            placement,
+            default_partitions,
+            self.builders,
+            Some(cluster),
+            broadcasts,
+            Vec::new(),
+        ))
     }
 }

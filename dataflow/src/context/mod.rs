@@ -62,6 +62,34 @@ pub(crate) struct ContextInner {
 }
 
 impl ContextInner {
+    /// A context over `executors` (local mode) or `cluster`.
+    pub(crate) fn context(
+        driver: Driver,
+        placement: Box<dyn Placement>,
+        default_partitions: usize,
+        builders: Builders,
+        cluster: Option<Arc<ClusterDriver>>,
+        broadcasts: Broadcasts,
+        executors: Vec<Executor>,
+    ) -> Context {
+        Context {
+            inner: Arc::new(ContextInner {
+                driver,
+                placement_name: placement.name().to_owned(),
+                placement: Mutex::new(placement),
+                registry: OperatorRegistry::default(),
+                default_partitions: default_partitions.max(1),
+                builders,
+                cluster,
+                broadcasts,
+                build_lock: Mutex::new(()),
+                next_node: AtomicU32::new(0),
+                next_shuffle: AtomicU32::new(0),
+                next_job: AtomicU64::new(0),
+                executors,
+            }),
+        }
+    }
     /// The next dataset id: from the build scope when a plan builder is rebuilding a
     /// driver's plan on this thread, from the context otherwise.
     pub(crate) fn next_node(&self) -> NodeId {

@@ -10,17 +10,15 @@
 //! merged on the stream's thread exactly as local windows are.
 
 use super::window::{Assigned, Partial, Slot};
-use super::{launch, EventTime, Fresh, Input, Merging, Stream, StreamHandle, StreamSink, Windows};
+use super::{launch, BuiltBatches, EventTime, Merging, Stream, StreamHandle, StreamSink, Windows};
 use crate::cluster::Builders;
 use crate::context::Context;
 use crate::error::{DataflowError, Result};
 use crate::{Data, Dataset};
-use neptune_runtime::Class;
 use serde::{Deserialize, Serialize};
 use std::hash::Hash;
 use std::marker::PhantomData;
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
 
 /// What a windowed plan builder receives for one micro-batch.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -35,9 +33,11 @@ pub struct WindowBatch<T> {
     pub watermark: Option<EventTime>,
 }
 
-/// The `reduce` of a windowed builder, kept for the stream's thread.
-pub(crate) struct WindowFns<V> {
+/// The `reduce` of a windowed builder, kept for the stream's thread; its type names
+/// the records, keys and values the builder was registered for.
+pub(crate) struct WindowFns<T, K, V> {
     pub(crate) reduce: fn(V, V) -> V,
+    _types: PhantomData<fn(T) -> K>,
 }
 
 impl Builders {
@@ -66,60 +66,13 @@ impl Builders {
                     })
                     .reduce_by_key(move |a: Partial<V>, b| a.merge(b, &reduce))
             };
-        self.register(name, builder)
-            .with_extra(name, Arc::new(WindowFns { reduce }))
-    }
-}
-
-/// The micro-batches of a source, each built by a windowed builder with the stream
-/// thread's current watermark.
-struct WindowInput<T, K, V> {
-    inner: Box<dyn Input<T>>,
-    builder: String,
-    windows: Windows,
-    watermark: Arc<Mutex<Option<EventTime>>>,
-    _records: PhantomData<fn() -> (K, V)>,
-}
-
-impl<T: Data + Sync, K: Hash + Eq + Data, V: Data> Input<(Slot<K>, Partial<V>)>
-    for WindowInput<T, K, V>
-{
-    fn start(&mut self, ctx: &Context) -> Result<()> {
-        self.inner.start(ctx)
-    }
-
-    fn next(
-        &mut self,
-        ctx: &Context,
-        partitions: usize,
-        trigger: Instant,
-    ) -> Result<(Option<Fresh<(Slot<K>, Partial<V>)>>, bool)> {
-        let Some((records, finished)) = self.inner.next_records(trigger)? else {
-            return Err(DataflowError::Config(
-                "window_built must come right after Context::stream".into(),
-            ));
-        };
-        if records.is_empty() {
-            return Ok((None, finished));
-        }
-        let n = records.len() as u64;
-        let batch = WindowBatch {
-            records,
-            partitions,
-            windows: self.windows,
-            watermark: *self.watermark.lock().unwrap_or_else(|e| e.into_inner()),
-        };
-        let dataset = ctx.build::<WindowBatch<T>, (Slot<K>, Partial<V>)>(&self.builder, batch)?;
-        let fresh = Fresh {
-            dataset: dataset.with_class(Class::Stream),
-            node: None,
-            records: n,
-        };
-        Ok((Some(fresh), finished))
-    }
-
-    fn stop(&mut self) {
-        self.inner.stop();
+        self.register(name, builder).with_extra(
+            name,
+            Arc::new(WindowFns::<T, K, V> {
+                reduce,
+                _types: PhantomData,
+            }),
+        )
     }
 }
 
@@ -161,8 +114,9 @@ impl<T: Data + Sync> Stream<T> {
     /// let builders = Builders::new().register_windows("counts", extract, add);
     /// let ctx = Context::builder().slots_per_executor(1).builders(builders).build().unwrap();
     /// let (sink, out) = sinks::channel();
+    /// let script: Vec<Vec<(char, EventTime)>> = vec![vec![('a', 1_000), ('b', 2_000)], vec![('a', 12_000)]];
     /// let stats = ctx
-    ///     .stream(batches(vec![vec![('a', 1_000), ('b', 2_000)], vec![('a', 12_000)]]))
+    ///     .stream(batches(script))
     ///     .window_built::<char, u64>(Windows::tumbling(Duration::from_secs(10)), "counts")
     ///     .unwrap()
     ///     .start(sink)
@@ -175,7 +129,7 @@ impl<T: Data + Sync> Stream<T> {
     /// ```
     ///
     /// # Errors
-    /// No windowed builder of that name with these key and value types.
+    /// No windowed builder of that name for these record, key and value types.
     pub fn window_built<K, V>(
         self,
         windows: Windows,
@@ -189,21 +143,31 @@ impl<T: Data + Sync> Stream<T> {
             .ctx
             .inner
             .builders
-            .extra::<WindowFns<V>>(builder)
+            .extra::<WindowFns<T, K, V>>(builder)
             .ok_or_else(|| {
                 DataflowError::Config(format!(
-                    "no windows registered as {builder:?} with values of type {}",
+                    "no windows registered as {builder:?} for records {}, keys {} and values {}",
+                    std::any::type_name::<T>(),
+                    std::any::type_name::<K>(),
                     std::any::type_name::<V>()
                 ))
             })?;
         let watermark = Arc::new(Mutex::new(None));
+        let current = watermark.clone();
+        // Each micro-batch is cut with the watermark the stream's thread has then.
+        let args = move |records, partitions| WindowBatch {
+            records,
+            partitions,
+            windows,
+            watermark: *current.lock().unwrap_or_else(|e| e.into_inner()),
+        };
         let stream = Stream {
             ctx: self.ctx,
-            input: Box::new(WindowInput::<T, K, V> {
+            input: Box::new(BuiltBatches::<T, WindowBatch<T>, (Slot<K>, Partial<V>)> {
                 inner: self.input,
                 builder: builder.to_owned(),
-                windows,
-                watermark: watermark.clone(),
+                op: "window_built",
+                args: Box::new(args),
                 _records: PhantomData,
             }),
             trigger: self.trigger,

@@ -220,14 +220,24 @@ impl<T: Clone + Send + 'static, S: Source<T>> Input<T> for SourceInput<S, T> {
     }
 }
 
-/// Micro-batches handed to a plan builder (see [`Stream::build_batches`]).
-struct BuiltBatches<T, U> {
+/// Micro-batches handed to a plan builder (see [`Stream::build_batches`] and
+/// [`Stream::window_built`]), as the builder arguments `args` makes of each one's
+/// records and the stream's partition count.
+struct BuiltBatches<T, A, U> {
     inner: Box<dyn Input<T>>,
     builder: String,
+    /// The stream operation, for the error when it is misplaced.
+    op: &'static str,
+    args: Box<dyn FnMut(Vec<T>, usize) -> A + Send>,
     _records: PhantomData<fn() -> U>,
 }
 
-impl<T: Data + Sync, U: Data> Input<U> for BuiltBatches<T, U> {
+impl<T, A, U> Input<U> for BuiltBatches<T, A, U>
+where
+    T: Send + 'static,
+    A: serde::Serialize + serde::de::DeserializeOwned + 'static,
+    U: Data,
+{
     fn start(&mut self, ctx: &Context) -> Result<()> {
         self.inner.start(ctx)
     }
@@ -239,19 +249,17 @@ impl<T: Data + Sync, U: Data> Input<U> for BuiltBatches<T, U> {
         trigger: Instant,
     ) -> Result<(Option<Fresh<U>>, bool)> {
         let Some((records, finished)) = self.inner.next_records(trigger)? else {
-            return Err(DataflowError::Config(
-                "build_batches must come right after Context::stream".into(),
-            ));
+            return Err(DataflowError::Config(format!(
+                "{} must come right after Context::stream",
+                self.op
+            )));
         };
         if records.is_empty() {
             return Ok((None, finished));
         }
         let n = records.len() as u64;
-        let batch = MicroBatch {
-            records,
-            partitions,
-        };
-        let dataset = ctx.build::<MicroBatch<T>, U>(&self.builder, batch)?;
+        let args = (self.args)(records, partitions);
+        let dataset = ctx.build::<A, U>(&self.builder, args)?;
         let fresh = Fresh {
             dataset: dataset.with_class(Class::Stream),
             node: None,
@@ -417,9 +425,14 @@ impl<T: Send + 'static> Stream<T> {
     {
         Stream {
             ctx: self.ctx,
-            input: Box::new(BuiltBatches {
+            input: Box::new(BuiltBatches::<T, MicroBatch<T>, U> {
                 inner: self.input,
                 builder: builder.to_owned(),
+                op: "build_batches",
+                args: Box::new(|records, partitions| MicroBatch {
+                    records,
+                    partitions,
+                }),
                 _records: PhantomData,
             }),
             trigger: self.trigger,
