@@ -1,8 +1,9 @@
 //! # neptune-dataflow
 //!
-//! The dataflow layer of Neptune, in local mode: datasets of plain Rust records,
-//! operators written as closures and async fns, and jobs that run as pausable tasks on
-//! one or more executors in this process.
+//! The dataflow layer of Neptune: datasets of plain Rust records, operators written as
+//! closures and async fns, and jobs that run as pausable tasks on one or more executors
+//! in this process (local mode) or on executor processes linked by QUIC (cluster mode,
+//! see [`cluster`]: the same program, with its jobs made by named plan builders).
 //!
 //! ## How it works
 //!

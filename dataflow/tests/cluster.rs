@@ -53,8 +53,19 @@ fn add(a: u64, b: u64) -> u64 {
     a + b
 }
 
+/// A builder that panics in executor processes (a local cluster's executors are told
+/// apart by their environment).
+fn fragile(ctx: &Context, n: u64) -> Dataset<u64> {
+    assert!(
+        std::env::var_os("NEPTUNE_EXECUTOR_DRIVER").is_none(),
+        "fragile builds only on the driver"
+    );
+    ctx.range(0..n, 1)
+}
+
 fn builders() -> Builders {
     Builders::new()
+        .register("fragile", fragile)
         .register("word_count", word_count)
         .register("join", join)
         .register("gated", gated)
@@ -306,4 +317,17 @@ fn a_windowed_stream_on_executor_processes_equals_local_mode() {
     // The builder's windows are the closures' windows.
     assert_eq!(windowed(&local(), false), expected);
     assert_eq!(windowed(&cluster(2), true), expected);
+}
+
+#[test]
+fn a_builder_that_panics_on_an_executor_fails_its_job_and_the_executor_serves_on() {
+    let ctx = cluster(1);
+    let ds: Dataset<u64> = ctx.build("fragile", 10u64).unwrap();
+    let e = ds.count().expect_err("the executor's build panics");
+    assert!(
+        e.to_string().contains("fragile builds only on the driver"),
+        "{e}"
+    );
+    let ok: Dataset<u64> = ctx.build("small", 10u64).unwrap();
+    assert_eq!(*ok.count().unwrap(), 10);
 }

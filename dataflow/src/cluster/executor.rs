@@ -132,7 +132,16 @@ impl Node {
             Some(spec) => spec.clone(),
             None => self.fetch_spec(launch.key.job).await?,
         };
-        let built = self.rebuild(&spec)?;
+        // A builder is the program's code: one that panics fails the task, not this
+        // executor's network runtime.
+        let built = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.rebuild(&spec)))
+            .map_err(|payload| {
+                DataflowError::Cluster(format!(
+                    "plan builder {:?} panicked: {}",
+                    spec.builder,
+                    crate::exec::panic_message(payload.as_ref())
+                ))
+            })??;
         let mut jobs = self.jobs.lock().unwrap_or_else(|e| e.into_inner());
         Ok(jobs.entry(spec.job).or_insert(built).clone())
     }

@@ -6,17 +6,23 @@
 //!   runs the same executable and jobs are made by plan builders registered by name
 //!   ([`Builders`]). The driver program calls [`Context::build`](crate::Context::build);
 //!   each executor calls the same builder with the same postcard-encoded arguments and
-//!   gets the same stages under the same names ([`builders`]).
+//!   gets the same stages under the same names (`builders.rs`).
 //! - **One engine.** The job driver (stage planning, placement, stage tracking) is the
 //!   one of local mode; in cluster mode it places task sets over the executors'
 //!   heartbeat windows (LMA by default) and launches each task by
 //!   `(job, stage, partition, attempt)` on a QUIC stream that then carries the task's
-//!   status until it ends ([`driver`], [`protocol`]).
+//!   status until it ends (`driver.rs`, [`protocol`]).
 //! - **Executors** ([`run_executor`]) run tasks on a Neptune runtime with their own
-//!   policy (NEPTUNE by default), send a heartbeat every second, and obey pause,
-//!   resume and kill messages.
+//!   policy (NEPTUNE by default), send a heartbeat every second (the process's counting
+//!   allocator's figures where `main` named it), and obey pause, resume and kill
+//!   messages.
 //! - **Shuffles** stay where their map tasks ran; reducers fetch each block from the
-//!   executor holding it, one stream per block ([`blocks`]).
+//!   executor holding it, one stream per block (`blocks.rs`).
+//! - **Broadcast**: [`Context::published`](crate::Context::published) values reach
+//!   every executor once per version (`broadcast.rs`); **streams** build each
+//!   micro-batch by name ([`Stream::build_batches`](crate::Stream::build_batches),
+//!   [`Stream::window_built`](crate::Stream::window_built)), so micro-batches travel
+//!   with their tasks.
 //! - **Transport and security**: [`wire`] frames (version byte, length, postcard, size
 //!   limit) over quinn on the Neptune runtime, mutual TLS against a cluster CA. A
 //!   malformed frame closes its connection with a logged reason.
