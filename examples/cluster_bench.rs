@@ -12,7 +12,8 @@
 //!   per slot, so that no task waits for a slot);
 //! - `remote_pause`: µs from the driver sending a pause of a running Batch task to the
 //!   executor parking it, over `--pauses` pause/resume cycles;
-//! - `shuffle`: MiB/s of a `--shuffle-mib` MiB shuffle (`repartition` of 4 KiB records)
+//! - `shuffle`: MiB/s of a `--shuffle-mib` MiB shuffle (`repartition` of 4 KiB byte
+//!   buffers)
 //!   between the executors, against the same job in local mode (as many executors and
 //!   slots in one process), `--rounds` rounds alternating local, cluster, …;
 //! - `mw1_cluster`: workload MW-1 as dataflow jobs (a Batch job of 4×W tasks of 200 ms
@@ -32,6 +33,7 @@ use neptune::dataflow::cluster::{main_or_executor, Builders};
 use neptune::dataflow::{Class, Context, Dataset, JobHandle};
 use neptune::runtime::TaskState;
 use neptune::workload;
+use serde_bytes::ByteBuf;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{mpsc, Arc};
@@ -60,7 +62,9 @@ fn gated(ctx: &Context, (parts, gate): (u32, String)) -> Dataset<u64> {
 }
 
 /// `mib` MiB of 4 KiB records in `parts` partitions, dealt round robin into `parts`.
-fn shuffled(ctx: &Context, (mib, parts): (u64, u32)) -> Dataset<Vec<u8>> {
+/// The records are byte buffers that serde encodes as a length and a copy (a plain
+/// `Vec<u8>` goes through serde one byte at a time, which then dominates).
+fn shuffled(ctx: &Context, (mib, parts): (u64, u32)) -> Dataset<ByteBuf> {
     let records = mib * 256;
     let parts = parts as usize;
     ctx.generate(parts, move |p| {
@@ -68,7 +72,7 @@ fn shuffled(ctx: &Context, (mib, parts): (u64, u32)) -> Dataset<Vec<u8>> {
             records * p as u64 / parts as u64,
             records * (p as u64 + 1) / parts as u64,
         );
-        (from..to).map(|i| vec![i as u8; 4096])
+        (from..to).map(|i| ByteBuf::from(vec![i as u8; 4096]))
     })
     .repartition(parts)
 }
@@ -216,7 +220,7 @@ impl Bench {
         let cluster = self.cluster(self.executors, self.slots, "neptune");
         let local = self.local(self.executors, self.slots, "neptune");
         let run = |ctx: &Context| {
-            let ds: Dataset<Vec<u8>> = ctx.build("shuffled", (mib, parts)).unwrap();
+            let ds: Dataset<ByteBuf> = ctx.build("shuffled", (mib, parts)).unwrap();
             let t = Instant::now();
             assert_eq!(*ds.count().unwrap(), mib * 256);
             mib as f64 / t.elapsed().as_secs_f64()

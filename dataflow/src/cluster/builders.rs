@@ -76,6 +76,8 @@ trait ErasedBuilder: Send + Sync + 'static {
     /// Builds from arguments of the builder's type, boxed (local mode: no encoding).
     fn build_any(&self, ctx: &Context, args: Box<dyn Any>) -> Result<Built>;
     fn types(&self) -> (TypeId, TypeId);
+    /// The argument and record types' names, for errors.
+    fn type_names(&self) -> (&'static str, &'static str);
 }
 
 struct TypedBuilder<A, T, F> {
@@ -113,6 +115,10 @@ where
 
     fn types(&self) -> (TypeId, TypeId) {
         (TypeId::of::<A>(), TypeId::of::<T>())
+    }
+
+    fn type_names(&self) -> (&'static str, &'static str) {
+        (std::any::type_name::<A>(), std::any::type_name::<T>())
     }
 }
 
@@ -270,8 +276,9 @@ impl Context {
         let builders = &self.inner.builders;
         let builder = builders.lookup(name)?;
         if builder.types() != (TypeId::of::<A>(), TypeId::of::<T>()) {
+            let (args, records) = builder.type_names();
             return Err(DataflowError::Cluster(format!(
-                "plan builder {name:?} was registered with other types than ({}, {})",
+                "plan builder {name:?} takes {args} and makes records {records}, not {} and {}",
                 std::any::type_name::<A>(),
                 std::any::type_name::<T>()
             )));

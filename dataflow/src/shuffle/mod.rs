@@ -89,6 +89,24 @@ impl<T: Send + 'static, W: Writer<T>> MapSide<T, W> {
         self.parent.erased.partitions()
     }
 
+    /// The buckets of every map partition for reduce partition `reduce`, in map order.
+    /// A bucket written in another process is fetched while the one before it is
+    /// merged: at most two fetches are under way, so memory stays bounded by two
+    /// blocks besides what the reducer holds.
+    pub(crate) fn buckets(
+        self: &Arc<Self>,
+        env: &TaskEnv,
+        reduce: usize,
+    ) -> impl futures::Stream<Item = Result<W::Bucket>> + Send + 'static {
+        let (side, env) = (self.clone(), env.clone());
+        futures::stream::iter(0..self.map_partitions())
+            .map(move |map| {
+                let (side, env) = (side.clone(), env.clone());
+                async move { side.take(&env, map, reduce).await }
+            })
+            .buffered(2)
+    }
+
     /// Reads the bucket of map partition `map` for reduce partition `reduce`.
     pub(crate) async fn take(&self, env: &TaskEnv, map: usize, reduce: usize) -> Result<W::Bucket> {
         let bucket = env.shuffles.take::<W::Bucket>(self.id, map, reduce).await?;

@@ -28,10 +28,7 @@ impl<T: Data> Node<T> for ConcatNode<T> {
     fn compute(&self, part: usize, env: &TaskEnv) -> Records<T> {
         let (side, env) = (self.side.clone(), env.clone());
         stream::once(async move {
-            let mut buckets: Vec<Vec<T>> = Vec::with_capacity(side.map_partitions());
-            for map in 0..side.map_partitions() {
-                buckets.push(side.take(&env, map, part).await?);
-            }
+            let buckets: Vec<Vec<T>> = side.buckets(&env, part).try_collect().await?;
             Ok::<_, Box<DataflowError>>(IterStream::new(buckets.into_iter().flatten().map(Ok)))
         })
         .try_flatten()

@@ -38,8 +38,9 @@ where
         let (side, env) = (self.side.clone(), env.clone());
         stream::once(async move {
             let mut groups: Table<K, Vec<V>> = Table::default();
-            for map in 0..side.map_partitions() {
-                for (k, v) in side.take(&env, map, part).await? {
+            let mut buckets = side.buckets(&env, part);
+            while let Some(bucket) = buckets.next().await {
+                for (k, v) in bucket? {
                     yield_point().await;
                     groups.entry(k).or_default().push(v);
                 }

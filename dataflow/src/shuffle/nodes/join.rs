@@ -77,8 +77,9 @@ where
         stream::once(async move {
             let mut index: Table<K, usize> = Table::default();
             let mut groups: Vec<Vec<W>> = Vec::new();
-            for map in 0..right.map_partitions() {
-                for (k, w) in right.take(&env, map, part).await? {
+            let mut right_buckets = right.buckets(&env, part);
+            while let Some(bucket) = right_buckets.next().await {
+                for (k, w) in bucket? {
                     yield_point().await;
                     match index.entry(k) {
                         Entry::Occupied(e) => groups[*e.get()].push(w),
@@ -89,10 +90,7 @@ where
                     }
                 }
             }
-            let mut buckets: Vec<Vec<(K, V)>> = Vec::with_capacity(left.map_partitions());
-            for map in 0..left.map_partitions() {
-                buckets.push(left.take(&env, map, part).await?);
-            }
+            let buckets: Vec<Vec<(K, V)>> = left.buckets(&env, part).try_collect().await?;
             Ok::<_, Box<DataflowError>>(Probe {
                 left: buckets.into_iter().flatten(),
                 index,

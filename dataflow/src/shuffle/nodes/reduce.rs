@@ -45,8 +45,9 @@ where
         let (side, f, env) = (self.side.clone(), self.f.clone(), env.clone());
         stream::once(async move {
             let mut merged: Option<Table<K, Option<V>>> = None;
-            for map in 0..side.map_partitions() {
-                let bucket = side.take(&env, map, part).await?;
+            let mut buckets = side.buckets(&env, part);
+            while let Some(bucket) = buckets.next().await {
+                let bucket = bucket?;
                 match merged.as_mut() {
                     // The first bucket becomes the table as it is.
                     None => merged = Some(bucket),
