@@ -95,6 +95,13 @@ fn check_report(stdout: &str) {
         "{line}"
     );
     assert!(report["accuracy"].as_f64().unwrap() > 0.6, "{line}");
+    // Heartbeats with the executors' own allocator figures reached the driver.
+    let executors = report["executors"].as_array().unwrap();
+    assert_eq!(executors.len(), 2, "{line}");
+    for e in executors {
+        assert!(e["heartbeats"].as_u64().unwrap() >= 1, "{line}");
+        assert!(e["memory_in_use"].as_u64().unwrap() > 0, "{line}");
+    }
 }
 
 #[test]

@@ -25,7 +25,7 @@
 //! [`run`] drives it; [`Config::from_args`] reads the command line shared by the
 //! `neptune` binary and `examples/unified.rs`.
 
-use neptune_dataflow::cluster::{Builders, DriverConfig};
+use neptune_dataflow::cluster::{Builders, DriverConfig, MemberInfo};
 use neptune_dataflow::stream::{generator, sinks, MicroBatch, Published, StreamStats};
 use neptune_dataflow::{Context, DataflowError, Dataset, JobHandle};
 use neptune_runtime::quic::ClusterIdentity;
@@ -675,6 +675,9 @@ pub struct RunReport {
     pub accuracy: f64,
     /// Wall time of the run.
     pub seconds: f64,
+    /// Cluster mode: the executors at the end of the run, as their heartbeats
+    /// described them (empty in local mode).
+    pub executors: Vec<MemberInfo>,
 }
 
 fn opt<T: std::fmt::Display>(v: Option<T>) -> String {
@@ -685,7 +688,7 @@ impl RunReport {
     /// The run as one JSON object.
     pub fn to_json(&self) -> String {
         format!(
-            "{{\"policy\":\"{}\",\"stream_p50_us\":{},\"stream_p99_us\":{},\"events_per_s\":{},\"batch_rows_per_s\":{:.0},\"batch_ratio\":{},\"accuracy\":{:.4},\"stream_accuracy\":{},\"micro_batches\":{},\"model_versions_used\":{},\"passes\":{},\"restarts\":{},\"seconds\":{:.2}}}",
+            "{{\"policy\":\"{}\",\"stream_p50_us\":{},\"stream_p99_us\":{},\"events_per_s\":{},\"batch_rows_per_s\":{:.0},\"batch_ratio\":{},\"accuracy\":{:.4},\"stream_accuracy\":{},\"micro_batches\":{},\"model_versions_used\":{},\"passes\":{},\"restarts\":{},\"seconds\":{:.2},\"executors\":[{}]}}",
             self.policy,
             opt(self.stream_p50_us),
             opt(self.stream_p99_us),
@@ -698,7 +701,15 @@ impl RunReport {
             self.versions_used,
             self.passes,
             self.restarts,
-            self.seconds
+            self.seconds,
+            self.executors
+                .iter()
+                .map(|e| format!(
+                    "{{\"name\":\"{}\",\"slots\":{},\"heartbeats\":{},\"memory_in_use\":{}}}",
+                    e.name, e.slots, e.heartbeats, e.memory_in_use
+                ))
+                .collect::<Vec<_>>()
+                .join(",")
         )
     }
 }
@@ -854,6 +865,7 @@ pub fn run_once(
         restarts: t.restarts,
         accuracy: final_model.accuracy(&data.holdout),
         seconds,
+        executors: ctx.cluster_executors(),
     })
 }
 
@@ -903,6 +915,7 @@ pub fn run(cfg: &Config, progress: &mut dyn FnMut(&Progress)) -> Result<Vec<RunR
                     restarts: sum.restarts + base.restarts,
                     accuracy: base.accuracy,
                     seconds: sum.seconds + base.seconds,
+                    executors: base.executors,
                     ..sum
                 }
             }
@@ -965,6 +978,22 @@ stream: {:.0} events/s, {} ms trigger; {:.0} s per run",
             r.passes,
             r.restarts
         );
+    }
+    if let Some(last) = reports.last().filter(|r| !r.executors.is_empty()) {
+        let executors: Vec<String> = last
+            .executors
+            .iter()
+            .map(|e| {
+                format!(
+                    "{} ({} slots): {:.1} MiB in use, {} heartbeats",
+                    e.name,
+                    e.slots,
+                    e.memory_in_use as f64 / (1 << 20) as f64,
+                    e.heartbeats
+                )
+            })
+            .collect();
+        let _ = writeln!(out, "executors at the end: {}", executors.join("; "));
     }
     out
 }

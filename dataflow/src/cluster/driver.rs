@@ -172,13 +172,19 @@ impl ClusterDriver {
         *self.local.lock().unwrap_or_else(|e| e.into_inner()) = Some(cluster);
     }
 
-    /// Waits until `n` executors are registered, or `wait` passed; a local cluster
-    /// whose process exited fails the wait at once.
+    /// Waits until `n` executors are registered and each sent its first heartbeat, or
+    /// `wait` passed; a local cluster whose process exited fails the wait at once.
     pub(crate) fn wait_for(&self, n: usize, wait: Duration) -> Result<()> {
         let deadline = Instant::now() + wait;
         let mut members = self.shared.members();
         loop {
-            if members.live.len() >= n {
+            // Ready once registered and heard from: placement has a first heartbeat.
+            let heard = members
+                .live
+                .keys()
+                .filter(|id| members.heartbeats.get(id).is_some_and(|&h| h > 0))
+                .count();
+            if heard >= n {
                 return Ok(());
             }
             let refused = || {
@@ -206,8 +212,7 @@ impl ClusterDriver {
             let now = Instant::now();
             if now >= deadline {
                 return Err(DataflowError::Cluster(format!(
-                    "{} of {n} executors registered within {wait:?}{}",
-                    members.live.len(),
+                    "{heard} of {n} executors registered and heard from within {wait:?}{}",
                     refused()
                 )));
             }
@@ -757,9 +762,17 @@ async fn serve_events(connection: &quinn::Connection, shared: &Shared, id: u32) 
             ExecutorEvent::Heartbeat(bytes) => match Heartbeat::decode(&bytes) {
                 Ok(hb) => {
                     let mut members = shared.members();
-                    *members.heartbeats.entry(id).or_default() += 1;
+                    let first = {
+                        let count = members.heartbeats.entry(id).or_default();
+                        *count += 1;
+                        *count == 1
+                    };
                     if let Some(m) = members.live.get_mut(&id) {
                         m.view.observe(&hb);
+                    }
+                    drop(members);
+                    if first {
+                        shared.joined.notify_all();
                     }
                 }
                 Err(e) => return format!("a malformed heartbeat: {e}"),
