@@ -3,7 +3,12 @@
 //!
 //! ```text
 //! cargo run --release --example tpch -- [--sf 0.1] [--slots N] [--partitions P] [--rounds R] [--json]
+//!     [--cluster local:N]
 //! ```
+//!
+//! With `--cluster local:N` the queries run on N executor processes of this program
+//! (`--slots` each), built by name (`tpch-q1`, `tpch-q6`): each task generates its
+//! part of LINEITEM where it runs, so the engine's times include generation there.
 //!
 //! The table is generated once and held in memory; both versions of each query read
 //! the same rows. Timings alternate engine and loop (A B A B …) for `--rounds` rounds
@@ -18,7 +23,8 @@ mod common;
 mod queries;
 
 use common::{available_cores, Args};
-use neptune::dataflow::Context;
+use neptune::dataflow::cluster::main_or_executor;
+use neptune::dataflow::{Context, Dataset};
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -64,11 +70,29 @@ fn compare<T: PartialEq>(
 }
 
 fn main() -> ExitCode {
+    // A process started as an executor of `--cluster local:N` runs only that.
+    main_or_executor(&queries::builders());
     let args = Args::from_env();
     if args.flag("--help") || args.flag("-h") {
-        println!("usage: tpch [--sf 0.1] [--slots N] [--partitions P] [--rounds R] [--json]");
+        println!(
+            "usage: tpch [--sf 0.1] [--slots N] [--partitions P] [--rounds R] [--json] [--cluster local:N]"
+        );
         return ExitCode::SUCCESS;
     }
+    let cluster: Option<usize> = match args.value::<String>("--cluster", String::new()) {
+        s if s.is_empty() => None,
+        s => match s
+            .strip_prefix("local:")
+            .and_then(|n| n.parse().ok())
+            .filter(|&n| n > 0)
+        {
+            Some(n) => Some(n),
+            None => {
+                eprintln!("tpch: --cluster: expected local:N with N > 0, got {s:?}");
+                return ExitCode::from(2);
+            }
+        },
+    };
     let sf: f64 = args.value("--sf", 0.1);
     let slots: usize = args.value("--slots", available_cores());
     let partitions: usize = args.value("--partitions", 2 * slots);
@@ -79,11 +103,14 @@ fn main() -> ExitCode {
     let rows = queries::generate(sf, available_cores());
     let gen_ms = t.elapsed().as_secs_f64() * 1e3;
     let n = rows.len();
-    let ctx = match Context::builder()
-        .executors(1)
+    let builder = Context::builder()
         .slots_per_executor(slots)
-        .build()
-    {
+        .builders(queries::builders());
+    let builder = match cluster {
+        Some(n) => builder.local_cluster(n),
+        None => builder.executors(1),
+    };
+    let ctx = match builder.build() {
         Ok(ctx) => ctx,
         Err(e) => {
             eprintln!("tpch: {e}");
@@ -92,21 +119,32 @@ fn main() -> ExitCode {
     };
     let lineitem = queries::dataset(&ctx, rows.clone(), partitions);
     if !json {
+        let place = match cluster {
+            Some(n) => format!("a local cluster of {n} executor processes x {slots} slots"),
+            None => format!("{slots} slots"),
+        };
         println!(
-            "TPC-H at SF {sf}: {n} LINEITEM rows generated in {gen_ms:.0} ms; {slots} slots, {partitions} partitions, {rounds} rounds"
+            "TPC-H at SF {sf}: {n} LINEITEM rows generated in {gen_ms:.0} ms; {place}, {partitions} partitions, {rounds} rounds"
         );
     }
 
-    let (q1_e, q1_r, q1_ok, q1) = compare(
-        rounds,
-        || queries::q1_engine(&lineitem).expect("Q1 job"),
-        || queries::q1_reference(&rows),
-    );
-    let (q6_e, q6_r, q6_ok, q6) = compare(
-        rounds,
-        || queries::q6_engine(&lineitem).expect("Q6 job"),
-        || queries::q6_reference(&rows),
-    );
+    let q1_engine = || match cluster {
+        None => queries::q1_engine(&lineitem).expect("Q1 job"),
+        Some(_) => {
+            let q1: Dataset<((u8, u8), queries::Q1Sums)> =
+                ctx.build("tpch-q1", (sf, partitions)).expect("Q1's plan");
+            queries::q1_answer(q1.collect().expect("Q1 job").into_value())
+        }
+    };
+    let q6_engine = || match cluster {
+        None => queries::q6_engine(&lineitem).expect("Q6 job"),
+        Some(_) => {
+            let q6: Dataset<((), i64)> = ctx.build("tpch-q6", (sf, partitions)).expect("Q6's plan");
+            q6.collect().expect("Q6 job").first().map_or(0, |r| r.1)
+        }
+    };
+    let (q1_e, q1_r, q1_ok, q1) = compare(rounds, q1_engine, || queries::q1_reference(&rows));
+    let (q6_e, q6_r, q6_ok, q6) = compare(rounds, q6_engine, || queries::q6_reference(&rows));
 
     for (query, engine_ms, loop_ms, ok) in [("q1", q1_e, q1_r, q1_ok), ("q6", q6_e, q6_r, q6_ok)] {
         if json {
