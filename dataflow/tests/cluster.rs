@@ -6,7 +6,7 @@ mod common;
 
 use common::{wait_until, TempDir};
 use neptune_dataflow::cluster::{main_or_executor, Builders, RemoteAction};
-use neptune_dataflow::stream::{batches, sinks, EventTime, Windows};
+use neptune_dataflow::stream::{batches, sinks, EventTime, MicroBatch, Windows};
 use neptune_dataflow::{Class, Context, DataflowError, Dataset};
 use neptune_runtime::TaskState;
 use std::path::Path;
@@ -63,8 +63,15 @@ fn fragile(ctx: &Context, n: u64) -> Dataset<u64> {
     ctx.range(0..n, 1)
 }
 
+/// The micro-batch's records above the published threshold (read once per build).
+fn above(ctx: &Context, batch: MicroBatch<u64>) -> Dataset<u64> {
+    let threshold = ctx.published("threshold", 0u64).unwrap().latest().value;
+    batch.into_dataset(ctx).filter(move |x| *x > threshold)
+}
+
 fn builders() -> Builders {
     Builders::new()
+        .register("above", above)
         .register("fragile", fragile)
         .register("word_count", word_count)
         .register("join", join)
@@ -330,4 +337,28 @@ fn a_builder_that_panics_on_an_executor_fails_its_job_and_the_executor_serves_on
     );
     let ok: Dataset<u64> = ctx.build("small", 10u64).unwrap();
     assert_eq!(*ok.count().unwrap(), 10);
+}
+
+/// A stream whose builder reads a value published before it started: the records it
+/// kept, and the versions each micro-batch read.
+fn thresholded(ctx: &Context) -> (Vec<u64>, Vec<Vec<(String, u64)>>) {
+    let threshold = ctx.published("threshold", 0u64).unwrap();
+    assert_eq!(threshold.publish(5), 1);
+    let (sink, out) = sinks::channel();
+    let stats = ctx
+        .stream(batches(vec![vec![1u64, 7, 3], vec![9, 5, 6]]))
+        .trigger(Duration::ZERO)
+        .build_batches::<u64>("above")
+        .start(sink)
+        .unwrap()
+        .wait()
+        .unwrap();
+    (sorted(out.try_iter().collect()), stats.published)
+}
+
+#[test]
+fn a_published_value_reaches_the_executors_before_the_jobs_launched_after_it() {
+    let expected = (vec![6, 7, 9], vec![vec![("threshold".to_owned(), 1)]; 2]);
+    assert_eq!(thresholded(&local()), expected);
+    assert_eq!(thresholded(&cluster(2)), expected);
 }

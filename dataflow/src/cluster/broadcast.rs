@@ -14,6 +14,8 @@ use crate::Data;
 use std::any::Any;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::task::{Poll, Waker};
+use std::time::Duration;
 
 /// Sends a version to the executors: (name, version, encoded value).
 pub(crate) type Sender = Arc<dyn Fn(&str, u64, Vec<u8>) + Send + Sync>;
@@ -36,6 +38,9 @@ pub(crate) struct Broadcasts {
     entries: Mutex<HashMap<String, Entry>>,
     /// Set on a cluster driver.
     sender: Mutex<Option<Sender>>,
+    /// On an executor: the newest version received per name, and the tasks waiting
+    /// for one (see [`wait_for`](Self::wait_for)).
+    received: Mutex<(HashMap<String, u64>, Vec<Waker>)>,
 }
 
 impl Broadcasts {
@@ -43,8 +48,41 @@ impl Broadcasts {
         *self.sender.lock().unwrap_or_else(|e| e.into_inner()) = Some(sender);
     }
 
+    /// Waits until every `(name, version)` of `wanted` was received (the driver's
+    /// versions when it launched a task: a job launched after a publication sees it),
+    /// or `limit` passed; false then, and the job goes on with the versions it has.
+    pub(crate) async fn wait_for(&self, wanted: &[(String, u64)], limit: Duration) -> bool {
+        let arrived = futures::future::poll_fn(|cx| {
+            let mut received = self.received.lock().unwrap_or_else(|e| e.into_inner());
+            let (versions, waiters) = &mut *received;
+            if wanted
+                .iter()
+                .all(|(name, v)| versions.get(name).is_some_and(|have| have >= v))
+            {
+                return Poll::Ready(());
+            }
+            waiters.push(cx.waker().clone());
+            Poll::Pending
+        });
+        neptune_runtime::time::timeout(limit, arrived).await.is_ok()
+    }
+
     /// A version from the driver (on an executor).
     pub(crate) fn receive(&self, name: &str, version: u64, bytes: Vec<u8>) -> Result<()> {
+        let installed = self.install(name, version, bytes);
+        let waiters = {
+            let mut received = self.received.lock().unwrap_or_else(|e| e.into_inner());
+            let newest = received.0.entry(name.to_owned()).or_default();
+            *newest = (*newest).max(version);
+            std::mem::take(&mut received.1)
+        };
+        for w in waiters {
+            w.wake();
+        }
+        installed
+    }
+
+    fn install(&self, name: &str, version: u64, bytes: Vec<u8>) -> Result<()> {
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         let entry = entries.entry(name.to_owned()).or_insert(Entry {
             value: None,
@@ -122,7 +160,9 @@ impl Context {
     /// In cluster mode, each version published on the driver reaches every executor
     /// once; a plan builder that calls `published` with the same name on an executor
     /// gets that executor's replica, holding the latest version it received (or
-    /// `initial` until the first one arrives).
+    /// `initial` until the first one arrives). A plan builder's call is noted with the
+    /// version it found: [`JobStats::published`](crate::JobStats::published) and
+    /// [`StreamStats::published`](crate::StreamStats::published) report them.
     ///
     /// ```
     /// # let ctx = neptune_dataflow::Context::builder().slots_per_executor(1).build().unwrap();
@@ -135,6 +175,8 @@ impl Context {
     /// # Errors
     /// `name` is already published with another type.
     pub fn published<T: Data + Sync>(&self, name: &str, initial: T) -> Result<Published<T>> {
-        self.inner.broadcasts.get(name, initial)
+        let published = self.inner.broadcasts.get(name, initial)?;
+        super::builders::reads::note(name, published.version());
+        Ok(published)
     }
 }

@@ -246,6 +246,8 @@ pub(crate) struct Origin {
     pub(crate) bases: (u32, u32),
     /// The default partition count the build saw.
     pub(crate) default_partitions: usize,
+    /// The published values the build read, with their versions.
+    pub(crate) published: Vec<(String, u64)>,
     /// The dataset the builder returned: only jobs on it can run in cluster mode.
     pub(crate) root: NodeId,
     /// Decodes a result part of a remote `collect` (a `Vec<T>`).
@@ -283,7 +285,7 @@ impl Context {
                 std::any::type_name::<T>()
             )));
         }
-        let (built, bases, args) = if self.inner.cluster.is_some() {
+        let (built, bases, args, published) = if self.inner.cluster.is_some() {
             let encoded = postcard::to_allocvec(&args)
                 .map_err(|e| DataflowError::Cluster(format!("cannot encode the arguments: {e}")))?;
             // One build at a time, in a scope that starts at the context's counters
@@ -294,16 +296,17 @@ impl Context {
                 .lock()
                 .unwrap_or_else(|e| e.into_inner());
             let bases = self.inner.id_bases();
-            let built = {
+            let (built, published) = {
                 let _scope = scope::enter(bases, self.inner.default_partitions);
-                builder.build_any(self, Box::new(args))?
+                reads::record(|| builder.build_any(self, Box::new(args)))
             };
             self.inner.advance_ids(scope::last_used());
-            (built, bases, encoded)
+            (built?, bases, encoded, published)
         } else {
             // Local mode: the builder is just called; nothing is encoded.
             let bases = self.inner.id_bases();
-            (builder.build_any(self, Box::new(args))?, bases, Vec::new())
+            let (built, published) = reads::record(|| builder.build_any(self, Box::new(args)));
+            (built?, bases, Vec::new(), published)
         };
         let node: NodeRef<T> = built
             .typed
@@ -317,6 +320,7 @@ impl Context {
             args,
             bases,
             default_partitions: self.inner.default_partitions,
+            published,
             root: node.erased.id(),
             decode_collect: decode_vec::<T>,
         };
@@ -458,5 +462,35 @@ pub(crate) mod scope {
     /// The default partition count of the build in progress, if any.
     pub(crate) fn default_partitions() -> Option<usize> {
         SCOPE.with(|s| s.get().map(|scope| scope.default_partitions))
+    }
+}
+
+/// The published values a build reads: while a plan builder runs (on the driver or
+/// an executor), each [`Context::published`] call notes the name and the version it
+/// found, so that a job's statistics can say which versions its tasks used.
+pub(crate) mod reads {
+    use std::cell::RefCell;
+
+    thread_local! {
+        static READS: RefCell<Option<Vec<(String, u64)>>> = const { RefCell::new(None) };
+    }
+
+    /// Runs `build`, returning what it read.
+    pub(crate) fn record<R>(build: impl FnOnce() -> R) -> (R, Vec<(String, u64)>) {
+        let outer = READS.with(|r| r.replace(Some(Vec::new())));
+        let result = build();
+        let mut read = READS.with(|r| r.replace(outer)).unwrap_or_default();
+        read.sort();
+        read.dedup();
+        (result, read)
+    }
+
+    /// Notes a read of `name` at `version`, if a build is being recorded.
+    pub(crate) fn note(name: &str, version: u64) {
+        READS.with(|r| {
+            if let Some(reads) = r.borrow_mut().as_mut() {
+                reads.push((name.to_owned(), version));
+            }
+        });
     }
 }

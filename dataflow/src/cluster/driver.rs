@@ -287,6 +287,17 @@ impl ClusterDriver {
         }
     }
 
+    /// The newest version of every broadcast value.
+    pub(crate) fn broadcast_versions(&self) -> Vec<(String, u64)> {
+        self.shared
+            .broadcasts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .map(|(name, (version, _))| (name.clone(), *version))
+            .collect()
+    }
+
     /// Forgets a job and tells every executor that had it to drop its state.
     pub(crate) fn end_job(&self, job: u64) {
         self.shared

@@ -8,7 +8,7 @@
 //! or a pause message never waits behind a task.
 
 use super::blocks::{serve_blocks, PeerBlocks};
-use super::builders::{Builders, RemoteAction};
+use super::builders::{reads, Builders, RemoteAction};
 use super::driver::{control_runtime, log};
 use super::fingerprint;
 use super::protocol::{
@@ -78,6 +78,10 @@ impl ExecutorConfig {
     }
 }
 
+/// How long a job's first launch waits for broadcast versions the driver published
+/// before it (they travel on their own streams and normally arrive first).
+const BROADCAST_WAIT: Duration = Duration::from_secs(10);
+
 /// A task running here: its runtime handle, and when the driver's pause of it arrived
 /// (0: not paused by the driver).
 struct Running {
@@ -88,6 +92,8 @@ struct Running {
 /// A job as this executor rebuilt it.
 pub(crate) struct ExecJob {
     plan: JobPlan,
+    /// The published values its build read here, with their versions.
+    published: Vec<(String, u64)>,
     store: Arc<ShuffleStore>,
     blocks: Arc<PeerBlocks>,
 }
@@ -132,6 +138,17 @@ impl Node {
             Some(spec) => spec.clone(),
             None => self.fetch_spec(launch.key.job).await?,
         };
+        // The broadcasts published before the launch are on their way: build with them.
+        let broadcasts = &self.ctx.inner.broadcasts;
+        if !broadcasts
+            .wait_for(&launch.broadcasts, BROADCAST_WAIT)
+            .await
+        {
+            log(&format!(
+                "executor {}: job-{} starts without broadcast versions {:?} (not arrived)",
+                self.id, spec.job, launch.broadcasts
+            ));
+        }
         // A builder is the program's code: one that panics fails the task, not this
         // executor's network runtime.
         let built = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.rebuild(&spec)))
@@ -164,13 +181,16 @@ impl Node {
 
     /// Runs the job's builder and plans it as the driver did.
     fn rebuild(&self, spec: &JobSpec) -> Result<Arc<ExecJob>> {
-        let built = self.builders.rebuild(
-            &self.ctx,
-            &spec.builder,
-            &spec.args,
-            spec.bases,
-            spec.default_partitions,
-        )?;
+        let (built, published) = reads::record(|| {
+            self.builders.rebuild(
+                &self.ctx,
+                &spec.builder,
+                &spec.args,
+                spec.bases,
+                spec.default_partitions,
+            )
+        });
+        let built = built?;
         let runner = built.result_runner(spec.action);
         let plan = stages::plan(JobId(spec.job), &built.root, spec.action.name(), runner);
         let blocks = Arc::new(PeerBlocks::new(
@@ -185,6 +205,7 @@ impl Node {
             plan,
             store,
             blocks,
+            published,
         }))
     }
 }
@@ -521,7 +542,7 @@ async fn start(
             paused,
         },
     );
-    let _job = job.clone();
+    let job = job.clone();
     Ok(async move {
         let output = match join.await {
             Ok(output) => output?,
@@ -559,6 +580,7 @@ async fn start(
                 c.skipped,
             ],
             suspensions: handle.suspensions(),
+            published: job.published.clone(),
         })
     })
 }

@@ -147,6 +147,9 @@ pub struct Launch {
     pub locations: Vec<ShuffleLocations>,
     /// The executors named in `locations`.
     pub peers: Vec<Peer>,
+    /// The newest version of every broadcast value when the driver launched it: the
+    /// executor builds the job once it has them.
+    pub broadcasts: Vec<(String, u64)>,
 }
 
 /// A task's progress, on its launch stream.
@@ -187,6 +190,8 @@ pub struct TaskDone {
     pub counters: [u64; 5],
     /// Times it was parked.
     pub suspensions: u32,
+    /// The published values its job's build read on the executor, with versions.
+    pub published: Vec<(String, u64)>,
 }
 
 /// What a finished task produced.

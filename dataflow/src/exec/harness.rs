@@ -14,6 +14,8 @@ use crate::error::{DataflowError, Result};
 pub(crate) struct TaskReport {
     pub(crate) output: TaskOutput,
     pub(crate) counters: CounterSnapshot,
+    /// Cluster mode: the published values its executor's build read.
+    pub(crate) published: Vec<(String, u64)>,
 }
 
 /// Runs partition `env.task.partition` of the stage registered as `stage`.
@@ -35,5 +37,6 @@ pub(crate) async fn run_task(
     Ok(TaskReport {
         output,
         counters: env.counters.snapshot(),
+        published: Vec::new(),
     })
 }

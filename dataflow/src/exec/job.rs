@@ -245,7 +245,14 @@ pub(crate) fn submit<R: Send + 'static>(
     if let Some(r) = &remote {
         r.cluster.begin_job(r.spec.clone());
     }
-    let mut driver = JobDriver::new(ctx.clone(), plan, shared.clone(), registrations, remote);
+    let mut driver = JobDriver::new(
+        ctx.clone(),
+        plan,
+        shared.clone(),
+        registrations,
+        remote,
+        origin,
+    );
     let run = async move {
         let outcome = driver.run().await;
         if let Some(r) = &driver.remote {
@@ -339,6 +346,9 @@ struct JobDriver {
     running: FuturesUnordered<BoxFuture<'static, Finished>>,
     /// Cluster mode: the executors and the job's spec.
     remote: Option<RemoteJob>,
+    /// The published values the job's builds read: the driver's (which local tasks
+    /// use), or the executors' as their tasks report them.
+    published: Vec<(String, u64)>,
 }
 
 impl JobDriver {
@@ -348,7 +358,13 @@ impl JobDriver {
         shared: Arc<JobShared>,
         registrations: Vec<Registration>,
         remote: Option<RemoteJob>,
+        origin: Option<&Arc<Origin>>,
     ) -> Self {
+        // Local tasks run the driver's build; remote ones report their executor's.
+        let published = match (&remote, origin) {
+            (None, Some(o)) => o.published.clone(),
+            _ => Vec::new(),
+        };
         let loads = ctx.executors.iter().map(|e| e.load.clone()).collect();
         let store = Arc::new(ShuffleStore::new(&plan.shuffles, loads));
         let written = plan
@@ -371,6 +387,7 @@ impl JobDriver {
             counters: CounterSnapshot::default(),
             running: FuturesUnordered::new(),
             remote,
+            published,
         }
     }
 
@@ -543,6 +560,7 @@ impl JobDriver {
             spec: None,
             locations,
             peers,
+            broadcasts: remote.cluster.broadcast_versions(),
         };
         let (handle, join) = remote.cluster.launch(executor, launch, &remote.spec);
         let origin = remote.origin.clone();
@@ -568,6 +586,7 @@ impl JobDriver {
             };
             Ok(TaskReport {
                 output,
+                published: done.published,
                 counters: CounterSnapshot {
                     records_in,
                     records_out,
@@ -617,6 +636,7 @@ impl JobDriver {
             Err(e) => return Err(e),
         };
         self.counters.merge(report.counters);
+        self.published.extend(report.published);
         match report.output {
             TaskOutput::Shuffle(MapStatus { shuffle, records }) => {
                 self.written.get_mut(&shuffle).expect("a planned shuffle")
@@ -652,6 +672,12 @@ impl JobDriver {
             bad_record_samples: c.samples.clone(),
             suspensions: tasks.iter().map(|t| t.handle.suspensions() as u64).sum(),
             tasks_per_executor: per_executor,
+            published: {
+                let mut read = self.published.clone();
+                read.sort();
+                read.dedup();
+                read
+            },
             elapsed: started.elapsed(),
         }
     }

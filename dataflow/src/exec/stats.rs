@@ -35,6 +35,11 @@ pub struct JobStats {
     pub suspensions: u64,
     /// Tasks run on each executor, by executor index.
     pub tasks_per_executor: Vec<usize>,
+    /// The published values ([`Context::published`](crate::Context::published)) the
+    /// job's plan builder read, with the versions it found, sorted: the driver's build
+    /// in local mode, every executor's build of the job in cluster mode (so one name
+    /// may show several versions).
+    pub published: Vec<(String, u64)>,
     /// Wall time from submission to the answer.
     pub elapsed: Duration,
 }

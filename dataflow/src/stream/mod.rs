@@ -574,16 +574,14 @@ trait Step<T>: Send {
 fn run_job<U: Send + 'static>(
     root: Dataset<U>,
     node: &Option<Arc<dyn ReadCounted>>,
+    stats: &Mutex<StreamStats>,
 ) -> Result<Vec<U>> {
     if let Some(node) = node {
         node.set_reads(reads_of(&root.node.erased, node.node_id()));
     }
-    Ok(root
-        .job()
-        .class(Class::Stream)
-        .collect()
-        .wait()?
-        .into_value())
+    let result = root.job().class(Class::Stream).collect().wait()?;
+    lock(stats).published.push(result.stats.published.clone());
+    Ok(result.into_value())
 }
 
 struct Plain<T, S> {
@@ -592,8 +590,8 @@ struct Plain<T, S> {
 }
 
 impl<T: Send + 'static, S: StreamSink<T>> Step<T> for Plain<T, S> {
-    fn batch(&mut self, fresh: Fresh<T>, _stats: &Mutex<StreamStats>) -> Result<u64> {
-        let out = run_job(fresh.dataset, &fresh.node)?;
+    fn batch(&mut self, fresh: Fresh<T>, stats: &Mutex<StreamStats>) -> Result<u64> {
+        let out = run_job(fresh.dataset, &fresh.node, stats)?;
         let n = out.len() as u64;
         self.sink.emit(out)?;
         Ok(n)
@@ -655,7 +653,7 @@ where
         fresh: Fresh<(Slot<K>, Partial<V>)>,
         stats: &Mutex<StreamStats>,
     ) -> Result<u64> {
-        let partials = run_job(fresh.dataset, &fresh.node)?;
+        let partials = run_job(fresh.dataset, &fresh.node, stats)?;
         let counts = self.state.absorb(partials, &*self.reduce);
         let n = emit(&mut self.state, &mut self.sink, false, counts, stats)?;
         *lock(&self.watermark) = self.state.watermark();
@@ -745,7 +743,7 @@ where
                 Assigned::new(windows, watermark, key, time, value)
             })
             .reduce_by_key(move |a: Partial<V>, b| a.merge(b, &*reduce));
-        let partials = run_job(root, &fresh.node)?;
+        let partials = run_job(root, &fresh.node, stats)?;
         let counts = self.state.absorb(partials, &*self.reduce);
         self.emit(false, counts, stats)
     }

@@ -22,6 +22,10 @@ pub struct StreamStats {
     /// sink's `emit` (its results emitted). The trigger time is when the trigger was
     /// due, so a micro-batch delayed by the one before it counts the delay.
     pub batch_latencies_us: Vec<u64>,
+    /// For each micro-batch, in order: the published values its plan builder read and
+    /// the versions it found (see [`JobStats::published`](crate::JobStats::published));
+    /// empty for micro-batches whose pipeline read none through a builder.
+    pub published: Vec<Vec<(String, u64)>>,
     /// Per window fired by the watermark, microseconds from the window's end (event
     /// time, read as milliseconds since the UNIX epoch) to the return of the sink's
     /// `emit` that received its results; 0 if the window ends in the future. Windows
