@@ -498,6 +498,12 @@ async fn start(
                     .collect::<Vec<_>>()
             ))
         })?;
+    if launch.key.partition as usize >= stage.partitions {
+        return Err(DataflowError::Cluster(format!(
+            "{} names partition {} of a stage of {}",
+            launch.key, launch.key.partition, stage.partitions
+        )));
+    }
     for peer in &launch.peers {
         job.blocks.peer(peer);
     }

@@ -565,6 +565,17 @@ impl JobDriver {
         let (handle, join) = remote.cluster.launch(executor, launch, &remote.spec);
         let origin = remote.origin.clone();
         let action = remote.spec.action;
+        // What a well-formed report of this task holds: the stage's own shuffle, with
+        // one size per reduce partition.
+        let writes = stage.shuffle.map(|id| {
+            let reduces = self
+                .plan
+                .shuffles
+                .iter()
+                .find(|s| s.id == id)
+                .map_or(0, |s| s.reduce_partitions);
+            (id, reduces)
+        });
         let done = async move {
             let done: TaskDone = match join.await {
                 Ok(outcome) => outcome?,
@@ -575,13 +586,28 @@ impl JobDriver {
                 }
             };
             let [records_in, records_out, shuffle_written, shuffle_read, skipped] = done.counters;
-            let output = match done.output {
-                TaskResult::Shuffle { shuffle, records } => TaskOutput::Shuffle(MapStatus {
-                    shuffle: ShuffleId(shuffle),
-                    records,
-                }),
-                TaskResult::Result(bytes) => {
+            let malformed = |what: &str| {
+                DataflowError::Cluster(format!(
+                    "executor {executor} reported {task} malformed: {what}"
+                ))
+            };
+            let output = match (done.output, writes) {
+                (TaskResult::Shuffle { shuffle, records }, Some((id, reduces)))
+                    if shuffle == id.0 && records.len() == reduces =>
+                {
+                    TaskOutput::Shuffle(MapStatus {
+                        shuffle: id,
+                        records,
+                    })
+                }
+                (TaskResult::Shuffle { .. }, _) => {
+                    return Err(malformed("not this stage's shuffle output"))
+                }
+                (TaskResult::Result(bytes), None) => {
                     TaskOutput::Result(decode_part(&origin, action, &bytes)?)
+                }
+                (TaskResult::Result(_), Some(_)) => {
+                    return Err(malformed("a result from a shuffle-map stage"))
                 }
             };
             Ok(TaskReport {
