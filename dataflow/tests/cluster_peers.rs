@@ -4,7 +4,10 @@
 mod common;
 
 use common::wait_until;
-use neptune_dataflow::cluster::protocol::{ExecutorEvent, Register, Registered, MAX_CONTROL_FRAME};
+use neptune_dataflow::cluster::protocol::{
+    ExecutorEvent, Launch, Register, Registered, TaskDone, TaskResult, TaskUpdate,
+    MAX_CONTROL_FRAME,
+};
 use neptune_dataflow::cluster::wire::{read_frame, write_frame, WIRE_VERSION};
 use neptune_dataflow::cluster::{
     fingerprint, run_executor, Builders, DriverConfig, ExecutorConfig,
@@ -140,4 +143,92 @@ fn bad_frames_cost_their_connection_and_the_driver_serves_on() {
     drop(ds);
     drop(ctx);
     executor.join().unwrap().unwrap();
+}
+
+/// An executor that registers properly, then answers every launch with `answer`.
+fn lying_executor(
+    rt: Runtime,
+    who: ClusterIdentity,
+    driver: SocketAddr,
+    answer: TaskUpdate,
+) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        rt.block_on(async move {
+            let client = quic::client("127.0.0.1:0".parse().unwrap(), &who).unwrap();
+            let conn = quic::connect(&client, driver, "driver").await.unwrap();
+            let (mut send, mut recv) = conn.open_bi().await.unwrap();
+            let register = Register {
+                fingerprint: fingerprint::of_this_binary(),
+                builders: builders().names(),
+                slots: 1,
+                policy: "neptune".into(),
+                shuffle_addr: "127.0.0.1:9".parse().unwrap(),
+                pid: std::process::id(),
+            };
+            write_frame(&mut send, &register, MAX_CONTROL_FRAME)
+                .await
+                .unwrap();
+            let _: Option<Registered> = read_frame(&mut recv, MAX_CONTROL_FRAME).await.unwrap();
+            // Until the driver goes away.
+            while let Ok((mut send, mut recv)) = conn.accept_bi().await {
+                let launch: Option<Launch> =
+                    read_frame(&mut recv, MAX_CONTROL_FRAME).await.unwrap();
+                assert!(launch.is_some());
+                let _ = write_frame(&mut send, &answer, MAX_CONTROL_FRAME).await;
+                let _ = send.finish();
+            }
+        })
+    })
+}
+
+#[test]
+fn malformed_task_reports_fail_the_job_with_the_reason_not_the_driver() {
+    let ca = ClusterCa::generate("lying executors").unwrap();
+    let wrong_shuffle = TaskUpdate::Finished(TaskDone {
+        output: TaskResult::Shuffle {
+            shuffle: 99,
+            records: vec![1, 2, 3],
+        },
+        counters: [0; 5],
+        suspensions: 0,
+        published: Vec::new(),
+    });
+    let garbage_result = TaskUpdate::Finished(TaskDone {
+        output: TaskResult::Result(vec![0xff; 3]),
+        counters: [0; 5],
+        suspensions: 0,
+        published: Vec::new(),
+    });
+    for (answer, reason) in [
+        (wrong_shuffle, "not this stage's shuffle output"),
+        (garbage_result, "malformed"),
+    ] {
+        let ctx = Context::builder()
+            .builders(builders())
+            .cluster(DriverConfig {
+                wait: Duration::from_secs(1),
+                ..DriverConfig::new(
+                    "127.0.0.1:0".parse().unwrap(),
+                    ca.issue("driver").unwrap(),
+                    0,
+                )
+            })
+            .build()
+            .unwrap();
+        let liar = lying_executor(
+            Runtime::new().unwrap(),
+            ca.issue("executor-liar").unwrap(),
+            ctx.cluster_addr().unwrap(),
+            answer,
+        );
+        wait_until("the lying executor to register", || {
+            ctx.cluster_executors().len() == 1
+        });
+        let ds: Dataset<u64> = ctx.build("squares", 10u64).unwrap();
+        let e = ds.collect().expect_err("a malformed report");
+        assert!(e.to_string().contains(reason), "{e}");
+        drop(ds);
+        drop(ctx);
+        liar.join().unwrap();
+    }
 }
