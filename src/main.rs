@@ -13,8 +13,12 @@
 //! output (a table, or one JSON object per run with `--json`). `neptune run --help` lists
 //! every option. The runtime's pause/resume demo is `cargo run --release --example demo`.
 //!
-//! `neptune cert init DIR` and `neptune cert issue --ca DIR NAME` make the cluster's
-//! certificates; `neptune --help` lists the subcommands. See [`neptune::cli`].
+//! `--cluster local:N` runs it on N executor processes of this binary instead.
+//! `neptune driver --listen ADDR --expect N --certs DIR` runs it as the driver of a
+//! cluster whose executors are started with `neptune executor --driver ADDR --slots K
+//! --certs DIR --name NAME`; `neptune cert init DIR` and `neptune cert issue --ca DIR
+//! NAME` make the cluster's certificates. `neptune --help` lists the subcommands. See
+//! [`neptune::cli`].
 
 use neptune::apps::unified::Progress;
 use std::io::{IsTerminal, Write};

@@ -18,8 +18,7 @@
 #[allow(dead_code)]
 #[path = "../common/mod.rs"]
 mod common;
-// Shared with tests/tpch.rs, which also runs the cluster plans.
-#[allow(dead_code)]
+// Shared with tests/tpch.rs.
 mod queries;
 
 use common::{available_cores, Args};
