@@ -113,6 +113,16 @@ pub enum DataflowError {
     /// Cluster mode: a link, a peer or a message failed, or the program asked for
     /// something that cannot run across processes. The message says which.
     Cluster(String),
+    /// Cluster mode: the executor running a task was lost (its connection closed, or
+    /// it missed its heartbeats); the task is run again elsewhere unless none is left.
+    ExecutorLost {
+        /// The executor.
+        executor: u32,
+        /// The task it was running.
+        task: TaskId,
+        /// Why it counts as lost.
+        reason: String,
+    },
     /// Cluster mode: a task failed on its executor; the message is the executor's.
     TaskFailed {
         /// The task.
@@ -150,6 +160,14 @@ impl fmt::Display for DataflowError {
             }
             DataflowError::DriverGone(j) => write!(f, "the driver of {j} stopped"),
             DataflowError::Cluster(m) => write!(f, "cluster: {m}"),
+            DataflowError::ExecutorLost {
+                executor,
+                task,
+                reason,
+            } => write!(
+                f,
+                "executor {executor} was lost while running {task}: {reason}"
+            ),
             DataflowError::TaskFailed { task, message } => {
                 write!(f, "task {task} failed: {message}")
             }

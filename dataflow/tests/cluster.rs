@@ -362,3 +362,35 @@ fn a_published_value_reaches_the_executors_before_the_jobs_launched_after_it() {
     assert_eq!(thresholded(&local()), expected);
     assert_eq!(thresholded(&cluster(2)), expected);
 }
+
+#[test]
+fn a_task_whose_executor_is_killed_runs_again_elsewhere_with_the_same_result() {
+    let dir = TempDir::new("cluster-kill");
+    let gate = dir.path().join("open").to_string_lossy().into_owned();
+    let ctx = cluster(2);
+    let batch: Dataset<u64> = ctx.build("gated", (1_000u64, gate.clone())).unwrap();
+    let job = batch.job().collect();
+    wait_until("both batch tasks to run", || {
+        let tasks = job.tasks();
+        tasks.len() == 2 && tasks.iter().all(|t| t.handle.state() == TaskState::Running)
+    });
+    let victim = job.tasks()[0].handle.remote().unwrap().executor();
+    let pid = ctx
+        .cluster_executors()
+        .iter()
+        .find(|e| e.id == victim)
+        .unwrap()
+        .pid;
+    let killed = std::process::Command::new("kill")
+        .args(["-KILL", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    // The driver counts it lost once it misses its heartbeats, and runs its tasks on
+    // the executor that is left; the gate lets every attempt finish.
+    std::fs::write(&gate, b"").unwrap();
+    let out = job.wait().unwrap();
+    assert_eq!(out.value, (0..1_000u64).map(|x| x * 3).collect::<Vec<_>>());
+    assert!(out.stats.tasks_rerun >= 1, "{:?}", out.stats);
+    assert_eq!(ctx.cluster_executors().len(), 1);
+}

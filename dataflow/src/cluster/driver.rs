@@ -67,7 +67,17 @@ struct Member {
     running: [usize; 2],
     /// Jobs whose spec this executor was sent.
     jobs: HashSet<u64>,
+    /// When it was last heard from (registration or heartbeat).
+    last_heard: Instant,
+    /// Its process id, as it said.
+    pid: u32,
 }
+
+/// Heartbeats an executor may miss before it counts as lost.
+pub const MISSED_HEARTBEATS: u32 = 5;
+
+/// How long a job with no executor left waits for one to join before it fails.
+pub const NO_EXECUTOR_GRACE: Duration = Duration::from_secs(30);
 
 /// An executor as listed by [`Context::cluster_executors`](crate::Context::cluster_executors).
 #[derive(Clone, Debug, PartialEq)]
@@ -84,6 +94,8 @@ pub struct MemberInfo {
     pub memory_in_use: u64,
     /// Tasks the driver launched there that have not finished, per class.
     pub running: [usize; 2],
+    /// Its process id, as it said at registration.
+    pub pid: u32,
 }
 
 #[derive(Default)]
@@ -153,6 +165,8 @@ impl ClusterDriver {
         });
         let accept = (endpoint.clone(), shared.clone());
         drop(runtime.spawn_with(SpawnOptions::stream(), accept_loop(accept.0, accept.1)));
+        let watched = Arc::downgrade(&shared);
+        drop(runtime.spawn_with(SpawnOptions::stream(), watchdog(watched, heartbeat)));
         Ok(ClusterDriver {
             shared,
             endpoint,
@@ -226,6 +240,28 @@ impl ClusterDriver {
         }
     }
 
+    /// Whether any executor is registered now.
+    pub(crate) fn has_executors(&self) -> bool {
+        !self.shared.members().live.is_empty()
+    }
+
+    /// Waits (on the network runtime) until some executor is registered, up to
+    /// `grace`; false if none came.
+    pub(crate) fn any_executor(&self, grace: Duration) -> JoinHandle<bool> {
+        let shared = self.shared.clone();
+        self.runtime.spawn_with(SpawnOptions::stream(), async move {
+            let deadline = Instant::now() + grace;
+            // Checked every 50 ms: joining executors are rare events.
+            while shared.members().live.is_empty() {
+                if Instant::now() >= deadline {
+                    return false;
+                }
+                neptune_runtime::time::sleep(Duration::from_millis(50)).await;
+            }
+            true
+        })
+    }
+
     /// The executors now.
     pub(crate) fn members(&self) -> Vec<MemberInfo> {
         let members = self.shared.members();
@@ -239,6 +275,7 @@ impl ClusterDriver {
                 heartbeats: members.heartbeats.get(&id).copied().unwrap_or(0),
                 memory_in_use: m.view.memory_in_use,
                 running: m.running,
+                pid: m.pid,
             })
             .collect()
     }
@@ -362,10 +399,11 @@ impl ClusterDriver {
         let run = async move {
             let outcome = match connection {
                 Some(c) => run_remote(&c, &launch, &state).await,
-                None => Err(DataflowError::Cluster(format!(
-                    "executor {executor} is gone: cannot launch {}",
-                    launch.key
-                ))),
+                None => Err(DataflowError::ExecutorLost {
+                    executor,
+                    task: launch.key.task(),
+                    reason: "it left before the launch".into(),
+                }),
             };
             state.state.store(
                 if outcome.is_ok() {
@@ -434,11 +472,10 @@ async fn run_remote(
     launch: &Launch,
     state: &RemoteState,
 ) -> Result<TaskDone> {
-    let lost = |e: &dyn std::fmt::Display| {
-        DataflowError::Cluster(format!(
-            "executor {} lost while running {}: {e}",
-            state.executor, launch.key
-        ))
+    let lost = |e: &dyn std::fmt::Display| DataflowError::ExecutorLost {
+        executor: state.executor,
+        task: launch.key.task(),
+        reason: e.to_string(),
     };
     let (mut send, mut recv) = connection.open_bi().await.map_err(|e| lost(&e))?;
     write_frame(&mut send, launch, MAX_CONTROL_FRAME)
@@ -620,6 +657,31 @@ impl RemoteTask {
     }
 }
 
+/// Closes the connection of every executor that missed [`MISSED_HEARTBEATS`]
+/// heartbeats (hung, or killed without its connection closing): its tasks then fail
+/// as lost. Ends with the driver.
+async fn watchdog(shared: std::sync::Weak<Shared>, period: Duration) {
+    let mut tick = neptune_runtime::time::interval(period);
+    let limit = period * MISSED_HEARTBEATS;
+    loop {
+        tick.tick().await;
+        let Some(shared) = shared.upgrade() else {
+            return;
+        };
+        let members = shared.members();
+        for (id, m) in &members.live {
+            if m.last_heard.elapsed() > limit {
+                log(&format!(
+                    "executor {id} ({}) missed {MISSED_HEARTBEATS} heartbeats: lost",
+                    m.name
+                ));
+                m.connection
+                    .close(4u32.into(), b"missed its heartbeats: counted as lost");
+            }
+        }
+    }
+}
+
 /// Accepts executors until the endpoint closes.
 async fn accept_loop(endpoint: quinn::Endpoint, shared: Arc<Shared>) {
     while let Some(incoming) = endpoint.accept().await {
@@ -725,6 +787,8 @@ async fn register(
         view,
         running: [0; 2],
         jobs: HashSet::new(),
+        last_heard: Instant::now(),
+        pid: register.pid,
     };
     let answer = Registered::Accepted {
         executor: id,
@@ -780,6 +844,7 @@ async fn serve_events(connection: &quinn::Connection, shared: &Shared, id: u32) 
                     };
                     if let Some(m) = members.live.get_mut(&id) {
                         m.view.observe(&hb);
+                        m.last_heard = Instant::now();
                     }
                     drop(members);
                     if first {

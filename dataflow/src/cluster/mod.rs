@@ -41,7 +41,9 @@ pub mod protocol;
 pub mod wire;
 
 pub use builders::{Builders, RemoteAction};
-pub use driver::{DriverConfig, MemberInfo, RemoteTask, RemoteTimes};
+pub use driver::{
+    DriverConfig, MemberInfo, RemoteTask, RemoteTimes, MISSED_HEARTBEATS, NO_EXECUTOR_GRACE,
+};
 pub use executor::{run_executor, ExecutorConfig};
 pub use local::LocalClusterConfig;
 

@@ -349,6 +349,12 @@ struct JobDriver {
     /// The published values the job's builds read: the driver's (which local tasks
     /// use), or the executors' as their tasks report them.
     published: Vec<(String, u64)>,
+    /// Tasks whose executor was lost, to run again.
+    lost: Vec<(usize, TaskId)>,
+    /// Attempts made of each task run again (the first is 0).
+    attempts: HashMap<TaskId, u32>,
+    /// Tasks run again because their executor was lost.
+    rerun: u64,
 }
 
 impl JobDriver {
@@ -388,13 +394,28 @@ impl JobDriver {
             running: FuturesUnordered::new(),
             remote,
             published,
+            lost: Vec::new(),
+            attempts: HashMap::new(),
+            rerun: 0,
         }
     }
 
     /// Runs every stage; the result stage's outputs in partition order.
     async fn run(&mut self) -> Result<Vec<Box<dyn Any + Send>>> {
         loop {
+            if let Some(wait) = self.executors_to_wait_for() {
+                let grace = crate::cluster::NO_EXECUTOR_GRACE;
+                if !matches!(wait.await, Ok(true)) {
+                    return Err(DataflowError::Cluster(format!(
+                        "{} cannot run: no executor is left, and none joined within {grace:?}",
+                        self.shared.id
+                    )));
+                }
+            }
             self.launch_ready()?;
+            for (stage, task) in std::mem::take(&mut self.lost) {
+                self.relaunch(stage, task)?;
+            }
             if self.remaining.iter().all(|&r| r == 0) {
                 break;
             }
@@ -408,6 +429,50 @@ impl JobDriver {
             .drain(..)
             .map(|o| o.expect("every result partition reported"))
             .collect())
+    }
+
+    /// Cluster mode with no executor left: the wait, up to the grace period, for one
+    /// to join (true if one did).
+    fn executors_to_wait_for(&self) -> Option<neptune_runtime::JoinHandle<bool>> {
+        let remote = self.remote.as_ref()?;
+        (!remote.cluster.has_executors()).then(|| {
+            remote
+                .cluster
+                .any_executor(crate::cluster::NO_EXECUTOR_GRACE)
+        })
+    }
+
+    /// Runs again, elsewhere, a task whose executor was lost (not counted as one of
+    /// its attempts failing).
+    fn relaunch(&mut self, s: usize, task: TaskId) -> Result<()> {
+        let remote = self.remote.as_ref().expect("cluster mode");
+        let request = TaskRequest {
+            preferred: None,
+            class: self.shared.class,
+        };
+        let views = remote.cluster.views();
+        let placed = self
+            .ctx
+            .placement
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .place(&[request], &views)
+            .map_err(DataflowError::Placement)?;
+        let executor = placed[0];
+        let attempt = self.attempts.entry(task).or_insert(0);
+        *attempt += 1;
+        let attempt = *attempt;
+        self.rerun += 1;
+        let (handle, done) = self.spawn_remote(s, task, executor.0, attempt);
+        self.shared.tasks().push(JobTask {
+            id: task,
+            executor,
+            handle,
+        });
+        let index = executor.0 as usize;
+        self.running
+            .push(async move { (s, task, index, done.await) }.boxed());
+        Ok(())
     }
 
     /// Launches every stage whose parents are done.
@@ -463,7 +528,7 @@ impl JobDriver {
             };
             let (handle, done) = match &self.remote {
                 None => self.spawn_local(s, task, executor.0 as usize),
-                Some(_) => self.spawn_remote(s, task, executor.0),
+                Some(_) => self.spawn_remote(s, task, executor.0, 0),
             };
             launched.push(JobTask {
                 id: task,
@@ -516,6 +581,7 @@ impl JobDriver {
         s: usize,
         task: TaskId,
         executor: u32,
+        attempt: u32,
     ) -> (TaskControl, BoxFuture<'static, Result<TaskReport>>) {
         let remote = self.remote.as_ref().expect("cluster mode");
         let stage = &self.plan.stages[s];
@@ -553,7 +619,7 @@ impl JobDriver {
                 job: task.job.0,
                 stage: task.stage.0,
                 partition: task.partition,
-                attempt: 0,
+                attempt,
             },
             stage: stage.name.to_string(),
             stream: self.shared.class == Class::Stream,
@@ -659,6 +725,11 @@ impl JobDriver {
             Err(DataflowError::TaskCancelled(_)) if self.shared.cancelled.load(SeqCst) => {
                 return Err(DataflowError::JobCancelled(self.shared.id));
             }
+            Err(DataflowError::ExecutorLost { .. }) if !self.shared.cancelled.load(SeqCst) => {
+                // Run it again on an executor that is still there.
+                self.lost.push((stage, task));
+                return Ok(());
+            }
             Err(e) => return Err(e),
         };
         self.counters.merge(report.counters);
@@ -698,6 +769,7 @@ impl JobDriver {
             bad_record_samples: c.samples.clone(),
             suspensions: tasks.iter().map(|t| t.handle.suspensions() as u64).sum(),
             tasks_per_executor: per_executor,
+            tasks_rerun: self.rerun,
             published: {
                 let mut read = self.published.clone();
                 read.sort();

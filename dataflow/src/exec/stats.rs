@@ -35,6 +35,9 @@ pub struct JobStats {
     pub suspensions: u64,
     /// Tasks run on each executor, by executor index.
     pub tasks_per_executor: Vec<usize>,
+    /// Cluster mode: tasks run again because their executor was lost (their first
+    /// attempts count in `tasks` too).
+    pub tasks_rerun: u64,
     /// The published values ([`Context::published`](crate::Context::published)) the
     /// job's plan builder read, with the versions it found, sorted: the driver's build
     /// in local mode, every executor's build of the job in cluster mode (so one name
