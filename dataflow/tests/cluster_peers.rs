@@ -26,6 +26,27 @@ fn builders() -> Builders {
     Builders::new().register("squares", squares)
 }
 
+/// Registers on `conn` as an executor of this binary and its builders.
+async fn register(conn: &quinn::Connection) {
+    let (mut send, mut recv) = conn.open_bi().await.unwrap();
+    let register = Register {
+        fingerprint: fingerprint::of_this_binary(),
+        builders: builders().names(),
+        slots: 1,
+        policy: "neptune".into(),
+        shuffle_addr: "127.0.0.1:9".parse().unwrap(),
+        pid: std::process::id(),
+    };
+    write_frame(&mut send, &register, MAX_CONTROL_FRAME)
+        .await
+        .unwrap();
+    let answer: Option<Registered> = read_frame(&mut recv, MAX_CONTROL_FRAME).await.unwrap();
+    assert!(
+        matches!(answer, Some(Registered::Accepted { .. })),
+        "{answer:?}"
+    );
+}
+
 /// Opens a connection to the driver as `who`, runs `send` on a fresh stream, and
 /// returns the reason the driver gave when it closed the connection.
 fn closed_after(
@@ -40,24 +61,7 @@ fn closed_after(
         let conn = quic::connect(&client, driver, "driver").await.unwrap();
         if uni {
             // A valid registration first, then the bad event.
-            let (mut send, mut recv) = conn.open_bi().await.unwrap();
-            let register = Register {
-                fingerprint: fingerprint::of_this_binary(),
-                builders: builders().names(),
-                slots: 1,
-                policy: "neptune".into(),
-                shuffle_addr: "127.0.0.1:9".parse().unwrap(),
-                pid: std::process::id(),
-            };
-            write_frame(&mut send, &register, MAX_CONTROL_FRAME)
-                .await
-                .unwrap();
-            let answer: Option<Registered> =
-                read_frame(&mut recv, MAX_CONTROL_FRAME).await.unwrap();
-            assert!(
-                matches!(answer, Some(Registered::Accepted { .. })),
-                "{answer:?}"
-            );
+            register(&conn).await;
             let mut s = conn.open_uni().await.unwrap();
             s.write_all(&bytes).await.unwrap();
             let _ = s.finish();
@@ -156,19 +160,7 @@ fn lying_executor(
         rt.block_on(async move {
             let client = quic::client("127.0.0.1:0".parse().unwrap(), &who).unwrap();
             let conn = quic::connect(&client, driver, "driver").await.unwrap();
-            let (mut send, mut recv) = conn.open_bi().await.unwrap();
-            let register = Register {
-                fingerprint: fingerprint::of_this_binary(),
-                builders: builders().names(),
-                slots: 1,
-                policy: "neptune".into(),
-                shuffle_addr: "127.0.0.1:9".parse().unwrap(),
-                pid: std::process::id(),
-            };
-            write_frame(&mut send, &register, MAX_CONTROL_FRAME)
-                .await
-                .unwrap();
-            let _: Option<Registered> = read_frame(&mut recv, MAX_CONTROL_FRAME).await.unwrap();
+            register(&conn).await;
             // Until the driver goes away.
             while let Ok((mut send, mut recv)) = conn.accept_bi().await {
                 let launch: Option<Launch> =

@@ -464,15 +464,28 @@ impl JobDriver {
         let attempt = *attempt;
         self.rerun += 1;
         let (handle, done) = self.spawn_remote(s, task, executor.0, attempt);
-        self.shared.tasks().push(JobTask {
-            id: task,
-            executor,
-            handle,
-        });
+        let launched = self.track(s, task, executor, handle, done);
+        self.shared.tasks().push(launched);
+        Ok(())
+    }
+
+    /// Follows a launched task of stage `s` until it ends; the task, to list.
+    fn track(
+        &mut self,
+        s: usize,
+        task: TaskId,
+        executor: ExecutorId,
+        handle: TaskControl,
+        done: BoxFuture<'static, Result<TaskReport>>,
+    ) -> JobTask {
         let index = executor.0 as usize;
         self.running
             .push(async move { (s, task, index, done.await) }.boxed());
-        Ok(())
+        JobTask {
+            id: task,
+            executor,
+            handle,
+        }
     }
 
     /// Launches every stage whose parents are done.
@@ -519,25 +532,20 @@ impl JobDriver {
             .unwrap_or_else(|e| e.into_inner())
             .place(&requests, &views)
             .map_err(DataflowError::Placement)?;
+        let stage_id = stage.id;
         let mut launched = Vec::with_capacity(placed.len());
         for (p, executor) in placed.into_iter().enumerate() {
             let task = TaskId {
                 job: self.shared.id,
-                stage: stage.id,
+                stage: stage_id,
                 partition: p as u32,
             };
             let (handle, done) = match &self.remote {
                 None => self.spawn_local(s, task, executor.0 as usize),
                 Some(_) => self.spawn_remote(s, task, executor.0, 0),
             };
-            launched.push(JobTask {
-                id: task,
-                executor,
-                handle,
-            });
-            let index = executor.0 as usize;
-            self.running
-                .push(async move { (s, task, index, done.await) }.boxed());
+            let task = self.track(s, task, executor, handle, done);
+            launched.push(task);
         }
         self.shared.tasks().extend(launched);
         // A cancel that raced with this launch has not seen these tasks.
