@@ -192,7 +192,8 @@ impl ContextBuilder {
         self
     }
 
-    /// The placement policy, by name: `random`, `lb` (the default) or `lma`.
+    /// The placement policy, by name: `random`, `lb` (the default in local mode) or
+    /// `lma` (the default in cluster mode).
     pub fn placement(mut self, name: impl Into<String>) -> ContextBuilder {
         self.placement = PlacementChoice::Named(name.into());
         self.placement_chosen = true;
