@@ -28,7 +28,7 @@
 #[allow(dead_code)]
 mod common;
 
-use common::{quantile, Args};
+use common::{median, quantile, Args};
 use neptune::dataflow::cluster::{main_or_executor, Builders};
 use neptune::dataflow::{Class, Context, Dataset, JobHandle};
 use neptune::runtime::TaskState;
@@ -232,7 +232,7 @@ impl Bench {
             l.push(run(&local));
             c.push(run(&cluster));
         }
-        let (l, c) = (median(&mut l), median(&mut c));
+        let (l, c) = (median(l), median(c));
         self.report(
             "shuffle",
             &[
@@ -361,11 +361,6 @@ fn mw1_row(ctx: &Context, w: usize, seconds: f64) -> Mw1Row {
         units_per_s: units.load(Relaxed) as f64 / secs.max(1e-9),
         batches,
     }
-}
-
-fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
 }
 
 /// Waits for `done`, up to a minute, checking every 200 µs (sleeping, so that the

@@ -23,6 +23,8 @@
 //! small or loaded machine the p99 still includes the OS scheduler's time slices. Give
 //! `--slots` one less than the cores to measure the runtime alone.
 
+// Shared with the other examples; not every helper is used here.
+#[allow(dead_code)]
 mod common;
 
 use common::{available_cores, human_ns, quantile, Args};

@@ -13,6 +13,8 @@
 //! tokio, each round running the workload the same number of times on both runtimes.
 //! The figure reported is the median over rounds of the time per run.
 
+// Shared with the other examples; not every helper is used here.
+#[allow(dead_code)]
 mod common;
 #[path = "common/workloads.rs"]
 mod workloads;

@@ -1,39 +1,19 @@
 //! `neptune cert`: the real binary makes a CA and node certificates that load back, and
 //! refuses what it should with a message naming the file.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use common::{text, TempDir};
+use std::path::Path;
 use std::process::{Command, Output};
 
 use neptune_runtime::quic::ClusterIdentity;
-
-/// A fresh directory under the system's temporary directory, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        let path =
-            std::env::temp_dir().join(format!("neptune-cert-cli-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir_all(&path).unwrap();
-        TempDir(path)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 fn neptune(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_neptune"))
         .args(args)
         .output()
         .expect("the neptune binary runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
 }
 
 fn path(p: &Path) -> &str {

@@ -2,36 +2,16 @@
 //! executor processes, a driver and executors started by hand with certificates from
 //! `neptune cert`, and an executor of another binary refused at registration.
 
+mod common;
+
+use common::{text, TempDir};
 use neptune::apps::unified;
 use neptune::dataflow::Context;
-use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 fn neptune() -> Command {
     Command::new(env!("CARGO_BIN_EXE_neptune"))
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-/// A fresh directory, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        let dir = std::env::temp_dir().join(format!("neptune-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 /// Kills a child process when dropped, also when the test fails.
@@ -106,32 +86,37 @@ fn check_report(stdout: &str) {
 
 #[test]
 fn the_unified_application_runs_on_a_local_cluster() {
-    let child = neptune()
-        .args(["--cluster", "local:2", "--json"])
-        .args(SMALL_RUN)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = spawn_piped(
+        neptune()
+            .args(["--cluster", "local:2", "--json"])
+            .args(SMALL_RUN),
+    );
     let out = wait_output(child, Duration::from_secs(120));
     assert!(out.status.success(), "{}", text(&out.stderr));
     check_report(&text(&out.stdout));
 }
 
-fn cert(dir: &Path, args: &[&str]) {
+fn cert(args: &[&str]) {
     let out = neptune().arg("cert").args(args).output().unwrap();
     assert!(out.status.success(), "{}", text(&out.stderr));
-    let _ = dir;
+}
+
+/// Starts `cmd` with no input and both outputs piped, for [`wait_output`].
+fn spawn_piped(cmd: &mut Command) -> Child {
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
 }
 
 #[test]
 fn a_driver_and_executors_started_by_hand_run_the_application() {
     let tmp = TempDir::new("cluster-by-hand");
     let dir = tmp.0.to_str().unwrap();
-    cert(&tmp.0, &["init", dir]);
+    cert(&["init", dir]);
     for name in ["driver", "executor-a", "executor-b"] {
-        cert(&tmp.0, &["issue", "--ca", dir, name]);
+        cert(&["issue", "--ca", dir, name]);
     }
     // A free loopback port for the driver.
     let port = std::net::UdpSocket::bind("127.0.0.1:0")
@@ -140,16 +125,13 @@ fn a_driver_and_executors_started_by_hand_run_the_application() {
         .unwrap()
         .port();
     let addr = format!("127.0.0.1:{port}");
-    let driver = neptune()
-        .args([
-            "driver", "--listen", &addr, "--expect", "2", "--certs", dir, "--json",
-        ])
-        .args(SMALL_RUN)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let driver = spawn_piped(
+        neptune()
+            .args([
+                "driver", "--listen", &addr, "--expect", "2", "--certs", dir, "--json",
+            ])
+            .args(SMALL_RUN),
+    );
     let executors: Vec<Killed> = ["executor-a", "executor-b"]
         .iter()
         .map(|name| {

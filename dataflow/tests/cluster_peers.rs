@@ -26,6 +26,22 @@ fn builders() -> Builders {
     Builders::new().register("squares", squares)
 }
 
+/// A driver of `ca` on an ephemeral loopback port, expecting no executor.
+fn driver(ca: &ClusterCa) -> Context {
+    Context::builder()
+        .builders(builders())
+        .cluster(DriverConfig {
+            wait: Duration::from_secs(1),
+            ..DriverConfig::new(
+                "127.0.0.1:0".parse().unwrap(),
+                ca.issue("driver").unwrap(),
+                0,
+            )
+        })
+        .build()
+        .unwrap()
+}
+
 /// Registers on `conn` as an executor of this binary and its builders.
 async fn register(conn: &quinn::Connection) {
     let (mut send, mut recv) = conn.open_bi().await.unwrap();
@@ -80,18 +96,7 @@ fn closed_after(
 #[test]
 fn bad_frames_cost_their_connection_and_the_driver_serves_on() {
     let ca = ClusterCa::generate("peers test").unwrap();
-    let ctx = Context::builder()
-        .builders(builders())
-        .cluster(DriverConfig {
-            wait: Duration::from_secs(1),
-            ..DriverConfig::new(
-                "127.0.0.1:0".parse().unwrap(),
-                ca.issue("driver").unwrap(),
-                0,
-            )
-        })
-        .build()
-        .unwrap();
+    let ctx = driver(&ca);
     let driver = ctx.cluster_addr().unwrap();
     let rt = Runtime::new().unwrap();
     let peer = ca.issue("executor-bad").unwrap();
@@ -195,18 +200,7 @@ fn malformed_task_reports_fail_the_job_with_the_reason_not_the_driver() {
         (wrong_shuffle, "not this stage's shuffle output"),
         (garbage_result, "malformed"),
     ] {
-        let ctx = Context::builder()
-            .builders(builders())
-            .cluster(DriverConfig {
-                wait: Duration::from_secs(1),
-                ..DriverConfig::new(
-                    "127.0.0.1:0".parse().unwrap(),
-                    ca.issue("driver").unwrap(),
-                    0,
-                )
-            })
-            .build()
-            .unwrap();
+        let ctx = driver(&ca);
         let liar = lying_executor(
             Runtime::new().unwrap(),
             ca.issue("executor-liar").unwrap(),

@@ -48,6 +48,13 @@ pub fn quantile(v: &mut [u64], q: f64) -> u64 {
     v[rank - 1]
 }
 
+/// The median of `v` (the upper one of the two middle values for an even count).
+pub fn median(mut v: Vec<f64>) -> f64 {
+    assert!(!v.is_empty());
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
 /// A duration in nanoseconds, readable (`850 ns`, `12.3 µs`, `4.56 ms`).
 pub fn human_ns(ns: f64) -> String {
     if ns < 1e3 {

@@ -21,7 +21,7 @@ mod common;
 // Shared with tests/tpch.rs.
 mod queries;
 
-use common::{available_cores, Args};
+use common::{available_cores, median, Args};
 use neptune::dataflow::cluster::main_or_executor;
 use neptune::dataflow::{Context, Dataset};
 use std::process::ExitCode;
@@ -30,11 +30,6 @@ use std::time::Instant;
 #[cfg(feature = "mimalloc")]
 #[global_allocator]
 static ALLOC: neptune::AppAllocator = neptune::app_allocator();
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
 
 /// Runs `engine` and `reference` alternately, one unmeasured warm-up round then
 /// `rounds` measured ones; medians in ms, and whether every run agreed.

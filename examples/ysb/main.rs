@@ -30,7 +30,7 @@
 mod common;
 mod events;
 
-use common::{available_cores, quantile, Args};
+use common::{available_cores, median, quantile, Args};
 use events::{Ads, Counts};
 use neptune::dataflow::stream::{batches, generator, sinks, Source, WindowResult, WindowedStream};
 use neptune::dataflow::{Context, Windows};
@@ -188,11 +188,6 @@ fn run_stream(ctx: &Context, cfg: &Config, ads: &Arc<Ads>) -> Result<(), String>
         );
     }
     Ok(())
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
 }
 
 /// Engine against the hand-written loop on the same input, alternating.

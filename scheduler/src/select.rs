@@ -116,6 +116,21 @@ impl fmt::Display for UnknownPolicy {
 
 impl std::error::Error for UnknownPolicy {}
 
+/// Whether the policy named `name` pauses running Batch work for Stream arrivals:
+/// NEPTUNE's, and the runtime's default policy (named `default`).
+///
+/// ```
+/// use neptune_scheduler::policy_pauses_batch;
+/// assert!(policy_pauses_batch("neptune") && policy_pauses_batch("default"));
+/// assert!(!policy_pauses_batch("fifo") && !policy_pauses_batch("lottery"));
+/// ```
+pub fn policy_pauses_batch(name: &str) -> bool {
+    name == "default"
+        || name
+            .parse::<PolicyKind>()
+            .is_ok_and(PolicyKind::pauses_batch)
+}
+
 /// The local policy called `name` (`static`, `fifo`, `fair`, `kill` or `neptune`, any
 /// case), with default settings for a runtime of `slots` slots.
 ///

@@ -19,7 +19,7 @@ use neptune_runtime::quic::{self, ClusterIdentity};
 use neptune_runtime::{Class, JoinHandle, Runtime, SpawnOptions};
 use neptune_scheduler::metrics::Heartbeat;
 use neptune_scheduler::placement::ExecutorView;
-use neptune_scheduler::{ExecutorId, PolicyKind};
+use neptune_scheduler::ExecutorId;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering::Relaxed};
@@ -772,11 +772,7 @@ async fn register(
         return Err(reason);
     }
     let id = shared.next_id.fetch_add(1, Relaxed);
-    let pauses_batch = register
-        .policy
-        .parse::<PolicyKind>()
-        .is_ok_and(PolicyKind::pauses_batch)
-        || register.policy == "default";
+    let pauses_batch = neptune_scheduler::policy_pauses_batch(&register.policy);
     let mut view = ExecutorView::new(ExecutorId(id), register.slots as usize);
     view.alive = true;
     let member = Member {

@@ -120,6 +120,13 @@ impl Node {
         self.tasks.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Closes the driver's connection for a frame that broke the protocol, logging
+    /// why; the executor then stops, as when the driver leaves.
+    fn drop_driver(&self, reason: &str) {
+        log(&format!("executor {}: {reason}", self.id));
+        self.driver.close(3u32.into(), reason.as_bytes());
+    }
+
     pub(crate) fn job(&self, job: u64) -> Option<Arc<ExecJob>> {
         self.jobs
             .lock()
@@ -366,12 +373,7 @@ async fn serve_controls(node: Arc<Node>) {
         let control: Control = match read_frame(&mut recv, MAX_CONTROL_FRAME).await {
             Ok(Some(c)) => c,
             Ok(None) => continue,
-            Err(e) => {
-                let reason = format!("a malformed control message: {e}");
-                log(&format!("executor {}: {reason}", node.id));
-                node.driver.close(3u32.into(), reason.as_bytes());
-                return;
-            }
+            Err(e) => return node.drop_driver(&format!("a malformed control message: {e}")),
         };
         match control {
             Control::Pause(key) => {
@@ -415,12 +417,7 @@ async fn serve_launch(node: Arc<Node>, mut send: quinn::SendStream, mut recv: qu
     let launch: Launch = match read_frame(&mut recv, MAX_CONTROL_FRAME).await {
         Ok(Some(l)) => l,
         Ok(None) => return,
-        Err(e) => {
-            let reason = format!("a malformed launch: {e}");
-            log(&format!("executor {}: {reason}", node.id));
-            node.driver.close(3u32.into(), reason.as_bytes());
-            return;
-        }
+        Err(e) => return node.drop_driver(&format!("a malformed launch: {e}")),
     };
     let key = launch.key;
     let received = now_ns();

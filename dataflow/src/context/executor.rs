@@ -5,7 +5,7 @@ use neptune_runtime::metrics::RuntimeMetrics;
 use neptune_runtime::{Class, Handle, Runtime};
 use neptune_scheduler::metrics::{Heartbeat, HeartbeatSource};
 use neptune_scheduler::placement::{ExecutorView, MetricsWindow};
-use neptune_scheduler::{ExecutorId, PolicyKind};
+use neptune_scheduler::ExecutorId;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
@@ -71,11 +71,7 @@ impl fmt::Debug for Executor {
 
 impl Executor {
     pub(crate) fn new(id: ExecutorId, runtime: Runtime) -> Executor {
-        let name = runtime.policy_name();
-        let pauses_batch = name == "default"
-            || name
-                .parse::<PolicyKind>()
-                .is_ok_and(PolicyKind::pauses_batch);
+        let pauses_batch = neptune_scheduler::policy_pauses_batch(runtime.policy_name());
         Executor {
             id,
             runtime,
@@ -156,9 +152,7 @@ impl Executor {
             Some(source) => source.beat(),
             None => Heartbeat {
                 memory_in_use: self.shuffle_bytes(),
-                timestamp_ms: std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map_or(0, |d| d.as_millis() as u64),
+                timestamp_ms: crate::stream::now_millis().max(0) as u64,
                 ..Heartbeat::default()
             },
         };

@@ -3,7 +3,7 @@
 use super::{
     suspended_bytes_estimate, suspended_tasks, AllocCounters, AllocSampler, Heartbeat, SpawnCounter,
 };
-use crate::{ExecutorId, PolicyKind};
+use crate::ExecutorId;
 use neptune_runtime::{Class, Handle};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
@@ -53,11 +53,7 @@ impl<'a> HeartbeatSource<'a> {
         handle: &Handle,
         alloc: &'a dyn AllocCounters,
     ) -> HeartbeatSource<'a> {
-        let name = handle.policy_name();
-        let pausable = name == "default"
-            || name
-                .parse::<PolicyKind>()
-                .is_ok_and(PolicyKind::pauses_batch);
+        let pausable = crate::policy_pauses_batch(handle.policy_name());
         HeartbeatSource {
             executor,
             handle: handle.clone(),
