@@ -15,10 +15,11 @@
 //!
 //! `--cluster local:N` runs it on N executor processes of this binary instead.
 //! `neptune driver --listen ADDR --expect N --certs DIR` runs it as the driver of a
-//! cluster whose executors are started with `neptune executor --driver ADDR --slots K
-//! --certs DIR --name NAME`; `neptune cert init DIR` and `neptune cert issue --ca DIR
-//! NAME` make the cluster's certificates. `neptune --help` lists the subcommands. See
-//! [`neptune::cli`].
+//! cluster whose executors are started with `neptune executor --driver HOST:PORT --slots
+//! K --certs DIR --name NAME`; `neptune hostfile --file FILE --index I --certs DIR`
+//! starts entry I of a static hostfile as either; `neptune cert init DIR` and `neptune
+//! cert issue --ca DIR NAME` make the cluster's certificates. `neptune --help` lists the
+//! subcommands. See [`neptune::cli`] and `deploy/README.md`.
 
 use neptune::apps::unified::Progress;
 use std::io::{IsTerminal, Write};

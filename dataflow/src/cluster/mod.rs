@@ -36,6 +36,7 @@ pub(crate) mod builders;
 pub(crate) mod driver;
 mod executor;
 pub mod fingerprint;
+pub mod hostfile;
 pub(crate) mod local;
 pub mod protocol;
 pub mod wire;
