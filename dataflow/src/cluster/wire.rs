@@ -11,9 +11,11 @@
 //!
 //! A peer is untrusted input, so decoding never panics and never allocates more than
 //! the receiver's frame limit: the header is checked (version, then length against the
-//! limit) before the payload buffer is made, and serde caps what a collection inside the
-//! payload may preallocate. Every way a frame can be wrong has its own [`WireError`], so
-//! the connection can be closed with a reason that says what the peer sent.
+//! limit) before the payload buffer is made, that buffer grows with the bytes that
+//! really arrive (a 5-byte header announcing 64 MiB costs 64 KiB until the rest
+//! comes), and serde caps what a collection inside the payload may preallocate. Every
+//! way a frame can be wrong has its own [`WireError`], so the connection can be closed
+//! with a reason that says what the peer sent.
 
 use futures::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use serde::de::DeserializeOwned;
@@ -27,6 +29,11 @@ pub const WIRE_VERSION: u8 = 1;
 
 /// Bytes of a frame header: the version and the payload length.
 pub const HEADER_LEN: usize = 5;
+
+/// The first buffer [`read_frame`] makes for a payload (or the payload's length, if
+/// smaller); it doubles as bytes arrive. A peer's announced length alone thus never
+/// costs more than this much memory.
+pub const PAYLOAD_CHUNK: usize = 64 << 10;
 
 /// The default limit on a frame's payload: 64 MiB. Bulk data (shuffle blocks) travels in
 /// streams of its own, not in frames, so control messages stay far below it.
@@ -183,7 +190,8 @@ where
 }
 
 /// Reads one frame and decodes it; `Ok(None)` if the stream ended cleanly before a
-/// frame began. The payload buffer is made only once its length passed the limit.
+/// frame began. The payload buffer is made only once its length passed the limit, and
+/// grows with the bytes that arrive (see [`PAYLOAD_CHUNK`]).
 pub async fn read_frame<R, T>(reader: &mut R, max: usize) -> Result<Option<T>, WireError>
 where
     R: AsyncRead + Unpin,
@@ -201,15 +209,41 @@ where
         });
     }
     let len = check_header(header, max)?;
-    let mut payload = vec![0u8; len];
-    let got = read_full(reader, &mut payload).await?;
-    if got < len {
-        return Err(WireError::Truncated {
-            expected: HEADER_LEN + len,
-            got: HEADER_LEN + got,
-        });
-    }
+    let payload = read_payload(reader, len).await?;
     decode_payload(&payload).map(Some)
+}
+
+/// Reads a payload of `len` bytes (already checked against the limit). The buffer
+/// grows as bytes arrive, doubling from [`PAYLOAD_CHUNK`], so a header announcing a
+/// large payload costs memory only once the payload is really sent; a buffer that
+/// cannot be had is an error, not an abort.
+async fn read_payload<R: AsyncRead + Unpin>(
+    reader: &mut R,
+    len: usize,
+) -> Result<Vec<u8>, WireError> {
+    let mut payload = Vec::new();
+    let mut filled = 0;
+    while filled < len {
+        let grow_to = len.min(filled.saturating_mul(2).max(PAYLOAD_CHUNK));
+        payload
+            .try_reserve_exact(grow_to - payload.len())
+            .map_err(|err| {
+                WireError::Io(io::Error::new(
+                    io::ErrorKind::OutOfMemory,
+                    format!("no buffer for a {len}-byte payload: {err}"),
+                ))
+            })?;
+        payload.resize(grow_to, 0);
+        let got = read_full(reader, &mut payload[filled..]).await?;
+        filled += got;
+        if filled < grow_to {
+            return Err(WireError::Truncated {
+                expected: HEADER_LEN + len,
+                got: HEADER_LEN + filled,
+            });
+        }
+    }
+    Ok(payload)
 }
 
 /// Reads until `buf` is full or the stream ends; returns the bytes read.
