@@ -18,6 +18,12 @@ pub(crate) mod env {
     pub const NAME: &str = "NEPTUNE_EXECUTOR_NAME";
     pub const SLOTS: &str = "NEPTUNE_EXECUTOR_SLOTS";
     pub const POLICY: &str = "NEPTUNE_EXECUTOR_POLICY";
+    /// Optional: where the executor serves shuffle blocks (default: an ephemeral port
+    /// on loopback, or on every address when the driver is not on loopback). An
+    /// executor on another host or network namespace binds that host's address.
+    pub const BIND: &str = "NEPTUNE_EXECUTOR_BIND";
+    /// Optional: the block address other executors dial (default: the bound one).
+    pub const ADVERTISE: &str = "NEPTUNE_EXECUTOR_ADVERTISE";
 }
 
 /// How a local cluster's executors are started.

@@ -54,7 +54,9 @@ use neptune_runtime::quic::ClusterIdentity;
 /// If this process was started as an executor of a local cluster, runs it with
 /// `builders` and exits the process; otherwise returns at once. Call it first thing
 /// in `main` of a program that uses `--cluster local:N` (the same program then serves
-/// as its own executors).
+/// as its own executors). `NEPTUNE_EXECUTOR_BIND` and `NEPTUNE_EXECUTOR_ADVERTISE`, if
+/// set, give the address its shuffle blocks are served on and the one other executors
+/// dial (for executors started by hand on other hosts or network namespaces).
 pub fn main_or_executor(builders: &Builders) {
     let Some(result) = executor_from_env(builders) else {
         return;
@@ -86,6 +88,18 @@ fn executor_from_env(builders: &Builders) -> Option<Result<()>> {
             .map_err(|e| DataflowError::Cluster(format!("{}: {e}", local::env::SLOTS)))?;
         let mut config = ExecutorConfig::new(driver, identity, slots);
         config.policy = var(local::env::POLICY)?;
+        // Optional addresses: unset is the default, set but unparsable is an error.
+        let addr = |name: &str| match std::env::var(name) {
+            Ok(a) => a
+                .parse()
+                .map(Some)
+                .map_err(|e| DataflowError::Cluster(format!("{name}={a:?}: {e}"))),
+            Err(_) => Ok(None),
+        };
+        if let Some(bind) = addr(local::env::BIND)? {
+            config.bind = bind;
+        }
+        config.advertise = addr(local::env::ADVERTISE)?;
         Ok(config)
     })();
     Some(config.and_then(|c| run_executor(c, builders)))
