@@ -130,6 +130,19 @@ pub enum DataflowError {
         /// The executor's error.
         message: String,
     },
+    /// Cluster mode: a shuffle block could not be fetched from the executor that
+    /// wrote it (it was lost, or its link failed): the block's map task must run
+    /// again.
+    FetchFailed {
+        /// The executor that held the block.
+        executor: u32,
+        /// The shuffle.
+        shuffle: u32,
+        /// The map partition.
+        map: u32,
+        /// Why the fetch failed.
+        message: String,
+    },
 }
 
 impl fmt::Display for DataflowError {
@@ -171,6 +184,15 @@ impl fmt::Display for DataflowError {
             DataflowError::TaskFailed { task, message } => {
                 write!(f, "task {task} failed: {message}")
             }
+            DataflowError::FetchFailed {
+                executor,
+                shuffle,
+                map,
+                message,
+            } => write!(
+                f,
+                "cannot fetch shuffle#{shuffle} map partition {map} from executor {executor}: {message}"
+            ),
         }
     }
 }

@@ -32,6 +32,8 @@ pub(crate) struct PeerBlocks {
     addresses: Mutex<HashMap<u32, (SocketAddr, String)>>,
     /// One connection per peer, shared by this job's fetches.
     peers: Mutex<HashMap<SocketAddr, Connecting>>,
+    /// Executors the driver counts as lost: fetching from them fails at once.
+    lost: Mutex<Vec<u32>>,
 }
 
 impl PeerBlocks {
@@ -43,7 +45,35 @@ impl PeerBlocks {
             locations: Mutex::new(HashMap::with_capacity(shuffles)),
             addresses: Mutex::default(),
             peers: Mutex::default(),
+            lost: Mutex::default(),
         }
+    }
+
+    /// Stops fetching from `executor`, which the driver counts as lost: its link is
+    /// closed, so fetches in flight fail now rather than at the idle timeout.
+    pub(crate) fn forget(&self, executor: u32) {
+        self.lost
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(executor);
+        let Some((addr, _)) = self.address(executor) else {
+            return;
+        };
+        let connecting = self
+            .peers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&addr);
+        if let Some(Ok(connection)) = connecting.as_ref().and_then(|c| c.peek()) {
+            connection.close(5u32.into(), b"the driver counts this executor as lost");
+        }
+    }
+
+    fn is_lost(&self, executor: u32) -> bool {
+        self.lost
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(&executor)
     }
 
     fn locations(&self) -> MutexGuard<'_, HashMap<ShuffleId, Vec<u32>>> {
@@ -112,17 +142,30 @@ impl RemoteBlocks for PeerBlocks {
         };
         match located {
             Some((executor, _)) if executor == self.me => None,
+            Some((executor, _)) if self.is_lost(executor) => Some(
+                futures::future::ready(Err(DataflowError::FetchFailed {
+                    executor,
+                    shuffle: id.0,
+                    map: map as u32,
+                    message: "the driver counts that executor as lost".into(),
+                }))
+                .boxed(),
+            ),
             Some((executor, Some((addr, name)))) => {
                 let connection = self.connection(addr, name);
                 Some(
                     async move {
-                        let failed = |e: &dyn std::fmt::Display| {
-                            DataflowError::Cluster(format!(
-                                "fetching {id} block {map}->{reduce} from executor {executor} at {addr}: {e}"
-                            ))
+                        // Any failure to get the block means the map output is gone
+                        // for this reducer: the driver decides whether to re-run it.
+                        let failed = |e: &dyn std::fmt::Display| DataflowError::FetchFailed {
+                            executor,
+                            shuffle: id.0,
+                            map: map as u32,
+                            message: format!("block {map}->{reduce} at {addr}: {e}"),
                         };
                         let connection = connection.await.map_err(|e| failed(&e))?;
-                        let (mut send, mut recv) = connection.open_bi().await.map_err(|e| failed(&e))?;
+                        let (mut send, mut recv) =
+                            connection.open_bi().await.map_err(|e| failed(&e))?;
                         write_frame(&mut send, &request, MAX_CONTROL_FRAME)
                             .await
                             .map_err(|e| failed(&e))?;
@@ -189,15 +232,17 @@ async fn serve_block(
         .map_err(|e| format!("a malformed fetch: {e}"))?
         .ok_or("an empty fetch")?;
     let job = node.job(request.job);
+    let fault = node.fault.as_ref().and_then(|f| f.block_served());
     // Encoding a block takes as long as its size: on a thread of its own, not on the
     // network runtime, whose heartbeats and launches must not wait for it.
     let (tx, rx) = futures::channel::oneshot::channel();
     std::thread::Builder::new()
         .name("neptune-block".into())
         .spawn(move || {
-            let answer = match job {
-                None => Block::Missing(format!("job-{} is not here", request.job)),
-                Some(job) => match job.store().take_encoded(
+            let answer = match (fault, job) {
+                (Some(injected), _) => Block::Missing(injected.to_string()),
+                (None, None) => Block::Missing(format!("job-{} is not here", request.job)),
+                (None, Some(job)) => match job.store().encoded(
                     ShuffleId(request.shuffle),
                     request.map as usize,
                     request.reduce as usize,

@@ -10,8 +10,8 @@ use super::builders::RemoteAction;
 use super::fingerprint;
 use super::local::LocalCluster;
 use super::protocol::{
-    now_ns, Control, ExecutorEvent, ExecutorRequest, JobSpec, Launch, Peer, Register, Registered,
-    TaskDone, TaskKey, TaskUpdate, MAX_CONTROL_FRAME,
+    now_ns, Control, ExecutorEvent, ExecutorRequest, FailureKind, JobSpec, Launch, Peer, Register,
+    Registered, TaskDone, TaskKey, TaskUpdate, MAX_CONTROL_FRAME,
 };
 use super::wire::{read_frame, write_frame, WireError};
 use crate::error::{DataflowError, Result};
@@ -79,6 +79,30 @@ pub const MISSED_HEARTBEATS: u32 = 5;
 /// How long a job with no executor left waits for one to join before it fails.
 pub const NO_EXECUTOR_GRACE: Duration = Duration::from_secs(30);
 
+/// Attempts a task gets before its failures fail the job (runs cut short by the
+/// loss of an executor do not count).
+pub const MAX_TASK_ATTEMPTS: u32 = 4;
+
+/// Times in a row a map stage is run again for lost outputs before the job fails.
+pub const MAX_STAGE_RESUBMISSIONS: u32 = 4;
+
+/// An executor that left the cluster, as [`Context::cluster_losses`](crate::Context::cluster_losses)
+/// lists it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LostExecutor {
+    /// Its id.
+    pub id: u32,
+    /// Its node name.
+    pub name: String,
+    /// Its process id, as it said at registration.
+    pub pid: u32,
+    /// When the driver counted it as gone, in wall-clock nanoseconds since the UNIX
+    /// epoch.
+    pub at_ns: u64,
+    /// Why.
+    pub reason: String,
+}
+
 /// An executor as listed by [`Context::cluster_executors`](crate::Context::cluster_executors).
 #[derive(Clone, Debug, PartialEq)]
 pub struct MemberInfo {
@@ -102,6 +126,8 @@ pub struct MemberInfo {
 struct Members {
     live: BTreeMap<u32, Member>,
     heartbeats: HashMap<u32, usize>,
+    /// Executors that left, oldest first.
+    lost: Vec<LostExecutor>,
 }
 
 /// State shared by the driver's network tasks.
@@ -133,6 +159,10 @@ pub(crate) struct ClusterDriver {
     addr: SocketAddr,
     /// Executor processes this driver started (`local:N`); stopped on drop.
     local: Mutex<Option<LocalCluster>>,
+    /// How long a job with no executor left waits for one.
+    pub(crate) grace: Duration,
+    /// The cluster CA's certificate (DER), for tools that dial the cluster.
+    pub(crate) ca: Vec<u8>,
     /// Last field: its threads stop after everything above is gone.
     runtime: Runtime,
 }
@@ -172,6 +202,8 @@ impl ClusterDriver {
             endpoint,
             addr,
             local: Mutex::new(None),
+            grace: NO_EXECUTOR_GRACE,
+            ca: identity.ca_cert().to_vec(),
             runtime,
         })
     }
@@ -184,6 +216,30 @@ impl ClusterDriver {
     /// Keeps `cluster`'s processes until this driver stops.
     pub(crate) fn adopt(&self, cluster: LocalCluster) {
         *self.local.lock().unwrap_or_else(|e| e.into_inner()) = Some(cluster);
+    }
+
+    /// The local cluster's process ids (empty for a remote cluster).
+    pub(crate) fn local_pids(&self) -> Vec<u32> {
+        self.local
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .map_or_else(Vec::new, LocalCluster::pids)
+    }
+
+    /// Restarts local executor process `i`; its new process id.
+    pub(crate) fn restart_local(&self, i: usize) -> Result<u32> {
+        match self
+            .local
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_mut()
+        {
+            Some(local) => local.restart(i),
+            None => Err(DataflowError::Cluster(
+                "this cluster's executors were not started by the driver".into(),
+            )),
+        }
     }
 
     /// Waits until `n` executors are registered and each sent its first heartbeat, or
@@ -278,6 +334,11 @@ impl ClusterDriver {
                 pid: m.pid,
             })
             .collect()
+    }
+
+    /// The executors that left, oldest first.
+    pub(crate) fn losses(&self) -> Vec<LostExecutor> {
+        self.shared.members().lost.clone()
     }
 
     /// Every live executor as placement sees it: the latest heartbeat and its
@@ -506,15 +567,24 @@ async fn run_remote(
                 state.suspensions.fetch_max(done.suspensions, Relaxed);
                 return Ok(done);
             }
-            Some(TaskUpdate::Failed { message }) => {
-                return Err(if state.cancelled.load(Relaxed) {
-                    DataflowError::TaskCancelled(launch.key.task())
-                } else {
-                    DataflowError::TaskFailed {
-                        task: launch.key.task(),
+            Some(TaskUpdate::Failed { message, kind }) => {
+                let task = launch.key.task();
+                return Err(match kind {
+                    _ if state.cancelled.load(Relaxed) => DataflowError::TaskCancelled(task),
+                    FailureKind::Cancelled => DataflowError::TaskCancelled(task),
+                    FailureKind::Panic => DataflowError::TaskPanicked { task, message },
+                    FailureKind::FetchFailed {
+                        executor,
+                        shuffle,
+                        map,
+                    } => DataflowError::FetchFailed {
+                        executor,
+                        shuffle,
+                        map,
                         message,
-                    }
-                })
+                    },
+                    FailureKind::Error => DataflowError::TaskFailed { task, message },
+                });
             }
             None => return Err(lost(&"its status stream ended early")),
         }
@@ -661,24 +731,42 @@ impl RemoteTask {
 /// heartbeats (hung, or killed without its connection closing): its tasks then fail
 /// as lost. Ends with the driver.
 async fn watchdog(shared: std::sync::Weak<Shared>, period: Duration) {
-    let mut tick = neptune_runtime::time::interval(period);
     let limit = period * MISSED_HEARTBEATS;
+    let mut planned = Instant::now();
     loop {
-        tick.tick().await;
-        let Some(shared) = shared.upgrade() else {
-            return;
-        };
-        let members = shared.members();
-        for (id, m) in &members.live {
-            if m.last_heard.elapsed() > limit {
-                log(&format!(
-                    "executor {id} ({}) missed {MISSED_HEARTBEATS} heartbeats: lost",
-                    m.name
-                ));
-                m.connection
-                    .close(4u32.into(), b"missed its heartbeats: counted as lost");
-            }
+        // A wake-up this late means this runtime itself was starved of CPU: heartbeats
+        // may be waiting in its sockets. They go first; judging now would count every
+        // executor as lost.
+        if planned.elapsed() > period / 20 {
+            neptune_runtime::time::sleep(period / 10).await;
         }
+        // Wakes when the first live executor's fifth heartbeat becomes overdue (or a
+        // period from now, to see new members), so a loss is declared at that moment
+        // rather than up to a polling interval later.
+        let wake = {
+            let Some(shared) = shared.upgrade() else {
+                return;
+            };
+            let now = Instant::now();
+            let members = shared.members();
+            let mut wake = now + period;
+            for (id, m) in &members.live {
+                let due = m.last_heard + limit;
+                if due <= now {
+                    log(&format!(
+                        "executor {id} ({}) missed {MISSED_HEARTBEATS} heartbeats: lost",
+                        m.name
+                    ));
+                    m.connection
+                        .close(4u32.into(), b"missed its heartbeats: counted as lost");
+                } else {
+                    wake = wake.min(due);
+                }
+            }
+            wake
+        };
+        planned = wake;
+        neptune_runtime::time::sleep(wake.saturating_duration_since(Instant::now())).await;
     }
 }
 
@@ -722,8 +810,30 @@ async fn serve_executor(connection: quinn::Connection, shared: Arc<Shared>) {
         .factor_first()
         .0;
     connection.close(2u32.into(), reason.as_bytes());
-    shared.members().live.remove(&id);
+    let others: Vec<quinn::Connection> = {
+        let mut members = shared.members();
+        let pid = members.live.remove(&id).map_or(0, |m| m.pid);
+        members.lost.push(LostExecutor {
+            id,
+            name: name.clone(),
+            pid,
+            at_ns: now_ns(),
+            reason: reason.clone(),
+        });
+        members
+            .live
+            .values()
+            .map(|m| m.connection.clone())
+            .collect()
+    };
     log(&format!("executor {id} ({name}) left: {reason}"));
+    // Reducers fetching from it fail now, not at their link's idle timeout.
+    for connection in others {
+        drop(neptune_runtime::spawn_with(
+            SpawnOptions::stream(),
+            send_control_on(connection, Control::ExecutorLost(id)),
+        ));
+    }
 }
 
 /// The `Register -> Registered` round trip; the executor's id.

@@ -10,10 +10,11 @@
 use super::blocks::{serve_blocks, PeerBlocks};
 use super::builders::{reads, Builders, RemoteAction};
 use super::driver::{control_runtime, log};
+use super::fault::Armed;
 use super::fingerprint;
 use super::protocol::{
-    now_ns, Control, ExecutorEvent, ExecutorRequest, JobSpec, Launch, Register, Registered,
-    TaskDone, TaskKey, TaskResult, TaskUpdate, MAX_CONTROL_FRAME,
+    now_ns, Control, ExecutorEvent, ExecutorRequest, FailureKind, JobSpec, Launch, Register,
+    Registered, TaskDone, TaskKey, TaskResult, TaskUpdate, MAX_CONTROL_FRAME,
 };
 use super::wire::{read_frame, write_frame};
 use crate::context::Context;
@@ -113,6 +114,8 @@ pub(crate) struct Node {
     client: quinn::Endpoint,
     jobs: Mutex<HashMap<u64, Arc<ExecJob>>>,
     tasks: Mutex<HashMap<TaskKey, Running>>,
+    /// A fault injected through the environment (tests of failure handling).
+    pub(crate) fault: Option<Arc<Armed>>,
 }
 
 impl Node {
@@ -159,12 +162,13 @@ impl Node {
         // A builder is the program's code: one that panics fails the task, not this
         // executor's network runtime.
         let built = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.rebuild(&spec)))
-            .map_err(|payload| {
-                DataflowError::Cluster(format!(
+            .map_err(|payload| DataflowError::TaskPanicked {
+                task: launch.key.task(),
+                message: format!(
                     "plan builder {:?} panicked: {}",
                     spec.builder,
                     crate::exec::panic_message(payload.as_ref())
-                ))
+                ),
             })??;
         let mut jobs = self.jobs.lock().unwrap_or_else(|e| e.into_inner());
         Ok(jobs.entry(spec.job).or_insert(built).clone())
@@ -237,6 +241,7 @@ pub fn run_executor(config: ExecutorConfig, builders: &Builders) -> Result<()> {
 async fn serve(config: ExecutorConfig, ctx: Context, builders: Builders) -> Result<()> {
     let failed =
         |what: &str, e: &dyn std::fmt::Display| DataflowError::Cluster(format!("{what}: {e}"));
+    let fault = Armed::from_env(config.identity.name())?;
     let blocks = quic::server(config.bind, &config.identity)
         .map_err(|e| failed(&format!("cannot listen on {}", config.bind), &e))?;
     let bound = blocks
@@ -270,6 +275,7 @@ async fn serve(config: ExecutorConfig, ctx: Context, builders: Builders) -> Resu
         client,
         jobs: Mutex::default(),
         tasks: Mutex::default(),
+        fault,
     });
     drop(neptune_runtime::spawn_with(
         SpawnOptions::stream(),
@@ -408,6 +414,18 @@ async fn serve_controls(node: Arc<Node>) {
                     .unwrap_or_else(|e| e.into_inner())
                     .remove(&job);
             }
+            Control::ExecutorLost(lost) => {
+                let jobs: Vec<_> = node
+                    .jobs
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .values()
+                    .cloned()
+                    .collect();
+                for job in jobs {
+                    job.blocks.forget(lost);
+                }
+            }
         }
     }
 }
@@ -457,9 +475,27 @@ async fn serve_launch(node: Arc<Node>, mut send: quinn::SendStream, mut recv: qu
     node.tasks().remove(&key);
     let last = match outcome {
         Ok(done) => TaskUpdate::Finished(done),
-        Err(e) => TaskUpdate::Failed {
-            message: e.to_string(),
-        },
+        Err(e) => {
+            let kind = match &e {
+                DataflowError::TaskPanicked { .. } => FailureKind::Panic,
+                DataflowError::TaskCancelled(_) => FailureKind::Cancelled,
+                DataflowError::FetchFailed {
+                    executor,
+                    shuffle,
+                    map,
+                    ..
+                } => FailureKind::FetchFailed {
+                    executor: *executor,
+                    shuffle: *shuffle,
+                    map: *map,
+                },
+                _ => FailureKind::Error,
+            };
+            TaskUpdate::Failed {
+                message: e.to_string(),
+                kind,
+            }
+        }
     };
     if write_frame(&mut send, &last, MAX_CONTROL_FRAME)
         .await
@@ -513,7 +549,11 @@ async fn start(
         Class::Batch
     };
     let task = launch.key.task();
-    let counters = Arc::new(TaskCounters::default());
+    let trip = node
+        .fault
+        .as_ref()
+        .and_then(|f| f.for_task(&launch.key, &launch.stage));
+    let counters = Arc::new(TaskCounters::with_trip(trip));
     let env = TaskEnv {
         task,
         executor: 0,
@@ -558,6 +598,9 @@ async fn start(
             }
             Err(_) => return Err(DataflowError::TaskCancelled(task)),
         };
+        if let Some(e) = counters.trip.as_ref().and_then(|t| t.finished()) {
+            return Err(e);
+        }
         let output = match output {
             TaskOutput::Shuffle(MapStatus { shuffle, records }) => TaskResult::Shuffle {
                 shuffle: shuffle.0,

@@ -39,12 +39,17 @@ pub struct LocalClusterConfig {
     pub program: Option<PathBuf>,
     /// Its arguments (default: none; a test binary names its executor entry test).
     pub args: Vec<String>,
+    /// Extra environment variables of every executor process (e.g. an injected
+    /// [`fault`](super::fault)).
+    pub env: Vec<(String, String)>,
 }
 
 /// The processes of a local cluster, and the directory of their certificates.
 pub(crate) struct LocalCluster {
     children: Vec<Child>,
     dir: PathBuf,
+    config: LocalClusterConfig,
+    driver: SocketAddr,
 }
 
 /// Makes an ephemeral CA in a fresh directory: the driver's identity, and one
@@ -74,36 +79,68 @@ impl LocalCluster {
         driver: SocketAddr,
         dir: PathBuf,
     ) -> Result<LocalCluster> {
+        let mut cluster = LocalCluster {
+            children: Vec::with_capacity(config.executors),
+            dir,
+            config: config.clone(),
+            driver,
+        };
+        for i in 0..config.executors {
+            let child = cluster.start(i)?;
+            cluster.children.push(child);
+        }
+        Ok(cluster)
+    }
+
+    /// Starts executor process `i` (named `executor-i`).
+    fn start(&self, i: usize) -> Result<Child> {
+        let config = &self.config;
         let program = match &config.program {
             Some(p) => p.clone(),
             None => std::env::current_exe()
                 .map_err(|e| DataflowError::Cluster(format!("cannot find this executable: {e}")))?,
         };
-        let mut cluster = LocalCluster {
-            children: Vec::with_capacity(config.executors),
-            dir,
+        Command::new(&program)
+            .args(&config.args)
+            .envs(config.env.iter().map(|(k, v)| (k, v)))
+            .env(env::DRIVER, self.driver.to_string())
+            .env(env::CERTS, &self.dir)
+            .env(env::NAME, format!("executor-{i}"))
+            .env(env::SLOTS, config.slots.to_string())
+            .env(env::POLICY, &config.policy)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .map_err(|e| {
+                DataflowError::Cluster(format!(
+                    "cannot start executor {i} ({}): {e}",
+                    program.display()
+                ))
+            })
+    }
+
+    /// The process ids of the executor processes, in start order.
+    pub(crate) fn pids(&self) -> Vec<u32> {
+        self.children.iter().map(Child::id).collect()
+    }
+
+    /// Kills executor process `i` (if it still runs) and starts it again, without the
+    /// extra environment (an injected fault is not injected twice): it registers as
+    /// a new executor, with a new id. Its new process id.
+    pub(crate) fn restart(&mut self, i: usize) -> Result<u32> {
+        let Some(old) = self.children.get_mut(i) else {
+            return Err(DataflowError::Cluster(format!(
+                "the local cluster has no executor process {i}"
+            )));
         };
-        for i in 0..config.executors {
-            let child = Command::new(&program)
-                .args(&config.args)
-                .env(env::DRIVER, driver.to_string())
-                .env(env::CERTS, &cluster.dir)
-                .env(env::NAME, format!("executor-{i}"))
-                .env(env::SLOTS, config.slots.to_string())
-                .env(env::POLICY, &config.policy)
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::inherit())
-                .spawn()
-                .map_err(|e| {
-                    DataflowError::Cluster(format!(
-                        "cannot start executor {i} ({}): {e}",
-                        program.display()
-                    ))
-                })?;
-            cluster.children.push(child);
-        }
-        Ok(cluster)
+        let _ = old.kill();
+        let _ = old.wait();
+        let env = std::mem::take(&mut self.config.env);
+        let started = self.start(i);
+        self.config.env = env;
+        self.children[i] = started?;
+        Ok(self.children[i].id())
     }
 
     /// Fails if an executor process has exited.

@@ -29,12 +29,20 @@
 //! - **Starting it**: `neptune driver` / `neptune executor`, or a local cluster of N
 //!   processes of this binary ([`LocalClusterConfig`], `--cluster local:N`), whose
 //!   executors start through [`main_or_executor`].
+//! - **Failures** (Spark's rules): an executor is lost when its connection closes or
+//!   it misses [`MISSED_HEARTBEATS`] heartbeats; its tasks run again elsewhere; map
+//!   outputs that lived there are lost, and the map tasks that wrote them run again
+//!   (a reducer that cannot fetch a block reports a fetch failure, which does the
+//!   same); a task that fails with an error is retried up to [`MAX_TASK_ATTEMPTS`]
+//!   attempts, a panic fails the job; with no executor left a job fails after
+//!   [`NO_EXECUTOR_GRACE`]. [`fault`] injects faults for tests.
 
 pub(crate) mod blocks;
 pub(crate) mod broadcast;
 pub(crate) mod builders;
 pub(crate) mod driver;
 mod executor;
+pub mod fault;
 pub mod fingerprint;
 pub mod hostfile;
 pub(crate) mod local;
@@ -43,7 +51,8 @@ pub mod wire;
 
 pub use builders::{Builders, RemoteAction};
 pub use driver::{
-    DriverConfig, MemberInfo, RemoteTask, RemoteTimes, MISSED_HEARTBEATS, NO_EXECUTOR_GRACE,
+    DriverConfig, LostExecutor, MemberInfo, RemoteTask, RemoteTimes, MAX_STAGE_RESUBMISSIONS,
+    MAX_TASK_ATTEMPTS, MISSED_HEARTBEATS, NO_EXECUTOR_GRACE,
 };
 pub use executor::{run_executor, ExecutorConfig};
 pub use local::LocalClusterConfig;

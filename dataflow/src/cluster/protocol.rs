@@ -177,6 +177,29 @@ pub enum TaskUpdate {
     Failed {
         /// Why.
         message: String,
+        /// What kind of failure, which decides what the driver does next.
+        kind: FailureKind,
+    },
+}
+
+/// How a task failed, as its executor tells the driver.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum FailureKind {
+    /// An error: the task may succeed on another attempt.
+    Error,
+    /// A user function panicked: a bug, not retried.
+    Panic,
+    /// It was cancelled (by the driver's kill, or by its executor's policy).
+    Cancelled,
+    /// It could not fetch a shuffle block written by another executor: that map
+    /// output is lost, and its map task must run again before this one can.
+    FetchFailed {
+        /// The executor that held the block.
+        executor: u32,
+        /// The shuffle.
+        shuffle: u32,
+        /// The map partition.
+        map: u32,
     },
 }
 
@@ -219,6 +242,9 @@ pub enum Control {
     Kill(TaskKey),
     /// The job is over: drop its plan and shuffle blocks.
     EndJob(u64),
+    /// The driver counts this executor as lost: stop fetching from it (a fetch
+    /// in flight fails at once instead of waiting for the link's idle timeout).
+    ExecutorLost(u32),
     /// A new version of a published value.
     Broadcast {
         /// Its name.

@@ -60,6 +60,8 @@ pub struct ContextBuilder {
     thread_name: String,
     builders: Builders,
     cluster: Option<ClusterChoice>,
+    /// Cluster mode: how long a job with no executor left waits for one.
+    executor_grace: std::time::Duration,
 }
 
 /// Where a cluster context's executors come from.
@@ -112,6 +114,7 @@ impl ContextBuilder {
             thread_name: "neptune".to_owned(),
             builders: Builders::new(),
             cluster: None,
+            executor_grace: crate::cluster::NO_EXECUTOR_GRACE,
         }
     }
 
@@ -144,7 +147,29 @@ impl ContextBuilder {
             policy: String::new(),
             program: None,
             args: Vec::new(),
+            env: Vec::new(),
         }));
+        self
+    }
+
+    /// Cluster mode: how long a job whose executors are all gone waits for one to join
+    /// before it fails (default [`NO_EXECUTOR_GRACE`](crate::cluster::NO_EXECUTOR_GRACE)).
+    pub fn executor_grace(mut self, grace: std::time::Duration) -> ContextBuilder {
+        self.executor_grace = grace;
+        self
+    }
+
+    /// With [`local_cluster`](Self::local_cluster): set `key` to `value` in the
+    /// environment of every executor process (e.g. an injected
+    /// [`fault`](crate::cluster::fault)).
+    pub fn local_cluster_env(
+        mut self,
+        key: impl Into<String>,
+        value: impl Into<String>,
+    ) -> ContextBuilder {
+        if let Some(ClusterChoice::Local(c)) = &mut self.cluster {
+            c.env.push((key.into(), value.into()));
+        }
         self
     }
 
@@ -313,7 +338,7 @@ impl ContextBuilder {
             PlacementChoice::Custom(p) => p,
         };
         let names = self.builders.names();
-        let (cluster, expect, wait, slots) = match self.cluster.expect("cluster mode") {
+        let (mut cluster, expect, wait, slots) = match self.cluster.expect("cluster mode") {
             ClusterChoice::Remote(c) => {
                 let driver = ClusterDriver::start(c.listen, &c.identity, names, c.heartbeat)?;
                 (driver, c.expect, c.wait, self.slots.unwrap_or(1))
@@ -343,6 +368,7 @@ impl ContextBuilder {
                 )
             }
         };
+        cluster.grace = self.executor_grace;
         cluster.wait_for(expect, wait)?;
         let driver = Driver::start(format!("{}-driver", self.thread_name))
             .map_err(DataflowError::Runtime)?;

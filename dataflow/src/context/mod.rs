@@ -231,6 +231,43 @@ impl Context {
             .map_or_else(Vec::new, |c| c.members())
     }
 
+    /// Cluster mode: the executors that left (lost or stopped), oldest first, with
+    /// when and why the driver counted them as gone.
+    pub fn cluster_losses(&self) -> Vec<crate::cluster::LostExecutor> {
+        self.inner
+            .cluster
+            .as_ref()
+            .map_or_else(Vec::new, |c| c.losses())
+    }
+
+    /// A local cluster ([`local_cluster`](crate::ContextBuilder::local_cluster)): the
+    /// executor processes' ids, in start order (empty otherwise). For fault tests and
+    /// tools that signal them.
+    pub fn local_executor_pids(&self) -> Vec<u32> {
+        self.inner
+            .cluster
+            .as_ref()
+            .map_or_else(Vec::new, |c| c.local_pids())
+    }
+
+    /// A local cluster: kills executor process `i` if it still runs and starts it
+    /// again; it joins as a new executor (ids are never reused). Its new process id.
+    ///
+    /// # Errors
+    /// Not a local cluster, no such process, or the process cannot start.
+    pub fn restart_local_executor(&self, i: usize) -> crate::Result<u32> {
+        match &self.inner.cluster {
+            Some(c) => c.restart_local(i),
+            None => Err(crate::DataflowError::Config("not in cluster mode".into())),
+        }
+    }
+
+    /// Cluster mode: the cluster CA's certificate (DER), which a tool dialling the
+    /// driver must trust (a local cluster's CA is made afresh for each context).
+    pub fn cluster_ca_cert(&self) -> Option<Vec<u8>> {
+        self.inner.cluster.as_ref().map(|c| c.ca.clone())
+    }
+
     /// Cluster mode: the address executors dial (the bound one, if the driver was
     /// told to listen on port 0).
     pub fn cluster_addr(&self) -> Option<std::net::SocketAddr> {

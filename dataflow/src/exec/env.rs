@@ -30,9 +30,19 @@ pub(crate) struct TaskCounters {
     shuffle_read: AtomicU64,
     skipped: AtomicU64,
     samples: Mutex<Vec<BadRecord>>,
+    /// An injected fault waiting in this task (cluster tests only).
+    pub(crate) trip: Option<crate::cluster::fault::Trip>,
 }
 
 impl TaskCounters {
+    /// Counters of a task in which `trip` waits.
+    pub(crate) fn with_trip(trip: Option<crate::cluster::fault::Trip>) -> TaskCounters {
+        TaskCounters {
+            trip,
+            ..TaskCounters::default()
+        }
+    }
+
     pub(crate) fn add_records_in(&self, n: u64) {
         self.records_in.fetch_add(n, Relaxed);
     }

@@ -38,7 +38,7 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// What a stage produces.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -349,12 +349,19 @@ struct JobDriver {
     /// The published values the job's builds read: the driver's (which local tasks
     /// use), or the executors' as their tasks report them.
     published: Vec<(String, u64)>,
-    /// Tasks whose executor was lost, to run again.
-    lost: Vec<(usize, TaskId)>,
-    /// Attempts made of each task run again (the first is 0).
+    /// Tasks to run again once their stage's parents are complete: their executor
+    /// was lost, they failed, or they could not fetch a map output.
+    waiting: Vec<(usize, TaskId)>,
+    /// The latest attempt number of each task run again (the first is 0).
     attempts: HashMap<TaskId, u32>,
-    /// Tasks run again because their executor was lost.
+    /// Attempts of each task that failed with an error.
+    failures: HashMap<TaskId, u32>,
+    /// Per stage: times in a row its map outputs were lost and it ran again.
+    resubmissions: Vec<u32>,
+    /// Tasks run again, for any reason.
     rerun: u64,
+    /// Map stage re-runs for lost outputs.
+    stages_resubmitted: u64,
 }
 
 impl JobDriver {
@@ -394,17 +401,19 @@ impl JobDriver {
             running: FuturesUnordered::new(),
             remote,
             published,
-            lost: Vec::new(),
+            waiting: Vec::new(),
             attempts: HashMap::new(),
+            failures: HashMap::new(),
+            resubmissions: vec![0; n],
             rerun: 0,
+            stages_resubmitted: 0,
         }
     }
 
     /// Runs every stage; the result stage's outputs in partition order.
     async fn run(&mut self) -> Result<Vec<Box<dyn Any + Send>>> {
         loop {
-            if let Some(wait) = self.executors_to_wait_for() {
-                let grace = crate::cluster::NO_EXECUTOR_GRACE;
+            if let Some((wait, grace)) = self.executors_to_wait_for() {
                 if !matches!(wait.await, Ok(true)) {
                     return Err(DataflowError::Cluster(format!(
                         "{} cannot run: no executor is left, and none joined within {grace:?}",
@@ -413,9 +422,7 @@ impl JobDriver {
                 }
             }
             self.launch_ready()?;
-            for (stage, task) in std::mem::take(&mut self.lost) {
-                self.relaunch(stage, task)?;
-            }
+            self.launch_waiting()?;
             if self.remaining.iter().all(|&r| r == 0) {
                 break;
             }
@@ -433,21 +440,108 @@ impl JobDriver {
 
     /// Cluster mode with no executor left: the wait, up to the grace period, for one
     /// to join (true if one did).
-    fn executors_to_wait_for(&self) -> Option<neptune_runtime::JoinHandle<bool>> {
+    fn executors_to_wait_for(&self) -> Option<(neptune_runtime::JoinHandle<bool>, Duration)> {
         let remote = self.remote.as_ref()?;
-        (!remote.cluster.has_executors()).then(|| {
-            remote
-                .cluster
-                .any_executor(crate::cluster::NO_EXECUTOR_GRACE)
-        })
+        let grace = remote.cluster.grace;
+        (!remote.cluster.has_executors()).then(|| (remote.cluster.any_executor(grace), grace))
     }
 
-    /// Runs again, elsewhere, a task whose executor was lost (not counted as one of
-    /// its attempts failing).
+    /// Runs again the waiting tasks whose stage's parents are complete (again).
+    fn launch_waiting(&mut self) -> Result<()> {
+        let mut i = 0;
+        while i < self.waiting.len() {
+            let (s, task) = self.waiting[i];
+            if self.parents_complete(s)? {
+                self.waiting.swap_remove(i);
+                self.relaunch(s, task)?;
+            } else {
+                i += 1;
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether every parent stage of `s` is done and, in cluster mode, its outputs
+    /// are still on live executors (outputs found lost are resubmitted first).
+    fn parents_complete(&mut self, s: usize) -> Result<bool> {
+        let parents = self.plan.stages[s].parents.clone();
+        if let Some(remote) = &self.remote {
+            let mut gone = Vec::new();
+            for p in &parents {
+                if let Some(shuffle) = self.plan.stages[p.0 as usize].shuffle {
+                    for (e, _) in self.written[&shuffle].iter().flatten() {
+                        if !gone.contains(e) && remote.cluster.peer(*e as u32).is_none() {
+                            gone.push(*e);
+                        }
+                    }
+                }
+            }
+            for e in gone {
+                self.lose_outputs(e)?;
+            }
+        }
+        Ok(parents.iter().all(|p| self.remaining[p.0 as usize] == 0))
+    }
+
+    /// Map outputs on `executor` are lost: every map task that wrote one that a stage
+    /// still needs runs again (once its own parents are complete).
+    fn lose_outputs(&mut self, executor: usize) -> Result<()> {
+        for m in 0..self.plan.stages.len() {
+            let Some(shuffle) = self.plan.stages[m].shuffle else {
+                continue;
+            };
+            let id = self.plan.stages[m].id;
+            let needed = self
+                .plan
+                .stages
+                .iter()
+                .enumerate()
+                .any(|(c, stage)| stage.parents.contains(&id) && self.remaining[c] > 0);
+            if !needed {
+                continue;
+            }
+            let written = self.written.get_mut(&shuffle).expect("a planned shuffle");
+            let lost: Vec<usize> = written
+                .iter()
+                .enumerate()
+                .filter(|(_, w)| matches!(w, Some((e, _)) if *e == executor))
+                .map(|(p, _)| p)
+                .collect();
+            if lost.is_empty() {
+                continue;
+            }
+            self.resubmissions[m] += 1;
+            if self.resubmissions[m] > crate::cluster::MAX_STAGE_RESUBMISSIONS {
+                return Err(DataflowError::Cluster(format!(
+                    "{} failed: the map outputs of stage {} were lost {} times in a row \
+                     (the last time on executor {executor})",
+                    self.shared.id,
+                    self.plan.stages[m].name,
+                    crate::cluster::MAX_STAGE_RESUBMISSIONS + 1
+                )));
+            }
+            self.stages_resubmitted += 1;
+            for &p in &lost {
+                written[p] = None;
+            }
+            self.remaining[m] += lost.len();
+            for p in lost {
+                let task = TaskId {
+                    job: self.shared.id,
+                    stage: id,
+                    partition: p as u32,
+                };
+                self.waiting.push((m, task));
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs a task again (a new attempt number), placed as its stage was.
     fn relaunch(&mut self, s: usize, task: TaskId) -> Result<()> {
         let remote = self.remote.as_ref().expect("cluster mode");
         let request = TaskRequest {
-            preferred: None,
+            preferred: self.preferred(&self.plan.stages[s].root, task.partition as usize),
             class: self.shared.class,
         };
         let views = remote.cluster.views();
@@ -491,13 +585,7 @@ impl JobDriver {
     /// Launches every stage whose parents are done.
     fn launch_ready(&mut self) -> Result<()> {
         for s in 0..self.plan.stages.len() {
-            let stage = &self.plan.stages[s];
-            let ready = !self.launched[s]
-                && stage
-                    .parents
-                    .iter()
-                    .all(|p| self.remaining[p.0 as usize] == 0);
-            if ready {
+            if !self.launched[s] && self.parents_complete(s)? {
                 if self.shared.cancelled.load(SeqCst) {
                     return Err(DataflowError::JobCancelled(self.shared.id));
                 }
@@ -733,13 +821,15 @@ impl JobDriver {
             Err(DataflowError::TaskCancelled(_)) if self.shared.cancelled.load(SeqCst) => {
                 return Err(DataflowError::JobCancelled(self.shared.id));
             }
-            Err(DataflowError::ExecutorLost { .. }) if !self.shared.cancelled.load(SeqCst) => {
-                // Run it again on an executor that is still there.
-                self.lost.push((stage, task));
-                return Ok(());
+            Err(e) if self.remote.is_some() && !self.shared.cancelled.load(SeqCst) => {
+                return self.failed_remotely(stage, task, e);
             }
             Err(e) => return Err(e),
         };
+        // The outputs it read were good: its parents start counting afresh.
+        for p in &self.plan.stages[stage].parents {
+            self.resubmissions[p.0 as usize] = 0;
+        }
         self.counters.merge(report.counters);
         self.published.extend(report.published);
         match report.output {
@@ -750,6 +840,33 @@ impl JobDriver {
             TaskOutput::Result(out) => self.outputs[task.partition as usize] = Some(out),
         }
         self.remaining[stage] -= 1;
+        Ok(())
+    }
+
+    /// Cluster mode: what a task's failure means. Its executor lost: run it again
+    /// elsewhere, and the map outputs there again too. A block it could not fetch: the
+    /// map outputs of that executor again, then it. An error: again, up to
+    /// [`MAX_TASK_ATTEMPTS`](crate::cluster::MAX_TASK_ATTEMPTS) attempts. Anything
+    /// else (a panic): the job fails.
+    fn failed_remotely(&mut self, stage: usize, task: TaskId, error: DataflowError) -> Result<()> {
+        match error {
+            DataflowError::ExecutorLost { executor, .. }
+            | DataflowError::FetchFailed { executor, .. } => {
+                self.lose_outputs(executor as usize)?;
+            }
+            DataflowError::TaskFailed { task, message } => {
+                let failures = self.failures.entry(task).or_insert(0);
+                *failures += 1;
+                if *failures >= crate::cluster::MAX_TASK_ATTEMPTS {
+                    return Err(DataflowError::TaskFailed {
+                        task,
+                        message: format!("{failures} attempts failed; the last: {message}"),
+                    });
+                }
+            }
+            e => return Err(e),
+        }
+        self.waiting.push((stage, task));
         Ok(())
     }
 
@@ -778,6 +895,7 @@ impl JobDriver {
             suspensions: tasks.iter().map(|t| t.handle.suspensions() as u64).sum(),
             tasks_per_executor: per_executor,
             tasks_rerun: self.rerun,
+            stages_resubmitted: self.stages_resubmitted,
             published: {
                 let mut read = self.published.clone();
                 read.sort();

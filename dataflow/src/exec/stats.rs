@@ -35,9 +35,12 @@ pub struct JobStats {
     pub suspensions: u64,
     /// Tasks run on each executor, by executor index.
     pub tasks_per_executor: Vec<usize>,
-    /// Cluster mode: tasks run again because their executor was lost (their first
-    /// attempts count in `tasks` too).
+    /// Cluster mode: tasks run again (their executor was lost, they failed with an
+    /// error, or their map output was lost); every attempt counts in `tasks` too.
     pub tasks_rerun: u64,
+    /// Cluster mode: times a map stage ran again (in part) because map outputs it
+    /// wrote were lost with their executor.
+    pub stages_resubmitted: u64,
     /// The published values ([`Context::published`](crate::Context::published)) the
     /// job's plan builder read, with the versions it found, sorted: the driver's build
     /// in local mode, every executor's build of the job in cluster mode (so one name

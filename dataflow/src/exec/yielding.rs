@@ -71,6 +71,9 @@ pub(crate) struct IterStream<I> {
     point: YieldPoint,
     produced: u64,
     counters: Option<Arc<TaskCounters>>,
+    /// The record count at which an injected fault hits (`u64::MAX`: none): one
+    /// comparison per record instead of a look at the counters.
+    trip_at: u64,
 }
 
 // The iterator is never pinned (it is only used through `&mut`), so the stream is
@@ -85,6 +88,7 @@ impl<I> IterStream<I> {
             point: YieldPoint::default(),
             produced: 0,
             counters: None,
+            trip_at: u64::MAX,
         }
     }
 
@@ -94,6 +98,10 @@ impl<I> IterStream<I> {
             iter,
             point: YieldPoint::default(),
             produced: 0,
+            trip_at: counters
+                .trip
+                .as_ref()
+                .map_or(u64::MAX, |t| t.after_records()),
             counters: Some(counters),
         }
     }
@@ -109,6 +117,12 @@ impl<T, I: Iterator<Item = Result<T>>> Stream for IterStream<I> {
         Poll::Ready(match this.iter.next() {
             Some(Ok(record)) => {
                 this.produced += 1;
+                if this.produced == this.trip_at {
+                    let trip = this.counters.as_ref().and_then(|c| c.trip.as_ref());
+                    if let Some(e) = trip.and_then(|t| t.records()) {
+                        return Poll::Ready(Some(Err(Box::new(e))));
+                    }
+                }
                 Some(Ok(record))
             }
             Some(Err(e)) => Some(Err(Box::new(e))),

@@ -6,6 +6,11 @@
 //! as in a self-join). All reads but the last clone the bucket; the last one takes it,
 //! so in the usual case records move from the map task to the reduce task without a
 //! copy, and a bucket's memory is freed as soon as it is consumed.
+//!
+//! In cluster mode (a store with remote blocks) reads never consume: every bucket
+//! stays on the executor that wrote it until the job ends, because a reducer whose
+//! executor was lost runs again and must find the same map outputs (Spark keeps its
+//! shuffle files for the same reason).
 
 use crate::context::ExecutorLoad;
 use crate::error::{DataflowError, Result};
@@ -163,6 +168,21 @@ impl ShuffleStore {
         let mut slot = shuffle.buckets[map * r + reduce]
             .lock()
             .unwrap_or_else(|e| e.into_inner());
+        if self.remote.is_some() {
+            // Cluster mode keeps every bucket until the job ends: a reducer that runs
+            // again (its executor was lost) reads it again.
+            let bucket = slot.as_ref().ok_or_else(|| {
+                DataflowError::Cluster(format!(
+                    "{id}: bucket {map}->{reduce} is not on this executor (it ran its map task \
+                 under another plan)"
+                ))
+            })?;
+            return Ok(bucket
+                .data
+                .downcast_ref::<B>()
+                .expect("bucket of the planned type")
+                .clone());
+        }
         let bucket = slot.as_mut().unwrap_or_else(|| {
             panic!("{id}: bucket {map}->{reduce} read before written or too often")
         });
@@ -183,10 +203,10 @@ impl ShuffleStore {
             .expect("bucket of the planned type"))
     }
 
-    /// Reads a bucket for another process: encoded, counted as one of its reads.
-    /// `None` if this process holds no such bucket (never written here, or read as
-    /// often as planned).
-    pub(crate) fn take_encoded(
+    /// Reads a bucket for another process, encoded. The bucket stays until the job
+    /// ends (a reducer that runs again fetches it again). `None` if this process
+    /// holds no such bucket.
+    pub(crate) fn encoded(
         &self,
         id: ShuffleId,
         map: usize,
@@ -195,16 +215,9 @@ impl ShuffleStore {
         let shuffle = self.shuffles.get(&id)?;
         let r = shuffle.shape.reduce_partitions;
         let slot = shuffle.buckets.get(map * r + reduce)?;
-        let mut slot = slot.lock().unwrap_or_else(|e| e.into_inner());
-        let bucket = slot.as_mut()?;
-        let encoded = (bucket.encode)(&*bucket.data);
-        bucket.remaining -= 1;
-        if bucket.remaining == 0 {
-            let bucket = slot.take().expect("checked above");
-            drop(slot);
-            self.release(&bucket);
-        }
-        Some(encoded)
+        let slot = slot.lock().unwrap_or_else(|e| e.into_inner());
+        let bucket = slot.as_ref()?;
+        Some((bucket.encode)(&*bucket.data))
     }
 
     fn release(&self, bucket: &Bucket) {
