@@ -140,7 +140,7 @@ impl Node {
 
     /// The job of `launch`, rebuilt on first sight (asking the driver for its spec if
     /// this launch came without it).
-    async fn job_of(&self, launch: &Launch) -> Result<Arc<ExecJob>> {
+    async fn job_of(self: &Arc<Self>, launch: &Launch) -> Result<Arc<ExecJob>> {
         if let Some(job) = self.job(launch.key.job) {
             return Ok(job);
         }
@@ -159,19 +159,36 @@ impl Node {
                 self.id, spec.job, launch.broadcasts
             ));
         }
-        // A builder is the program's code: one that panics fails the task, not this
-        // executor's network runtime.
-        let built = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.rebuild(&spec)))
-            .map_err(|payload| DataflowError::TaskPanicked {
-                task: launch.key.task(),
-                message: format!(
-                    "plan builder {:?} panicked: {}",
-                    spec.builder,
-                    crate::exec::panic_message(payload.as_ref())
-                ),
-            })??;
+        // A builder is the program's code: it runs on the task runtime (in the
+        // launch's class), never on this network runtime, whose heartbeats must not
+        // wait for it; one that panics fails the task, not the executor.
+        let node = self.clone();
+        let (job, builder) = (spec.job, spec.builder.clone());
+        let rebuild = async move { node.rebuild(&spec) };
+        let options = SpawnOptions::new().class(if launch.stream {
+            Class::Stream
+        } else {
+            Class::Batch
+        });
+        let built = match self.ctx.executors()[0]
+            .handle()
+            .spawn_with(options, rebuild)
+            .await
+        {
+            Ok(built) => built?,
+            Err(e) => {
+                let message = match e.try_into_panic() {
+                    Ok(payload) => crate::exec::panic_message(payload.as_ref()),
+                    Err(e) => e.to_string(),
+                };
+                return Err(DataflowError::TaskPanicked {
+                    task: launch.key.task(),
+                    message: format!("plan builder {builder:?} panicked: {message}"),
+                });
+            }
+        };
         let mut jobs = self.jobs.lock().unwrap_or_else(|e| e.into_inner());
-        Ok(jobs.entry(spec.job).or_insert(built).clone())
+        Ok(jobs.entry(job).or_insert(built).clone())
     }
 
     async fn fetch_spec(&self, job: u64) -> Result<JobSpec> {
@@ -247,7 +264,6 @@ async fn serve(config: ExecutorConfig, ctx: Context, builders: Builders) -> Resu
     let bound = blocks
         .local_addr()
         .map_err(|e| failed("no block address", &e))?;
-    let shuffle_addr = config.advertise.unwrap_or(bound);
     let client_bind = if config.driver.is_ipv4() {
         SocketAddr::from(([0, 0, 0, 0], 0))
     } else {
@@ -255,9 +271,22 @@ async fn serve(config: ExecutorConfig, ctx: Context, builders: Builders) -> Resu
     };
     let client = quic::client(client_bind, &config.identity)
         .map_err(|e| failed("no client endpoint", &e))?;
-    let driver = quic::connect(&client, config.driver, &config.driver_name)
-        .await
-        .map_err(|e| failed(&format!("cannot reach the driver at {}", config.driver), &e))?;
+    let driver = connect_to_driver(&client, &config).await?;
+    // Peers cannot dial 0.0.0.0: without --advertise, the address this host uses to
+    // reach the driver is the one they are most likely to reach too.
+    let shuffle_addr = match (config.advertise, bound.ip().is_unspecified()) {
+        (Some(addr), _) => addr,
+        (None, false) => bound,
+        (None, true) => match driver.local_ip() {
+            Some(ip) => SocketAddr::new(ip, bound.port()),
+            None => {
+                return Err(DataflowError::Config(format!(
+                    "shuffle blocks are served on {bound}, which peers cannot dial: give \
+                     the address they should use (--advertise)"
+                )))
+            }
+        },
+    };
     let register = Register {
         fingerprint: fingerprint::of_this_binary(),
         builders: builders.names(),
@@ -305,6 +334,41 @@ async fn serve(config: ExecutorConfig, ctx: Context, builders: Builders) -> Resu
                 }
                 blocks.close(0u32.into(), b"executor stopping");
                 return Ok(());
+            }
+        }
+    }
+}
+
+/// Attempts to reach the driver before giving up: each waits for the link's idle
+/// timeout, so executors started before their driver (as a scheduler may) wait for
+/// it about half a minute.
+const CONNECT_ATTEMPTS: u32 = 3;
+
+/// Dials the driver; a driver that does not answer is tried again, one that refuses
+/// (another cluster's certificate) is not.
+async fn connect_to_driver(
+    client: &quinn::Endpoint,
+    config: &ExecutorConfig,
+) -> Result<quinn::Connection> {
+    let mut attempt = 1;
+    loop {
+        match quic::connect(client, config.driver, &config.driver_name).await {
+            Ok(connection) => return Ok(connection),
+            Err(quic::QuicError::Connection(quinn::ConnectionError::TimedOut))
+                if attempt < CONNECT_ATTEMPTS =>
+            {
+                log(&format!(
+                    "no answer from the driver at {} (attempt {attempt} of \
+                     {CONNECT_ATTEMPTS}); trying again",
+                    config.driver
+                ));
+                attempt += 1;
+            }
+            Err(e) => {
+                return Err(DataflowError::Cluster(format!(
+                    "cannot reach the driver at {}: {e}",
+                    config.driver
+                )))
             }
         }
     }
@@ -491,10 +555,12 @@ async fn serve_launch(node: Arc<Node>, mut send: quinn::SendStream, mut recv: qu
                 },
                 _ => FailureKind::Error,
             };
-            TaskUpdate::Failed {
-                message: e.to_string(),
-                kind,
-            }
+            // The driver names the task again: a panic travels as its bare message.
+            let message = match e {
+                DataflowError::TaskPanicked { message, .. } => message,
+                e => e.to_string(),
+            };
+            TaskUpdate::Failed { message, kind }
         }
     };
     if write_frame(&mut send, &last, MAX_CONTROL_FRAME)
@@ -562,7 +628,11 @@ async fn start(
     };
     let executor = &node.ctx.executors()[0];
     let running = executor.enter(class);
-    let body = stage.runner.run(task.partition as usize, env);
+    // Making the body runs the program's code (a source opening its input): on the
+    // task's slot, not here.
+    let runner = stage.runner.clone();
+    let partition = task.partition as usize;
+    let body = Box::pin(async move { runner.run(partition, env).await });
     let paused = Arc::new(AtomicU64::new(0));
     let reported = Reported {
         inner: body,
