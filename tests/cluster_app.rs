@@ -2,6 +2,8 @@
 //! executor processes, a driver and executors started by hand with certificates from
 //! `neptune cert`, and an executor of another binary refused at registration.
 
+#[path = "common/cluster.rs"]
+mod cluster;
 mod common;
 
 use common::{text, TempDir};
@@ -48,19 +50,6 @@ fn wait_output(child: Child, limit: Duration) -> Output {
     out
 }
 
-const SMALL_RUN: [&str; 10] = [
-    "--seconds",
-    "2",
-    "--rows",
-    "20000",
-    "--holdout",
-    "2000",
-    "--rate",
-    "2000",
-    "--slots",
-    "1",
-];
-
 fn check_report(stdout: &str) {
     let line = stdout
         .lines()
@@ -89,7 +78,7 @@ fn the_unified_application_runs_on_a_local_cluster() {
     let child = spawn_piped(
         neptune()
             .args(["--cluster", "local:2", "--json"])
-            .args(SMALL_RUN),
+            .args(cluster::SMALL_RUN),
     );
     let out = wait_output(child, Duration::from_secs(120));
     assert!(out.status.success(), "{}", text(&out.stderr));
@@ -130,7 +119,7 @@ fn a_driver_and_executors_started_by_hand_run_the_application() {
             .args([
                 "driver", "--listen", &addr, "--expect", "2", "--certs", dir, "--json",
             ])
-            .args(SMALL_RUN),
+            .args(cluster::SMALL_RUN),
     );
     let executors: Vec<Killed> = ["executor-a", "executor-b"]
         .iter()

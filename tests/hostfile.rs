@@ -14,20 +14,6 @@ fn neptune() -> Command {
     Command::new(env!("CARGO_BIN_EXE_neptune"))
 }
 
-/// The application's options for a short run.
-const SMALL_RUN: [&str; 10] = [
-    "--seconds",
-    "2",
-    "--rows",
-    "20000",
-    "--holdout",
-    "2000",
-    "--rate",
-    "2000",
-    "--slots",
-    "1",
-];
-
 fn cert(args: &[&str]) {
     let out = neptune().arg("cert").args(args).output().unwrap();
     assert!(out.status.success(), "{}", text(&out.stderr));
@@ -65,7 +51,7 @@ fn a_driver_and_two_executors_run_from_one_hostfile() {
                     "hostfile", "--file", hostfile, "--index", &index, "--certs", dir, "--json",
                 ]
                 .iter()
-                .chain(&SMALL_RUN)
+                .chain(&cluster::SMALL_RUN)
                 .map(|s| s.to_string())
                 .collect()
             })

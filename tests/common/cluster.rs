@@ -2,10 +2,26 @@
 //! ports that were free a moment ago, trying again with other ports when one was taken
 //! in between; every process is killed and waited for, also when the test fails.
 
+#![allow(dead_code)]
+
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
+
+/// The unified application's options for a short run.
+pub const SMALL_RUN: [&str; 10] = [
+    "--seconds",
+    "2",
+    "--rows",
+    "20000",
+    "--holdout",
+    "2000",
+    "--rate",
+    "2000",
+    "--slots",
+    "1",
+];
 
 /// How long a whole cluster run may take (a debug build on a busy 2-core machine).
 const RUN_LIMIT: Duration = Duration::from_secs(120);
