@@ -140,7 +140,7 @@ impl Node {
 
     /// The job of `launch`, rebuilt on first sight (asking the driver for its spec if
     /// this launch came without it).
-    async fn job_of(self: &Arc<Self>, launch: &Launch) -> Result<Arc<ExecJob>> {
+    async fn job_of(&self, launch: &Launch) -> Result<Arc<ExecJob>> {
         if let Some(job) = self.job(launch.key.job) {
             return Ok(job);
         }
@@ -159,34 +159,19 @@ impl Node {
                 self.id, spec.job, launch.broadcasts
             ));
         }
-        // A builder is the program's code: it runs on the task runtime (in the
-        // launch's class), never on this network runtime, whose heartbeats must not
-        // wait for it; one that panics fails the task, not the executor.
-        let node = self.clone();
-        let (job, builder) = (spec.job, spec.builder.clone());
-        let rebuild = async move { node.rebuild(&spec) };
-        let options = SpawnOptions::new().class(if launch.stream {
-            Class::Stream
-        } else {
-            Class::Batch
-        });
-        let built = match self.ctx.executors()[0]
-            .handle()
-            .spawn_with(options, rebuild)
-            .await
-        {
-            Ok(built) => built?,
-            Err(e) => {
-                let message = match e.try_into_panic() {
-                    Ok(payload) => crate::exec::panic_message(payload.as_ref()),
-                    Err(e) => e.to_string(),
-                };
-                return Err(DataflowError::TaskPanicked {
-                    task: launch.key.task(),
-                    message: format!("plan builder {builder:?} panicked: {message}"),
-                });
-            }
-        };
+        // A builder is the program's code: this runs inside the launched task, on the
+        // task runtime (never on the network runtime, whose heartbeats must not wait
+        // for it); one that panics fails the task, not the executor.
+        let job = spec.job;
+        let built = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.rebuild(&spec)))
+            .map_err(|payload| DataflowError::TaskPanicked {
+                task: launch.key.task(),
+                message: format!(
+                    "plan builder {:?} panicked: {}",
+                    spec.builder,
+                    crate::exec::panic_message(payload.as_ref())
+                ),
+            })??;
         let mut jobs = self.jobs.lock().unwrap_or_else(|e| e.into_inner());
         Ok(jobs.entry(job).or_insert(built).clone())
     }
@@ -504,37 +489,32 @@ async fn serve_launch(node: Arc<Node>, mut send: quinn::SendStream, mut recv: qu
     let key = launch.key;
     let received = now_ns();
     let (tx, mut updates) = mpsc::unbounded::<TaskUpdate>();
-    let outcome = match start(&node, &launch, tx, received).await {
-        Ok(join) => {
-            // Forward updates while the task runs, then its end. The updates end
-            // when the task's body is dropped, just before its join completes.
-            let mut join = std::pin::pin!(join);
-            loop {
-                match futures::future::select(updates.next(), join.as_mut()).await {
-                    Either::Left((Some(update), _)) => {
-                        if write_frame(&mut send, &update, MAX_CONTROL_FRAME)
-                            .await
-                            .is_err()
-                        {
-                            // The driver is gone; the task's end no longer matters.
-                            if let Some(r) = node.tasks().remove(&key) {
-                                r.handle.cancel();
-                            }
-                            return;
-                        }
+    // Forward updates while the task runs, then its end. The updates end when the
+    // task's body is dropped, just before its join completes.
+    let mut join = std::pin::pin!(start(&node, launch, tx, received));
+    let outcome = loop {
+        match futures::future::select(updates.next(), join.as_mut()).await {
+            Either::Left((Some(update), _)) => {
+                if write_frame(&mut send, &update, MAX_CONTROL_FRAME)
+                    .await
+                    .is_err()
+                {
+                    // The driver is gone; the task's end no longer matters.
+                    if let Some(r) = node.tasks().remove(&key) {
+                        r.handle.cancel();
                     }
-                    Either::Left((None, join)) => break join.await,
-                    Either::Right((outcome, _)) => {
-                        // Updates sent before the end go first.
-                        while let Ok(update) = updates.try_recv() {
-                            let _ = write_frame(&mut send, &update, MAX_CONTROL_FRAME).await;
-                        }
-                        break outcome;
-                    }
+                    return;
                 }
             }
+            Either::Left((None, join)) => break join.await,
+            Either::Right((outcome, _)) => {
+                // Updates sent before the end go first.
+                while let Ok(update) = updates.try_recv() {
+                    let _ = write_frame(&mut send, &update, MAX_CONTROL_FRAME).await;
+                }
+                break outcome;
+            }
         }
-        Err(e) => Err(e),
     };
     node.tasks().remove(&key);
     let last = match outcome {
@@ -572,92 +552,94 @@ async fn serve_launch(node: Arc<Node>, mut send: quinn::SendStream, mut recv: qu
 }
 
 /// Starts `launch`'s task on the task runtime; the future is its report.
-async fn start(
+fn start(
     node: &Arc<Node>,
-    launch: &Launch,
+    launch: Launch,
     updates: mpsc::UnboundedSender<TaskUpdate>,
     received: u64,
-) -> Result<impl Future<Output = Result<TaskDone>>> {
-    let job = node.job_of(launch).await?;
-    let stage = job
-        .plan
-        .stages
-        .iter()
-        .find(|s| *s.name == *launch.stage)
-        .ok_or_else(|| {
-            DataflowError::Cluster(format!(
-                "this executor's plan of job-{} has no stage {:?} (it has {:?}): the plan \
-                 builder is not deterministic in its arguments",
-                launch.key.job,
-                launch.stage,
-                job.plan
-                    .stages
-                    .iter()
-                    .map(|s| s.name.to_string())
-                    .collect::<Vec<_>>()
-            ))
-        })?;
-    if launch.key.partition as usize >= stage.partitions {
-        return Err(DataflowError::Cluster(format!(
-            "{} names partition {} of a stage of {}",
-            launch.key, launch.key.partition, stage.partitions
-        )));
-    }
-    for peer in &launch.peers {
-        job.blocks.peer(peer);
-    }
-    for l in &launch.locations {
-        job.blocks.locate(ShuffleId(l.shuffle), l.maps.clone());
-    }
+) -> impl Future<Output = Result<TaskDone>> {
     let class = if launch.stream {
         Class::Stream
     } else {
         Class::Batch
     };
-    let task = launch.key.task();
+    let key = launch.key;
+    let task = key.task();
     let trip = node
         .fault
         .as_ref()
-        .and_then(|f| f.for_task(&launch.key, &launch.stage));
+        .and_then(|f| f.for_task(&key, &launch.stage));
     let counters = Arc::new(TaskCounters::with_trip(trip));
-    let env = TaskEnv {
-        task,
-        executor: 0,
-        shuffles: job.store.clone(),
-        counters: counters.clone(),
-    };
-    let executor = &node.ctx.executors()[0];
-    let running = executor.enter(class);
-    // Making the body runs the program's code (a source opening its input): on the
-    // task's slot, not here.
-    let runner = stage.runner.clone();
-    let partition = task.partition as usize;
-    let body = Box::pin(async move { runner.run(partition, env).await });
     let paused = Arc::new(AtomicU64::new(0));
-    let reported = Reported {
-        inner: body,
-        received,
-        updates,
-        paused: paused.clone(),
-        started: false,
-        parked: false,
-        _running: running,
+    // One task does it all on the task runtime, in the launch's class: rebuilding the
+    // job on first sight and making the body run the program's code, which must not
+    // hold up this network runtime; and one hop between threads is all a launch costs.
+    let body = {
+        let (node, counters, paused) = (node.clone(), counters.clone(), paused.clone());
+        async move {
+            let job = node.job_of(&launch).await?;
+            let stage = job
+                .plan
+                .stages
+                .iter()
+                .find(|s| *s.name == *launch.stage)
+                .ok_or_else(|| {
+                    DataflowError::Cluster(format!(
+                        "this executor's plan of job-{} has no stage {:?} (it has {:?}): the \
+                         plan builder is not deterministic in its arguments",
+                        key.job,
+                        launch.stage,
+                        job.plan
+                            .stages
+                            .iter()
+                            .map(|s| s.name.to_string())
+                            .collect::<Vec<_>>()
+                    ))
+                })?;
+            if key.partition as usize >= stage.partitions {
+                return Err(DataflowError::Cluster(format!(
+                    "{key} names partition {} of a stage of {}",
+                    key.partition, stage.partitions
+                )));
+            }
+            for peer in &launch.peers {
+                job.blocks.peer(peer);
+            }
+            for l in &launch.locations {
+                job.blocks.locate(ShuffleId(l.shuffle), l.maps.clone());
+            }
+            let env = TaskEnv {
+                task,
+                executor: 0,
+                shuffles: job.store.clone(),
+                counters,
+            };
+            let running = node.ctx.executors()[0].enter(class);
+            let output = Reported {
+                inner: stage.runner.run(key.partition as usize, env),
+                received,
+                updates,
+                paused,
+                started: false,
+                parked: false,
+                _running: running,
+            }
+            .await?;
+            Ok((output, job.published.clone()))
+        }
     };
-    let options = SpawnOptions::new()
-        .class(class)
-        .name(launch.key.to_string());
-    let join = executor.handle().spawn_with(options, reported);
+    let options = SpawnOptions::new().class(class).name(key.to_string());
+    let join = node.ctx.executors()[0].handle().spawn_with(options, body);
     let handle = join.task();
     node.tasks().insert(
-        launch.key,
+        key,
         Running {
             handle: handle.clone(),
             paused,
         },
     );
-    let job = job.clone();
-    Ok(async move {
-        let output = match join.await {
+    async move {
+        let (output, published) = match join.await {
             Ok(output) => output?,
             Err(e) if e.is_panic() => {
                 let message = match e.try_into_panic() {
@@ -696,9 +678,9 @@ async fn start(
                 c.skipped,
             ],
             suspensions: handle.suspensions(),
-            published: job.published.clone(),
+            published,
         })
-    })
+    }
 }
 
 /// A task body that reports its first poll, and its parks and resumptions after
