@@ -139,10 +139,11 @@ impl Bench {
         let mut done = 0;
         while done < tasks + warm {
             let ds: Dataset<u64> = ctx.build("tiny", per_job).unwrap();
-            let job = ds.job().count();
-            let handles = job.tasks();
-            assert_eq!(*job.wait().unwrap(), u64::from(per_job));
-            for t in handles {
+            let mut job = ds.job().count();
+            // The tasks once the job is done: all of them launched by then.
+            let counted = futures::executor::block_on(&mut job).unwrap();
+            assert_eq!(*counted, u64::from(per_job));
+            for t in job.tasks() {
                 let times = t.handle.remote().expect("a remote task").times();
                 if done >= warm {
                     us.push(times.started.saturating_sub(times.launched) / 1000);

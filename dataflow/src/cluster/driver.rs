@@ -213,6 +213,12 @@ impl ClusterDriver {
         self.addr
     }
 
+    /// Runs a job's stages on the network runtime (as a Stream task: a job's driver
+    /// must never wait behind anything either).
+    pub(crate) fn spawn_job(&self, job: futures::future::BoxFuture<'static, ()>) {
+        drop(self.runtime.spawn_with(SpawnOptions::stream(), job));
+    }
+
     /// Keeps `cluster`'s processes until this driver stops.
     pub(crate) fn adopt(&self, cluster: LocalCluster) {
         *self.local.lock().unwrap_or_else(|e| e.into_inner()) = Some(cluster);

@@ -48,6 +48,11 @@ impl Driver {
 
     /// Runs `job` on the driver thread. A job submitted while the context shuts down is
     /// dropped, and its handle reports that the driver is gone.
+    /// Where to send work for this thread from elsewhere (None once it stops).
+    pub(crate) fn sender(&self) -> Option<mpsc::UnboundedSender<BoxFuture<'static, ()>>> {
+        self.jobs.clone()
+    }
+
     pub(crate) fn submit(&self, job: BoxFuture<'static, ()>) {
         if let Some(tx) = &self.jobs {
             let _ = tx.unbounded_send(job);

@@ -183,6 +183,9 @@ impl<R> Future for JobHandle<R> {
 /// Turns the result tasks' outputs, in partition order, into the action's answer.
 pub(crate) type Combine<R> = Box<dyn FnOnce(Vec<Box<dyn Any + Send>>) -> Result<R> + Send>;
 
+/// A result part as an executor sent it, decoded when the job is done.
+struct Encoded(Vec<u8>);
+
 /// A cluster job: where its tasks run and how executors rebuild it.
 struct RemoteJob {
     cluster: Arc<ClusterDriver>,
@@ -253,12 +256,8 @@ pub(crate) fn submit<R: Send + 'static>(
         remote,
         origin,
     );
-    let run = async move {
-        let outcome = driver.run().await;
-        if let Some(r) = &driver.remote {
-            r.cluster.end_job(r.spec.job);
-        }
-        let answer = match outcome {
+    let finish = move |driver: JobDriver, outcome: Result<Vec<Box<dyn Any + Send>>>| {
+        let answer = match outcome.and_then(|parts| driver.decode(parts)) {
             Ok(outputs) => combine(outputs).map(|value| JobResult {
                 value,
                 stats: driver.stats(started),
@@ -272,7 +271,33 @@ pub(crate) fn submit<R: Send + 'static>(
         drop(driver);
         let _ = tx.send(answer);
     };
-    ctx.driver.submit(run.boxed());
+    match driver.remote.as_ref().map(|r| r.cluster.clone()) {
+        None => {
+            let run = async move {
+                let outcome = driver.run().await;
+                finish(driver, outcome);
+            };
+            ctx.driver.submit(run.boxed());
+        }
+        Some(cluster) => {
+            // The stages are driven on the cluster's network runtime, where launches
+            // and task updates are handled, so a launch costs no hop between threads.
+            // The rest (decoding and combining the results: the program's types; and
+            // dropping the job, which may hold the context's last reference) is done
+            // on the context's driver thread, never on the network runtime.
+            let to_driver_thread = ctx.driver.sender();
+            let run = async move {
+                let outcome = driver.run().await;
+                if let Some(r) = &driver.remote {
+                    r.cluster.end_job(r.spec.job);
+                }
+                if let Some(tx) = to_driver_thread {
+                    let _ = tx.unbounded_send(async move { finish(driver, outcome) }.boxed());
+                }
+            };
+            cluster.spawn_job(run.boxed());
+        }
+    }
     JobHandle { shared, result: rx }
 }
 
@@ -725,8 +750,6 @@ impl JobDriver {
             broadcasts: remote.cluster.broadcast_versions(),
         };
         let (handle, join) = remote.cluster.launch(executor, launch, &remote.spec);
-        let origin = remote.origin.clone();
-        let action = remote.spec.action;
         // What a well-formed report of this task holds: the stage's own shuffle, with
         // one size per reduce partition.
         let writes = stage.shuffle.map(|id| {
@@ -765,9 +788,8 @@ impl JobDriver {
                 (TaskResult::Shuffle { .. }, _) => {
                     return Err(malformed("not this stage's shuffle output"))
                 }
-                (TaskResult::Result(bytes), None) => {
-                    TaskOutput::Result(decode_part(&origin, action, &bytes)?)
-                }
+                // Decoded with the others once the job is done, off the network runtime.
+                (TaskResult::Result(bytes), None) => TaskOutput::Result(Box::new(Encoded(bytes))),
                 (TaskResult::Result(_), Some(_)) => {
                     return Err(malformed("a result from a shuffle-map stage"))
                 }
@@ -868,6 +890,21 @@ impl JobDriver {
         }
         self.waiting.push((stage, task));
         Ok(())
+    }
+
+    /// The result parts as the action's combine takes them: a remote task's part
+    /// arrives encoded and is decoded here (on the driver thread).
+    fn decode(&self, parts: Vec<Box<dyn Any + Send>>) -> Result<Vec<Box<dyn Any + Send>>> {
+        let Some(remote) = &self.remote else {
+            return Ok(parts);
+        };
+        parts
+            .into_iter()
+            .map(|part| match part.downcast::<Encoded>() {
+                Ok(encoded) => decode_part(&remote.origin, remote.spec.action, &encoded.0),
+                Err(part) => Ok(part),
+            })
+            .collect()
     }
 
     fn stats(&self, started: Instant) -> JobStats {
