@@ -186,6 +186,19 @@ pub(crate) type Combine<R> = Box<dyn FnOnce(Vec<Box<dyn Any + Send>>) -> Result<
 /// A result part as an executor sent it, decoded when the job is done.
 struct Encoded(Vec<u8>);
 
+/// Encoded answers up to this size are decoded on the network runtime (a few tens of
+/// microseconds); larger ones on the context's driver thread.
+const INLINE_ANSWER: usize = 64 * 1024;
+
+/// The encoded size of a job's result parts.
+fn encoded_len(parts: &[Box<dyn Any + Send>]) -> usize {
+    parts
+        .iter()
+        .filter_map(|p| p.downcast_ref::<Encoded>())
+        .map(|e| e.0.len())
+        .sum()
+}
+
 /// A cluster job: where its tasks run and how executors rebuild it.
 struct RemoteJob {
     cluster: Arc<ClusterDriver>,
@@ -256,8 +269,10 @@ pub(crate) fn submit<R: Send + 'static>(
         remote,
         origin,
     );
-    let finish = move |driver: JobDriver, outcome: Result<Vec<Box<dyn Any + Send>>>| {
-        let answer = match outcome.and_then(|parts| driver.decode(parts)) {
+    let answer_of =
+        move |driver: &JobDriver, outcome: Result<Vec<Box<dyn Any + Send>>>| match outcome
+            .and_then(|parts| driver.decode(parts))
+        {
             Ok(outputs) => combine(outputs).map(|value| JobResult {
                 value,
                 stats: driver.stats(started),
@@ -267,32 +282,52 @@ pub(crate) fn submit<R: Send + 'static>(
                 Err(e)
             }
         };
-        // The stages leave the registry before the answer is delivered.
-        drop(driver);
-        let _ = tx.send(answer);
-    };
     match driver.remote.as_ref().map(|r| r.cluster.clone()) {
         None => {
             let run = async move {
                 let outcome = driver.run().await;
-                finish(driver, outcome);
+                let answer = answer_of(&driver, outcome);
+                // The stages leave the registry before the answer is delivered.
+                drop(driver);
+                let _ = tx.send(answer);
             };
             ctx.driver.submit(run.boxed());
         }
         Some(cluster) => {
             // The stages are driven on the cluster's network runtime, where launches
             // and task updates are handled, so a launch costs no hop between threads.
-            // The rest (decoding and combining the results: the program's types; and
-            // dropping the job, which may hold the context's last reference) is done
-            // on the context's driver thread, never on the network runtime.
+            // A small answer is decoded and delivered there too; a large one (decoding
+            // the program's types takes as long as its size) is left to the context's
+            // driver thread, and so is dropping the job, which may hold the context's
+            // last reference (a runtime cannot stop itself).
             let to_driver_thread = ctx.driver.sender();
             let run = async move {
                 let outcome = driver.run().await;
                 if let Some(r) = &driver.remote {
                     r.cluster.end_job(r.spec.job);
                 }
-                if let Some(tx) = to_driver_thread {
-                    let _ = tx.unbounded_send(async move { finish(driver, outcome) }.boxed());
+                let small = outcome
+                    .as_ref()
+                    .map_or(true, |parts| encoded_len(parts) <= INLINE_ANSWER);
+                let Some(to_driver_thread) = to_driver_thread else {
+                    return;
+                };
+                if small {
+                    let answer = answer_of(&driver, outcome);
+                    // The job lets go of the context before the answer is delivered (a
+                    // program that drops its context then stops the cluster at once);
+                    // the last reference is dropped on the driver thread.
+                    if let Some(last) = Arc::into_inner(driver.into_context()) {
+                        let _ = to_driver_thread.unbounded_send(async move { drop(last) }.boxed());
+                    }
+                    let _ = tx.send(answer);
+                } else {
+                    let rest = async move {
+                        let answer = answer_of(&driver, outcome);
+                        drop(driver);
+                        let _ = tx.send(answer);
+                    };
+                    let _ = to_driver_thread.unbounded_send(rest.boxed());
                 }
             };
             cluster.spawn_job(run.boxed());
@@ -890,6 +925,13 @@ impl JobDriver {
         }
         self.waiting.push((stage, task));
         Ok(())
+    }
+
+    /// Drops the job but for its context, which it returns: whatever else the job
+    /// held (the cluster among it) is let go while the context still holds it.
+    fn into_context(self) -> Arc<ContextInner> {
+        let JobDriver { ctx, .. } = self;
+        ctx
     }
 
     /// The result parts as the action's combine takes them: a remote task's part
