@@ -50,6 +50,7 @@ async fn register(conn: &quinn::Connection) {
         builders: builders().names(),
         slots: 1,
         policy: "neptune".into(),
+        pauses_batch: true,
         shuffle_addr: "127.0.0.1:9".parse().unwrap(),
         pid: std::process::id(),
     };

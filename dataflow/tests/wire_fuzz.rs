@@ -439,16 +439,17 @@ fn sample() -> impl Strategy<Value = Sample> {
         any::<u64>(),
         proptest::collection::vec(text(), 0..6),
         any::<u32>(),
-        text(),
+        (text(), any::<bool>()),
         socket_addr(),
         any::<u32>(),
     )
         .prop_map(
-            |(fingerprint, builders, slots, policy, shuffle_addr, pid)| Register {
+            |(fingerprint, builders, slots, (policy, pauses_batch), shuffle_addr, pid)| Register {
                 fingerprint,
                 builders,
                 slots,
                 policy,
+                pauses_batch,
                 shuffle_addr,
                 pid,
             },

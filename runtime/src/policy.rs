@@ -123,6 +123,13 @@ pub trait Policy: Send + Sync + 'static {
     /// The policy's name (for metrics and reports).
     fn name(&self) -> &str;
 
+    /// What it does to running Batch work when Stream work waits (placement across
+    /// executors counts the Batch tasks of a pausing executor as room for Stream
+    /// work). Default: [`Preemption::None`]; a policy that pauses or cancels says so.
+    fn preemption(&self) -> Preemption {
+        Preemption::None
+    }
+
     /// How slots order the class queues.
     fn queueing(&self) -> Queueing {
         Queueing::StreamFirst
@@ -138,12 +145,43 @@ pub trait Policy: Send + Sync + 'static {
     /// may run Stream work and are polling a Batch task (the others run Stream work or
     /// are between tasks). Return what to pause or cancel, usually one task per waiting
     /// Stream task. Slots already `pausing` will soon be free.
-    fn on_stream_waiting(&self, waiting: usize, slots: &[SlotView]) -> Vec<Preempt>;
+    ///
+    /// Default: nothing (Stream work waits for a slot to free up).
+    fn on_stream_waiting(&self, waiting: usize, slots: &[SlotView]) -> Vec<Preempt> {
+        let _ = (waiting, slots);
+        Vec::new()
+    }
 
     /// Slot `slot` has no Stream work; `suspended` are the tasks this policy paused that
     /// are parked there. Return those to resume now (they run on this slot, ahead of new
-    /// Batch work).
-    fn on_stream_drained(&self, slot: usize, suspended: &[TaskHandle]) -> Vec<TaskHandle>;
+    /// Batch work). Default: all of them.
+    fn on_stream_drained(&self, slot: usize, suspended: &[TaskHandle]) -> Vec<TaskHandle> {
+        let _ = slot;
+        suspended.to_vec()
+    }
+}
+
+/// What a policy does to running Batch tasks when Stream work waits
+/// ([`Policy::preemption`]).
+///
+/// ```
+/// use neptune_runtime::policy::{DefaultPolicy, Policy, Preemption};
+/// struct Patient;
+/// impl Policy for Patient {
+///     fn name(&self) -> &str { "patient" }
+/// }
+/// assert_eq!(Patient.preemption(), Preemption::None);
+/// assert_eq!(DefaultPolicy.preemption(), Preemption::Pause);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Preemption {
+    /// It never touches them: Stream work waits for a free slot.
+    #[default]
+    None,
+    /// It pauses them: they keep their progress and resume later.
+    Pause,
+    /// It cancels them: their progress is lost.
+    Cancel,
 }
 
 /// The runtime's default: pause the most recently started Batch tasks (they have the
@@ -155,6 +193,10 @@ pub struct DefaultPolicy;
 impl Policy for DefaultPolicy {
     fn name(&self) -> &str {
         "default"
+    }
+
+    fn preemption(&self) -> Preemption {
+        Preemption::Pause
     }
 
     fn on_stream_waiting(&self, waiting: usize, slots: &[SlotView]) -> Vec<Preempt> {
@@ -180,6 +222,31 @@ impl Policy for DefaultPolicy {
 impl<P: Policy + ?Sized> Policy for std::sync::Arc<P> {
     fn name(&self) -> &str {
         (**self).name()
+    }
+    fn preemption(&self) -> Preemption {
+        (**self).preemption()
+    }
+    fn queueing(&self) -> Queueing {
+        (**self).queueing()
+    }
+    fn slot_classes(&self, slot: usize, slots: usize) -> SlotClasses {
+        (**self).slot_classes(slot, slots)
+    }
+    fn on_stream_waiting(&self, waiting: usize, slots: &[SlotView]) -> Vec<Preempt> {
+        (**self).on_stream_waiting(waiting, slots)
+    }
+    fn on_stream_drained(&self, slot: usize, suspended: &[TaskHandle]) -> Vec<TaskHandle> {
+        (**self).on_stream_drained(slot, suspended)
+    }
+}
+
+/// A boxed policy (one chosen at run time, as `Box<dyn Policy>`).
+impl<P: Policy + ?Sized> Policy for Box<P> {
+    fn name(&self) -> &str {
+        (**self).name()
+    }
+    fn preemption(&self) -> Preemption {
+        (**self).preemption()
     }
     fn queueing(&self) -> Queueing {
         (**self).queueing()

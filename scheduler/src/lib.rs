@@ -51,4 +51,4 @@ pub mod restart;
 mod select;
 
 pub use id::ExecutorId;
-pub use select::{policy_by_name, policy_pauses_batch, PolicyKind, UnknownPolicy};
+pub use select::{policy_by_name, PolicyKind, UnknownPolicy};

@@ -52,7 +52,7 @@ impl PolicyKind {
     /// Whether the policy pauses running Batch work for Stream arrivals (so a Batch
     /// task running under it can make room for Stream work without losing progress).
     pub fn pauses_batch(self) -> bool {
-        self == PolicyKind::Neptune
+        self.build(1).preemption() == neptune_runtime::policy::Preemption::Pause
     }
 
     /// The policy with its default settings for a runtime of `slots` slots.
@@ -116,27 +116,12 @@ impl fmt::Display for UnknownPolicy {
 
 impl std::error::Error for UnknownPolicy {}
 
-/// Whether the policy named `name` pauses running Batch work for Stream arrivals:
-/// NEPTUNE's, and the runtime's default policy (named `default`).
-///
-/// ```
-/// use neptune_scheduler::policy_pauses_batch;
-/// assert!(policy_pauses_batch("neptune") && policy_pauses_batch("default"));
-/// assert!(!policy_pauses_batch("fifo") && !policy_pauses_batch("lottery"));
-/// ```
-pub fn policy_pauses_batch(name: &str) -> bool {
-    name == "default"
-        || name
-            .parse::<PolicyKind>()
-            .is_ok_and(PolicyKind::pauses_batch)
-}
-
 /// The local policy called `name` (`static`, `fifo`, `fair`, `kill` or `neptune`, any
 /// case), with default settings for a runtime of `slots` slots.
 ///
 /// ```
 /// let policy = neptune_scheduler::policy_by_name("kill", 2).unwrap();
-/// let rt = neptune_runtime::Builder::new().slots(2).boxed_policy(policy).build().unwrap();
+/// let rt = neptune_runtime::Builder::new().slots(2).policy(policy).build().unwrap();
 /// assert_eq!(rt.policy_name(), "kill");
 ///
 /// let err = neptune_scheduler::policy_by_name("lottery", 2).err().unwrap();

@@ -91,3 +91,55 @@ fn a_heartbeat_reports_the_runtime_and_the_allocator() {
     task.resume();
     rt.block_on(spinner).unwrap();
 }
+
+/// A policy of this program's own, with only a name and its preemption.
+struct Custom(neptune_runtime::policy::Preemption);
+
+impl neptune_runtime::policy::Policy for Custom {
+    fn name(&self) -> &str {
+        "custom"
+    }
+
+    fn preemption(&self) -> neptune_runtime::policy::Preemption {
+        self.0
+    }
+}
+
+#[test]
+fn a_custom_pausing_policy_offers_its_running_batch_tasks_to_placement() {
+    use neptune_runtime::policy::Preemption;
+    for (preemption, pausable) in [
+        (Preemption::Pause, 1),
+        (Preemption::None, 0),
+        (Preemption::Cancel, 0),
+    ] {
+        let rt = Builder::new()
+            .slots(1)
+            .policy(Custom(preemption))
+            .build()
+            .unwrap();
+        assert_eq!(rt.policy_preemption(), preemption);
+        let census = SpawnCounter::new();
+        let mut source =
+            HeartbeatSource::new(ExecutorId(1), rt.handle(), &ALLOC).census(census.clone());
+        let (running, stop) = (
+            Arc::new(AtomicBool::new(false)),
+            Arc::new(AtomicBool::new(false)),
+        );
+        let spinner = {
+            let (running, stop) = (running.clone(), stop.clone());
+            census.spawn_with(rt.handle(), SpawnOptions::batch(), async move {
+                while !stop.load(SeqCst) {
+                    running.store(true, SeqCst);
+                    preemption_point().await;
+                }
+            })
+        };
+        wait_until("the spinner to run", || running.load(SeqCst));
+        let hb = source.beat();
+        assert_eq!(hb.running, [0, 1]);
+        assert_eq!(hb.pausable_batch, pausable, "{preemption:?}");
+        stop.store(true, SeqCst);
+        rt.block_on(spinner).unwrap();
+    }
+}

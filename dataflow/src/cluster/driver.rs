@@ -888,7 +888,7 @@ async fn register(
         return Err(reason);
     }
     let id = shared.next_id.fetch_add(1, Relaxed);
-    let pauses_batch = neptune_scheduler::policy_pauses_batch(&register.policy);
+    let pauses_batch = register.pauses_batch;
     let mut view = ExecutorView::new(ExecutorId(id), register.slots as usize);
     view.alive = true;
     let member = Member {

@@ -277,6 +277,8 @@ async fn serve(config: ExecutorConfig, ctx: Context, builders: Builders) -> Resu
         builders: builders.names(),
         slots: config.slots as u32,
         policy: config.policy.clone(),
+        pauses_batch: ctx.executors()[0].handle().policy_preemption()
+            == neptune_runtime::policy::Preemption::Pause,
         shuffle_addr,
         pid: std::process::id(),
     };

@@ -71,6 +71,9 @@ pub struct Register {
     pub slots: u32,
     /// Its local scheduling policy.
     pub policy: String,
+    /// Whether that policy pauses running Batch work for Stream work (placement then
+    /// counts its Batch tasks as room for Stream tasks).
+    pub pauses_batch: bool,
     /// Where other executors fetch its shuffle blocks.
     pub shuffle_addr: SocketAddr,
     /// Its process id (for logs).

@@ -296,7 +296,7 @@ impl ContextBuilder {
             let runtime = neptune_runtime::Builder::new()
                 .slots(slots)
                 .thread_name(format!("{}-e{i}", self.thread_name))
-                .boxed_policy(make_policy(i, slots))
+                .policy(make_policy(i, slots))
                 .build()
                 .map_err(DataflowError::Runtime)?;
             executors.push(Executor::new(ExecutorId(i as u32), runtime));

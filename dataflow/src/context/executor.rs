@@ -71,7 +71,8 @@ impl fmt::Debug for Executor {
 
 impl Executor {
     pub(crate) fn new(id: ExecutorId, runtime: Runtime) -> Executor {
-        let pauses_batch = neptune_scheduler::policy_pauses_batch(runtime.policy_name());
+        let pauses_batch =
+            runtime.policy_preemption() == neptune_runtime::policy::Preemption::Pause;
         Executor {
             id,
             runtime,

@@ -82,15 +82,10 @@ impl Builder {
         self
     }
 
-    /// The scheduling policy the runtime asks when Stream work needs room.
+    /// The scheduling policy the runtime asks when Stream work needs room (a
+    /// `Box<dyn Policy>` chosen at run time is one too).
     pub fn policy(mut self, policy: impl Policy) -> Builder {
         self.policy = Box::new(policy);
-        self
-    }
-
-    /// A boxed policy (e.g. chosen by name at run time).
-    pub fn boxed_policy(mut self, policy: Box<dyn Policy>) -> Builder {
-        self.policy = policy;
         self
     }
 
@@ -300,6 +295,11 @@ impl Handle {
     pub fn policy_name(&self) -> &str {
         self.shared.policy.name()
     }
+
+    /// What the policy does to running Batch work when Stream work waits.
+    pub fn policy_preemption(&self) -> crate::policy::Preemption {
+        self.shared.policy.preemption()
+    }
 }
 
 /// The Neptune runtime: slots running tasks of two classes, with pausable tasks.
@@ -391,6 +391,11 @@ impl Runtime {
     /// The policy's name.
     pub fn policy_name(&self) -> &str {
         self.handle.policy_name()
+    }
+
+    /// What the policy does to running Batch work when Stream work waits.
+    pub fn policy_preemption(&self) -> crate::policy::Preemption {
+        self.handle.policy_preemption()
     }
 
     /// Shuts down, waiting at most `timeout` for slots to finish the polls they are in.

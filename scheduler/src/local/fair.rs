@@ -1,7 +1,7 @@
 //! FAIR: weighted pools for the two classes, as Spark's fair scheduler pools.
 
-use neptune_runtime::policy::{Policy, Preempt, Queueing, SlotClasses, SlotView};
-use neptune_runtime::{Class, TaskHandle};
+use neptune_runtime::policy::{Policy, Queueing, SlotClasses};
+use neptune_runtime::Class;
 
 /// FAIR: a Stream pool and a Batch pool with weights and minimum shares, as Spark's fair
 /// scheduler pools (`weight`, `minShare`). Nothing is preempted: a Stream task waits for
@@ -110,14 +110,6 @@ impl Policy for Fair {
         } else {
             SlotClasses::Both
         }
-    }
-
-    fn on_stream_waiting(&self, _waiting: usize, _slots: &[SlotView]) -> Vec<Preempt> {
-        Vec::new()
-    }
-
-    fn on_stream_drained(&self, _slot: usize, suspended: &[TaskHandle]) -> Vec<TaskHandle> {
-        suspended.to_vec()
     }
 }
 

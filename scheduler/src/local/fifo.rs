@@ -1,7 +1,6 @@
 //! FIFO: one queue for both classes, in arrival order, no preemption.
 
-use neptune_runtime::policy::{Policy, Preempt, Queueing, SlotView};
-use neptune_runtime::TaskHandle;
+use neptune_runtime::policy::{Policy, Queueing};
 
 /// FIFO: first come, first served. Stream and Batch tasks share one queue in arrival
 /// order ([`Queueing::Arrival`]) and nothing is preempted: a Stream task waits behind
@@ -21,13 +20,5 @@ impl Policy for Fifo {
 
     fn queueing(&self) -> Queueing {
         Queueing::Arrival
-    }
-
-    fn on_stream_waiting(&self, _waiting: usize, _slots: &[SlotView]) -> Vec<Preempt> {
-        Vec::new()
-    }
-
-    fn on_stream_drained(&self, _slot: usize, suspended: &[TaskHandle]) -> Vec<TaskHandle> {
-        suspended.to_vec()
     }
 }

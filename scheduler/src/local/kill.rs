@@ -155,6 +155,10 @@ impl Policy for Kill {
         "kill"
     }
 
+    fn preemption(&self) -> neptune_runtime::policy::Preemption {
+        neptune_runtime::policy::Preemption::Cancel
+    }
+
     fn on_stream_waiting(&self, waiting: usize, slots: &[SlotView]) -> Vec<Preempt> {
         let stopping = slots.iter().filter(|s| s.running.pausing).count();
         let needed = waiting.saturating_sub(stopping);

@@ -227,6 +227,10 @@ impl Policy for Neptune {
         "neptune"
     }
 
+    fn preemption(&self) -> neptune_runtime::policy::Preemption {
+        neptune_runtime::policy::Preemption::Pause
+    }
+
     fn on_stream_waiting(&self, waiting: usize, slots: &[SlotView]) -> Vec<Preempt> {
         let (chosen, ask_again) = self.decide(waiting, slots, Instant::now());
         chosen

@@ -1,7 +1,6 @@
 //! STATIC: dedicated Stream slots and dedicated Batch slots, no preemption.
 
-use neptune_runtime::policy::{Policy, Preempt, SlotClasses, SlotView};
-use neptune_runtime::TaskHandle;
+use neptune_runtime::policy::{Policy, SlotClasses};
 
 /// STATIC: the first `stream_slots` slots run only Stream tasks, the others only Batch
 /// tasks. Nothing is ever paused or cancelled: isolation comes from the split itself, at
@@ -64,16 +63,6 @@ impl Policy for Static {
         } else {
             SlotClasses::BatchOnly
         }
-    }
-
-    fn on_stream_waiting(&self, _waiting: usize, _slots: &[SlotView]) -> Vec<Preempt> {
-        Vec::new()
-    }
-
-    fn on_stream_drained(&self, _slot: usize, suspended: &[TaskHandle]) -> Vec<TaskHandle> {
-        // This policy pauses nothing, so nothing here is its own doing; hand back
-        // whatever the runtime lists rather than strand it.
-        suspended.to_vec()
     }
 }
 

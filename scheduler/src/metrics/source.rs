@@ -53,7 +53,7 @@ impl<'a> HeartbeatSource<'a> {
         handle: &Handle,
         alloc: &'a dyn AllocCounters,
     ) -> HeartbeatSource<'a> {
-        let pausable = crate::policy_pauses_batch(handle.policy_name());
+        let pausable = handle.policy_preemption() == neptune_runtime::policy::Preemption::Pause;
         HeartbeatSource {
             executor,
             handle: handle.clone(),
