@@ -78,6 +78,8 @@ pub mod time_slice;
 #[cfg(loom)]
 pub mod loom_support;
 
-pub use executor::runtime::{spawn, spawn_with, Builder, Handle, Runtime};
-pub use task::{Class, JoinError, JoinHandle, SpawnOptions, TaskHandle, TaskId, TaskState};
+pub use executor::runtime::{spawn, spawn_with, Builder, EnterGuard, Handle, Runtime};
+pub use task::{
+    Class, JoinError, JoinHandle, JoinSet, SpawnOptions, TaskHandle, TaskId, TaskState,
+};
 pub use yield_point::{pause_requested, preemption_point, yield_now, PreemptionPoint, YieldNow};

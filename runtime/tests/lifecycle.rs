@@ -620,3 +620,99 @@ fn idle_slot_steals_from_a_busy_one() {
         rt.metrics().total(|s| s.steals) >= 1
     });
 }
+
+#[test]
+fn block_on_inside_block_on_is_refused_on_any_thread() {
+    let (a, b) = (runtime(1), runtime(1));
+    for inner in [&a, &b] {
+        let nested = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            a.block_on(async { inner.block_on(async { 1 }) })
+        }));
+        let payload = nested.expect_err("a nested block_on must panic");
+        let text = message(&payload).unwrap();
+        assert!(text.contains("block_on called inside block_on"), "{text}");
+    }
+    // The refusal unwound both calls: the thread may block on again.
+    assert_eq!(a.block_on(async { 2 }), 2);
+    assert_eq!(b.block_on(async { 3 }), 3);
+}
+
+#[test]
+fn an_entered_runtime_is_where_spawn_goes_until_the_guard_drops() {
+    let named = |name: &str| {
+        neptune_runtime::Builder::new()
+            .slots(1)
+            .thread_name(name)
+            .build()
+            .unwrap()
+    };
+    let (a, b) = (named("rt-a"), named("rt-b"));
+    assert!(Handle::try_current().is_none());
+    let on_a = {
+        let _a = a.enter();
+        let on_b = {
+            let _b = b.enter();
+            neptune_runtime::spawn(async { std::thread::current().name().map(str::to_owned) })
+        };
+        // Back to `a` once `b`'s guard dropped.
+        assert!(Handle::try_current().is_some());
+        (
+            neptune_runtime::spawn(async { std::thread::current().name().map(str::to_owned) }),
+            on_b,
+        )
+    };
+    assert!(Handle::try_current().is_none());
+    let (on_a, on_b) = on_a;
+    let name_a = a.block_on(on_a).unwrap().unwrap();
+    let name_b = b.block_on(on_b).unwrap().unwrap();
+    assert_eq!(
+        (name_a.as_str(), name_b.as_str()),
+        ("rt-a-0", "rt-b-0"),
+        "each task ran on the runtime entered when it was spawned"
+    );
+}
+
+#[test]
+fn a_join_set_gives_outputs_as_tasks_finish_and_cancels_what_it_still_holds_when_dropped() {
+    use neptune_runtime::JoinSet;
+    let rt = runtime(2);
+    let (tx, rx) = oneshot::channel::<u32>();
+    let started = Arc::new(AtomicUsize::new(0));
+    let (first, stuck) = rt.block_on(async {
+        let mut set = JoinSet::new();
+        // The waiting task is spawned first but finishes last.
+        let waiting = set.spawn(async move { rx.await.unwrap() });
+        set.spawn(async { 7 });
+        let first = set.join_next().await.unwrap().unwrap();
+        assert_eq!(set.len(), 1);
+        let s = started.clone();
+        let stuck = set.spawn(async move {
+            s.fetch_add(1, SeqCst);
+            std::future::pending::<u32>().await
+        });
+        drop(set);
+        (first, (waiting, stuck))
+    });
+    assert_eq!(first, 7);
+    let (waiting, stuck) = stuck;
+    wait_state(&waiting, TaskState::Cancelled);
+    wait_state(&stuck, TaskState::Cancelled);
+    assert!(
+        tx.send(1).is_err(),
+        "the cancelled task dropped its receiver"
+    );
+
+    let aborted = rt.block_on(async {
+        let mut set = JoinSet::new();
+        for _ in 0..3 {
+            set.spawn(std::future::pending::<()>());
+        }
+        set.abort_all();
+        let mut cancelled = 0;
+        while let Some(done) = set.join_next().await {
+            cancelled += usize::from(done.unwrap_err().is_cancelled());
+        }
+        cancelled
+    });
+    assert_eq!(aborted, 3);
+}

@@ -20,6 +20,7 @@ pub(crate) struct SlotLocal {
 thread_local! {
     static SLOT: Cell<*const SlotLocal> = const { Cell::new(ptr::null()) };
     static HANDLE: RefCell<Option<Handle>> = const { RefCell::new(None) };
+    static BLOCKING: Cell<bool> = const { Cell::new(false) };
 }
 
 // Under loom every model thread runs on the same OS thread: use loom's per-model-thread
@@ -28,6 +29,32 @@ thread_local! {
 loom::thread_local! {
     static SLOT: Cell<*const SlotLocal> = Cell::new(ptr::null());
     static HANDLE: RefCell<Option<Handle>> = RefCell::new(None);
+    static BLOCKING: Cell<bool> = Cell::new(false);
+}
+
+/// Clears the thread's `block_on` mark when dropped.
+pub(crate) struct BlockingGuard(());
+
+/// Marks this thread as inside `block_on` until the guard drops.
+///
+/// # Panics
+/// If it already is (of this runtime or another): the inner call would run nested in
+/// the outer one's poll, and deadlock as soon as the inner future waits for the outer.
+pub(crate) fn enter_block_on() -> BlockingGuard {
+    let nested = BLOCKING.with(|b| b.replace(true));
+    assert!(
+        !nested,
+        "block_on called inside block_on (of this or another runtime): it would run \
+         nested in the outer poll and deadlock when it waits for the outer future; \
+         await the future instead"
+    );
+    BlockingGuard(())
+}
+
+impl Drop for BlockingGuard {
+    fn drop(&mut self) {
+        let _ = BLOCKING.try_with(|b| b.set(false));
+    }
 }
 
 /// Pushes `task` to the local `queue` if this thread is a slot of runtime `runtime`;

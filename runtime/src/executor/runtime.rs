@@ -256,6 +256,26 @@ impl Handle {
         join
     }
 
+    /// Makes this the current runtime of the calling thread until the guard drops:
+    /// [`spawn`](crate::spawn), timers and sockets made meanwhile use it (for code
+    /// outside any task, such as a library's set-up, that spawns).
+    ///
+    /// ```
+    /// let rt = neptune_runtime::Runtime::new().unwrap();
+    /// let job = {
+    ///     let _in = rt.enter();
+    ///     neptune_runtime::spawn(async { 6 * 7 })
+    /// };
+    /// assert_eq!(rt.block_on(job).unwrap(), 42);
+    /// ```
+    pub fn enter(&self) -> EnterGuard {
+        EnterGuard {
+            _handle: context::enter_runtime(self.clone()),
+            #[cfg(not(loom))]
+            _driver: crate::driver::enter(self.driver.clone()),
+        }
+    }
+
     /// Runs `future` to completion on the current thread (see [`Runtime::block_on`]).
     ///
     /// # Panics
@@ -266,6 +286,7 @@ impl Handle {
             !context::on_any_slot(),
             "block_on called from inside a neptune task: await the future instead"
         );
+        let _blocking = context::enter_block_on();
         let _rt = context::enter_runtime(self.clone());
         #[cfg(not(loom))]
         let _drv = crate::driver::enter(self.driver.clone());
@@ -299,6 +320,21 @@ impl Handle {
     /// What the policy does to running Batch work when Stream work waits.
     pub fn policy_preemption(&self) -> crate::policy::Preemption {
         self.shared.policy.preemption()
+    }
+}
+
+/// The calling thread's current runtime, until this is dropped (from
+/// [`Handle::enter`]); the runtime that was current before is current again then.
+#[must_use = "the runtime is current only while the guard lives"]
+pub struct EnterGuard {
+    _handle: context::HandleGuard,
+    #[cfg(not(loom))]
+    _driver: crate::driver::EnterGuard,
+}
+
+impl std::fmt::Debug for EnterGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("EnterGuard")
     }
 }
 
@@ -368,12 +404,29 @@ impl Runtime {
         self.handle.spawn_with(options, future)
     }
 
+    /// Makes this the current runtime of the calling thread until the guard drops (see
+    /// [`Handle::enter`]).
+    pub fn enter(&self) -> EnterGuard {
+        self.handle.enter()
+    }
+
     /// Runs `future` to completion on the current thread, which parks between polls.
     /// Inside it, `spawn`, timers and I/O use this runtime. The future itself is not a
     /// task: it has no class and is never paused.
     ///
     /// # Panics
-    /// When called from inside a task (on a slot thread).
+    /// When called from inside a task (on a slot thread), or inside another
+    /// `block_on` on this thread (of this runtime or another): the inner call would run
+    /// nested in the outer one's poll and deadlock once it waits for the outer future.
+    ///
+    /// ```
+    /// let (a, b) = (neptune_runtime::Runtime::new().unwrap(), neptune_runtime::Runtime::new().unwrap());
+    /// let nested = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+    ///     a.block_on(async { b.block_on(async {}) })
+    /// }));
+    /// assert!(nested.is_err());
+    /// assert_eq!(a.block_on(async { 1 }), 1); // the refusal leaves both usable
+    /// ```
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
         self.handle.block_on(future)
     }

@@ -7,12 +7,14 @@
 
 mod handle;
 mod join;
+mod join_set;
 mod raw;
 pub(crate) mod state;
 mod waker;
 
 pub use handle::{TaskHandle, TaskState};
 pub use join::{JoinError, JoinHandle};
+pub use join_set::JoinSet;
 pub(crate) use raw::{Header, Notified, RawTask, RunReport, TaskRef, NO_SLOT, POLICY};
 
 use crate::sync::Mutex;
