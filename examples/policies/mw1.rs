@@ -242,7 +242,7 @@ impl Setup {
             Builder::new()
                 .slots(w)
                 .thread_name("mw1-slot")
-                .boxed_policy(policy)
+                .policy(policy)
                 .build()
                 .map_err(|e| format!("cannot start the runtime: {e}"))
         };
