@@ -217,47 +217,39 @@ impl Policy for DefaultPolicy {
     }
 }
 
-/// A shared policy: lets the caller keep a reference (to read statistics the policy
-/// gathers) while the runtime uses it.
-impl<P: Policy + ?Sized> Policy for std::sync::Arc<P> {
-    fn name(&self) -> &str {
-        (**self).name()
-    }
-    fn preemption(&self) -> Preemption {
-        (**self).preemption()
-    }
-    fn queueing(&self) -> Queueing {
-        (**self).queueing()
-    }
-    fn slot_classes(&self, slot: usize, slots: usize) -> SlotClasses {
-        (**self).slot_classes(slot, slots)
-    }
-    fn on_stream_waiting(&self, waiting: usize, slots: &[SlotView]) -> Vec<Preempt> {
-        (**self).on_stream_waiting(waiting, slots)
-    }
-    fn on_stream_drained(&self, slot: usize, suspended: &[TaskHandle]) -> Vec<TaskHandle> {
-        (**self).on_stream_drained(slot, suspended)
-    }
+/// Implements [`Policy`] for a pointer to a policy by forwarding every method.
+macro_rules! forward_policy {
+    ($(#[$doc:meta])* $ptr:ty) => {
+        $(#[$doc])*
+        impl<P: Policy + ?Sized> Policy for $ptr {
+            fn name(&self) -> &str {
+                (**self).name()
+            }
+            fn preemption(&self) -> Preemption {
+                (**self).preemption()
+            }
+            fn queueing(&self) -> Queueing {
+                (**self).queueing()
+            }
+            fn slot_classes(&self, slot: usize, slots: usize) -> SlotClasses {
+                (**self).slot_classes(slot, slots)
+            }
+            fn on_stream_waiting(&self, waiting: usize, slots: &[SlotView]) -> Vec<Preempt> {
+                (**self).on_stream_waiting(waiting, slots)
+            }
+            fn on_stream_drained(&self, slot: usize, suspended: &[TaskHandle]) -> Vec<TaskHandle> {
+                (**self).on_stream_drained(slot, suspended)
+            }
+        }
+    };
 }
 
-/// A boxed policy (one chosen at run time, as `Box<dyn Policy>`).
-impl<P: Policy + ?Sized> Policy for Box<P> {
-    fn name(&self) -> &str {
-        (**self).name()
-    }
-    fn preemption(&self) -> Preemption {
-        (**self).preemption()
-    }
-    fn queueing(&self) -> Queueing {
-        (**self).queueing()
-    }
-    fn slot_classes(&self, slot: usize, slots: usize) -> SlotClasses {
-        (**self).slot_classes(slot, slots)
-    }
-    fn on_stream_waiting(&self, waiting: usize, slots: &[SlotView]) -> Vec<Preempt> {
-        (**self).on_stream_waiting(waiting, slots)
-    }
-    fn on_stream_drained(&self, slot: usize, suspended: &[TaskHandle]) -> Vec<TaskHandle> {
-        (**self).on_stream_drained(slot, suspended)
-    }
-}
+forward_policy!(
+    /// A shared policy: lets the caller keep a reference (to read statistics the
+    /// policy gathers) while the runtime uses it.
+    std::sync::Arc<P>
+);
+forward_policy!(
+    /// A boxed policy (one chosen at run time, as `Box<dyn Policy>`).
+    Box<P>
+);

@@ -36,6 +36,28 @@ fn the_global_allocator_counts_a_big_block_in_and_out() {
     assert!(after.frees > before.frees);
 }
 
+/// A Batch task that runs until the flag is set, once it is running.
+fn spin(
+    rt: &neptune_runtime::Runtime,
+    census: &SpawnCounter,
+) -> (neptune_runtime::JoinHandle<()>, Arc<AtomicBool>) {
+    let (running, stop) = (
+        Arc::new(AtomicBool::new(false)),
+        Arc::new(AtomicBool::new(false)),
+    );
+    let spinner = {
+        let (running, stop) = (running.clone(), stop.clone());
+        census.spawn_with(rt.handle(), SpawnOptions::batch(), async move {
+            while !stop.load(SeqCst) {
+                running.store(true, SeqCst);
+                preemption_point().await;
+            }
+        })
+    };
+    wait_until("the spinner to run", || running.load(SeqCst));
+    (spinner, stop)
+}
+
 #[test]
 fn a_heartbeat_reports_the_runtime_and_the_allocator() {
     let rt = Builder::new().slots(2).build().unwrap();
@@ -55,18 +77,7 @@ fn a_heartbeat_reports_the_runtime_and_the_allocator() {
         SpawnOptions::batch(),
         std::future::pending::<()>(),
     );
-    let running = Arc::new(AtomicBool::new(false));
-    let stop = Arc::new(AtomicBool::new(false));
-    let spinner = {
-        let (running, stop) = (running.clone(), stop.clone());
-        census.spawn_with(rt.handle(), SpawnOptions::batch(), async move {
-            while !stop.load(SeqCst) {
-                running.store(true, SeqCst);
-                preemption_point().await;
-            }
-        })
-    };
-    wait_until("the spinner to run", || running.load(SeqCst));
+    let (spinner, stop) = spin(&rt, &census);
     let task = spinner.task();
     task.pause();
     wait_until("the spinner to park", || {
@@ -122,20 +133,7 @@ fn a_custom_pausing_policy_offers_its_running_batch_tasks_to_placement() {
         let census = SpawnCounter::new();
         let mut source =
             HeartbeatSource::new(ExecutorId(1), rt.handle(), &ALLOC).census(census.clone());
-        let (running, stop) = (
-            Arc::new(AtomicBool::new(false)),
-            Arc::new(AtomicBool::new(false)),
-        );
-        let spinner = {
-            let (running, stop) = (running.clone(), stop.clone());
-            census.spawn_with(rt.handle(), SpawnOptions::batch(), async move {
-                while !stop.load(SeqCst) {
-                    running.store(true, SeqCst);
-                    preemption_point().await;
-                }
-            })
-        };
-        wait_until("the spinner to run", || running.load(SeqCst));
+        let (spinner, stop) = spin(&rt, &census);
         let hb = source.beat();
         assert_eq!(hb.running, [0, 1]);
         assert_eq!(hb.pausable_batch, pausable, "{preemption:?}");
