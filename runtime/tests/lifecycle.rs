@@ -716,3 +716,29 @@ fn a_join_set_gives_outputs_as_tasks_finish_and_cancels_what_it_still_holds_when
     });
     assert_eq!(aborted, 3);
 }
+
+#[test]
+fn a_future_whose_poll_panics_is_dropped_while_the_panic_unwinds() {
+    /// Records whether it is dropped during a panic.
+    struct Witness(Arc<Mutex<Option<bool>>>);
+    impl Drop for Witness {
+        fn drop(&mut self) {
+            *self.0.lock().unwrap() = Some(std::thread::panicking());
+        }
+    }
+    let rt = runtime(1);
+    let seen = Arc::new(Mutex::new(None));
+    let witness = Witness(seen.clone());
+    let task = rt.spawn(async move {
+        let _witness = witness;
+        panic!("the poll fails");
+    });
+    let err = rt.block_on(task).unwrap_err();
+    assert!(err.is_panic());
+    assert_eq!(*seen.lock().unwrap(), Some(true), "dropped while unwinding");
+    // A task that completes drops its future outside any panic.
+    let seen = Arc::new(Mutex::new(None));
+    let witness = Witness(seen.clone());
+    rt.block_on(rt.spawn(async move { drop(witness) })).unwrap();
+    assert_eq!(*seen.lock().unwrap(), Some(false));
+}

@@ -74,6 +74,20 @@ enum Stage<F: Future> {
     Consumed,
 }
 
+/// Drops a task's future in place if dropped itself, which only happens while the
+/// future's poll unwinds (the guard is forgotten otherwise).
+struct DropOnUnwind<F: Future>(*mut Stage<F>);
+
+impl<F: Future> Drop for DropOnUnwind<F> {
+    fn drop(&mut self) {
+        // SAFETY: the guard lives inside a poll of the task, which holds `RUNNING` and
+        // so exclusive access to the stage; the poll is over (it unwinds), so nothing
+        // borrows the future any more, and replacing the stage drops the pinned future
+        // in place without moving it.
+        unsafe { *self.0 = Stage::Consumed };
+    }
+}
+
 struct Vtable {
     /// Polls (or parks, or cancels) a task whose `Notified` the caller hands over.
     run: unsafe fn(NonNull<Header>, usize, Option<&AtomicUsize>) -> RunReport,
@@ -471,7 +485,14 @@ where
             unreachable!("a RUNNING task holds its future")
         };
         let fut = unsafe { Pin::new_unchecked(fut) };
-        catch_unwind(AssertUnwindSafe(|| fut.poll(&mut cx)))
+        catch_unwind(AssertUnwindSafe(|| {
+            // A future whose poll panics is dropped while the panic unwinds, as tokio
+            // does: its destructors see `std::thread::panicking()`.
+            let guard = DropOnUnwind(stage);
+            let poll = fut.poll(&mut cx);
+            std::mem::forget(guard);
+            poll
+        }))
     });
     drop(_current);
     unpublish(publish, raw);
