@@ -78,6 +78,8 @@ pub mod time_slice;
 #[cfg(loom)]
 pub mod loom_support;
 
+#[cfg(not(loom))]
+pub use executor::runtime::spawn_blocking;
 pub use executor::runtime::{spawn, spawn_with, Builder, EnterGuard, Handle, Runtime};
 pub use task::{
     Class, JoinError, JoinHandle, JoinSet, SpawnOptions, TaskHandle, TaskId, TaskState,

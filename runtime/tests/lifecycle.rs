@@ -742,3 +742,54 @@ fn a_future_whose_poll_panics_is_dropped_while_the_panic_unwinds() {
     rt.block_on(rt.spawn(async move { drop(witness) })).unwrap();
     assert_eq!(*seen.lock().unwrap(), Some(false));
 }
+
+#[test]
+fn spawn_blocking_runs_off_the_slots_on_a_bounded_pool() {
+    let rt = neptune_runtime::Builder::new()
+        .slots(1)
+        .thread_name("rt-blk")
+        .max_blocking_threads(2)
+        .build()
+        .unwrap();
+    // The result, and where it ran.
+    let (value, thread) = rt
+        .block_on(
+            rt.handle()
+                .spawn_blocking(|| (6 * 7, std::thread::current().name().map(str::to_owned))),
+        )
+        .unwrap();
+    assert_eq!((value, thread.as_deref()), (42, Some("rt-blk-blocking")));
+    // A panic comes back as the handle's panic error.
+    let err = rt
+        .block_on(rt.handle().spawn_blocking(|| panic!("blocked badly")))
+        .unwrap_err();
+    assert!(err.is_panic());
+    // Four jobs that block until a gate opens: two threads at most run them.
+    let gate = Arc::new((Mutex::new(false), std::sync::Condvar::new()));
+    let started = Arc::new(AtomicUsize::new(0));
+    let jobs: Vec<_> = (0..4)
+        .map(|i| {
+            let (gate, started) = (gate.clone(), started.clone());
+            rt.handle().spawn_blocking(move || {
+                started.fetch_add(1, SeqCst);
+                let (open, cond) = &*gate;
+                let mut open = open.lock().unwrap();
+                while !*open {
+                    open = cond.wait(open).unwrap();
+                }
+                i
+            })
+        })
+        .collect();
+    assert!(wait_until(Duration::from_secs(10), || started.load(SeqCst) == 2));
+    // The other two wait for a thread (watched for a while: nothing else starts them).
+    assert!(!wait_until(QUIET, || started.load(SeqCst) > 2));
+    // The slot is free meanwhile.
+    assert_eq!(rt.block_on(rt.spawn(async { 1 })).unwrap(), 1);
+    *gate.0.lock().unwrap() = true;
+    gate.1.notify_all();
+    let mut done: Vec<usize> = jobs.into_iter().map(|j| rt.block_on(j).unwrap()).collect();
+    done.sort();
+    assert_eq!(done, [0, 1, 2, 3]);
+    assert_eq!(started.load(SeqCst), 4);
+}

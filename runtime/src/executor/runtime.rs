@@ -31,6 +31,7 @@ pub struct Builder {
     slots: usize,
     thread_name: String,
     stack_size: Option<usize>,
+    max_blocking_threads: usize,
     policy: Box<dyn Policy>,
     short_slices: bool,
 }
@@ -59,6 +60,10 @@ impl Builder {
             slots: crate::sync::available_parallelism(),
             thread_name: "neptune-slot".to_owned(),
             stack_size: None,
+            #[cfg(not(loom))]
+            max_blocking_threads: super::blocking::DEFAULT_MAX_THREADS,
+            #[cfg(loom)]
+            max_blocking_threads: 1,
             policy: Box::new(DefaultPolicy),
             short_slices: false,
         }
@@ -79,6 +84,13 @@ impl Builder {
     /// Stack size of slot threads, in bytes.
     pub fn stack_size(mut self, bytes: usize) -> Builder {
         self.stack_size = Some(bytes);
+        self
+    }
+
+    /// The most threads [`spawn_blocking`](Handle::spawn_blocking) keeps (default 512);
+    /// jobs beyond them wait for one to be free.
+    pub fn max_blocking_threads(mut self, n: usize) -> Builder {
+        self.max_blocking_threads = n.max(1);
         self
     }
 
@@ -133,6 +145,11 @@ impl Builder {
             recheck: Default::default(),
             #[cfg(not(loom))]
             io: Default::default(),
+            #[cfg(not(loom))]
+            blocking: super::blocking::BlockingPool::new(
+                self.max_blocking_threads,
+                self.thread_name.clone(),
+            ),
         });
         #[cfg(not(loom))]
         let driver = crate::driver::Handle::start(&format!("{}-driver", self.thread_name))?;
@@ -254,6 +271,41 @@ impl Handle {
             }
         }
         join
+    }
+
+    /// Runs `f`, which may block (file I/O, name resolution, a C library), on one of
+    /// the runtime's blocking threads, never on a slot; the handle gives its result,
+    /// and a panic in `f` as the handle's panic error.
+    ///
+    /// ```
+    /// let rt = neptune_runtime::Runtime::new().unwrap();
+    /// let len = rt.block_on(async {
+    ///     neptune_runtime::spawn_blocking(|| std::fs::read_dir(".").map(|d| d.count()))
+    ///         .await
+    ///         .unwrap()
+    /// });
+    /// assert!(len.unwrap() > 0);
+    /// ```
+    #[cfg(not(loom))]
+    pub fn spawn_blocking<T, F>(&self, f: F) -> JoinHandle<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let (tx, rx) = futures::channel::oneshot::channel();
+        let job = Box::new(move || {
+            let _ = tx.send(std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)));
+        });
+        self.shared.blocking.run(job);
+        // A task in the Stream class waits for it, so that its result is taken up at
+        // once; a panic is raised again in the task, which its handle reports.
+        self.spawn_with(SpawnOptions::stream().name("blocking"), async move {
+            match rx.await {
+                Ok(Ok(value)) => value,
+                Ok(Err(panic)) => std::panic::resume_unwind(panic),
+                Err(_) => panic!("the runtime shut down before the blocking job ran"),
+            }
+        })
     }
 
     /// Makes this the current runtime of the calling thread until the guard drops:
@@ -463,6 +515,9 @@ impl Runtime {
         if shared.shutdown.swap(true, SeqCst) {
             return;
         }
+        // Blocking threads finish the job they run (it cannot be interrupted) and exit.
+        #[cfg(not(loom))]
+        shared.blocking.shutdown();
         shared.idle.take_all();
         for s in shared.slots.iter() {
             s.parker.unpark();
@@ -536,6 +591,20 @@ where
     F::Output: Send + 'static,
 {
     Handle::current().spawn(future)
+}
+
+/// Runs `f`, which may block, on the current runtime's blocking threads (see
+/// [`Handle::spawn_blocking`]).
+///
+/// # Panics
+/// Outside a runtime.
+#[cfg(not(loom))]
+pub fn spawn_blocking<T, F>(f: F) -> JoinHandle<T>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    Handle::current().spawn_blocking(f)
 }
 
 /// Spawns a task with the given class and name on the current runtime.

@@ -113,6 +113,9 @@ pub(crate) struct Shared {
     /// re-ask timer lives in its queue); set once the runtime is built.
     #[cfg(not(loom))]
     pub(crate) io: std::sync::OnceLock<crate::driver::Handle>,
+    /// Threads for blocking code (`spawn_blocking`).
+    #[cfg(not(loom))]
+    pub(crate) blocking: super::blocking::BlockingPool,
 }
 
 impl Shared {
