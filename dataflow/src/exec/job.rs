@@ -524,22 +524,22 @@ impl JobDriver {
     /// Whether every parent stage of `s` is done and, in cluster mode, its outputs
     /// are still on live executors (outputs found lost are resubmitted first).
     fn parents_complete(&mut self, s: usize) -> Result<bool> {
-        let parents = self.plan.stages[s].parents.clone();
         if let Some(remote) = &self.remote {
-            let mut gone = Vec::new();
-            for p in &parents {
-                if let Some(shuffle) = self.plan.stages[p.0 as usize].shuffle {
-                    for (e, _) in self.written[&shuffle].iter().flatten() {
-                        if !gone.contains(e) && remote.cluster.peer(*e as u32).is_none() {
-                            gone.push(*e);
-                        }
-                    }
-                }
-            }
-            for e in gone {
+            // Once per executor holding the parents' outputs, not once per output.
+            let mut holders: Vec<usize> = self.plan.stages[s]
+                .parents
+                .iter()
+                .filter_map(|p| self.plan.stages[p.0 as usize].shuffle)
+                .flat_map(|shuffle| self.written[&shuffle].iter().flatten().map(|(e, _)| *e))
+                .collect();
+            holders.sort_unstable();
+            holders.dedup();
+            holders.retain(|&e| remote.cluster.peer(e as u32).is_none());
+            for e in holders {
                 self.lose_outputs(e)?;
             }
         }
+        let parents = &self.plan.stages[s].parents;
         Ok(parents.iter().all(|p| self.remaining[p.0 as usize] == 0))
     }
 
