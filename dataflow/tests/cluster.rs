@@ -41,6 +41,17 @@ fn gated(ctx: &Context, (n, gate): (u64, String)) -> Dataset<u64> {
     })
 }
 
+/// The `gated` job of `n` records, once both its tasks run.
+fn gated_running(ctx: &Context, n: u64, gate: &str) -> neptune_dataflow::JobHandle<Vec<u64>> {
+    let batch: Dataset<u64> = ctx.build("gated", (n, gate.to_owned())).unwrap();
+    let job = batch.job().collect();
+    wait_until("both batch tasks to run", || {
+        let tasks = job.tasks();
+        tasks.len() == 2 && tasks.iter().all(|t| t.handle.state() == TaskState::Running)
+    });
+    job
+}
+
 fn small(ctx: &Context, n: u64) -> Dataset<u64> {
     ctx.range(0..n, 1).map(|x| x + 1)
 }
@@ -163,15 +174,9 @@ fn a_stream_task_pauses_batch_work_on_a_full_executor_which_then_finishes_undist
     let dir = TempDir::new("cluster-gate");
     let gate = dir.path().join("open").to_string_lossy().into_owned();
     let ctx = cluster(1);
-    let batch: Dataset<u64> = ctx.build("gated", (10_000u64, gate.clone())).unwrap();
     let expected: u64 = (0..10_000u64).map(|x| x * 3).sum();
-
     // Both slots run a Batch task that cannot finish before the gate opens.
-    let job = batch.job().collect();
-    wait_until("both batch tasks to run", || {
-        let tasks = job.tasks();
-        tasks.len() == 2 && tasks.iter().all(|t| t.handle.state() == TaskState::Running)
-    });
+    let job = gated_running(&ctx, 10_000, &gate);
     // A Stream job needs a slot there: the executor's NEPTUNE policy pauses a Batch task.
     let urgent: Dataset<u64> = ctx.build("small", 100u64).unwrap();
     let urgent = urgent.with_class(Class::Stream).count().unwrap();
@@ -190,12 +195,7 @@ fn the_driver_pauses_and_resumes_a_remote_task_which_then_finishes_undisturbed()
     let dir = TempDir::new("cluster-pause");
     let gate = dir.path().join("open").to_string_lossy().into_owned();
     let ctx = cluster(1);
-    let batch: Dataset<u64> = ctx.build("gated", (1_000u64, gate.clone())).unwrap();
-    let job = batch.job().collect();
-    wait_until("both batch tasks to run", || {
-        let tasks = job.tasks();
-        tasks.len() == 2 && tasks.iter().all(|t| t.handle.state() == TaskState::Running)
-    });
+    let job = gated_running(&ctx, 1_000, &gate);
     let task = job.tasks()[0].handle.clone();
     assert!(task.pause());
     wait_until("the executor to report the park", || {
@@ -368,12 +368,7 @@ fn a_task_whose_executor_is_killed_runs_again_elsewhere_with_the_same_result() {
     let dir = TempDir::new("cluster-kill");
     let gate = dir.path().join("open").to_string_lossy().into_owned();
     let ctx = cluster(2);
-    let batch: Dataset<u64> = ctx.build("gated", (1_000u64, gate.clone())).unwrap();
-    let job = batch.job().collect();
-    wait_until("both batch tasks to run", || {
-        let tasks = job.tasks();
-        tasks.len() == 2 && tasks.iter().all(|t| t.handle.state() == TaskState::Running)
-    });
+    let job = gated_running(&ctx, 1_000, &gate);
     let victim = job.tasks()[0].handle.remote().unwrap().executor();
     let pid = ctx
         .cluster_executors()

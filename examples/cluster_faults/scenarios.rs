@@ -230,54 +230,30 @@ pub struct Outcome {
 impl Outcome {
     /// One JSON object.
     pub fn json(&self) -> String {
-        let (expect, error) = match self.expect {
-            Expect::Equal => ("equal", None),
-            Expect::Error(_) => ("error", self.error.as_deref()),
+        let expect = match self.expect {
+            Expect::Equal => "equal",
+            Expect::Error(_) => "error",
         };
-        let error = error
-            .or(self.error.as_deref())
-            .map_or("null".to_owned(), json_string);
-        let ms = |d: Duration| format!("{:.1}", d.as_secs_f64() * 1e3);
-        format!(
-            "{{\"scenario\":\"{}\",\"workload\":\"{}\",\"expect\":\"{expect}\",\"ok\":{},\
-             \"result_equal\":{},\"error\":{error},\"tasks_rerun\":{},\
-             \"stages_resubmitted\":{},\"detect_ms\":{},\"wall_ms\":{},\
-             \"undisturbed_wall_ms\":{},\"fault_hit\":{},\"rejoined\":{},\
-             \"processes_left\":{},\"notes\":[{}]}}",
-            self.scenario,
-            self.workload,
-            self.ok,
-            self.result_equal,
-            self.tasks_rerun,
-            self.stages_resubmitted,
-            self.detect.map_or("null".to_owned(), ms),
-            ms(self.wall),
-            ms(self.undisturbed_wall),
-            self.fault_hit,
-            self.rejoined,
-            self.processes_left,
-            self.notes
-                .iter()
-                .map(|n| json_string(n))
-                .collect::<Vec<_>>()
-                .join(",")
-        )
+        let ms = |d: Duration| (d.as_secs_f64() * 1e4).round() / 10.0;
+        serde_json::json!({
+            "scenario": self.scenario,
+            "workload": self.workload,
+            "expect": expect,
+            "ok": self.ok,
+            "result_equal": self.result_equal,
+            "error": self.error,
+            "tasks_rerun": self.tasks_rerun,
+            "stages_resubmitted": self.stages_resubmitted,
+            "detect_ms": self.detect.map(ms),
+            "wall_ms": ms(self.wall),
+            "undisturbed_wall_ms": ms(self.undisturbed_wall),
+            "fault_hit": self.fault_hit,
+            "rejoined": self.rejoined,
+            "processes_left": self.processes_left,
+            "notes": self.notes,
+        })
+        .to_string()
     }
-}
-
-fn json_string(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }
 
 /// A scratch directory for fault logs, removed on drop.
