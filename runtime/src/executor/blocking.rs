@@ -20,7 +20,11 @@ type Job = Box<dyn FnOnce() + Send>;
 struct State {
     queue: VecDeque<Job>,
     threads: usize,
+    /// Threads waiting for work and not yet called.
     idle: usize,
+    /// Wake-ups sent to idle threads and not yet taken up: each stands for a job, so a
+    /// second job never counts on the same sleeping thread as the first.
+    notified: usize,
     shutdown: bool,
 }
 
@@ -62,6 +66,8 @@ impl BlockingPool {
         }
         state.queue.push_back(job);
         if state.idle > 0 {
+            state.idle -= 1;
+            state.notified += 1;
             self.inner.work.notify_one();
         } else if state.threads < self.inner.max_threads {
             state.threads += 1;
@@ -94,7 +100,7 @@ impl BlockingPool {
 /// A blocking thread's loop.
 fn work(inner: &Inner) {
     let mut state = inner.state();
-    loop {
+    'run: loop {
         if let Some(job) = state.queue.pop_front() {
             drop(state);
             job();
@@ -105,14 +111,22 @@ fn work(inner: &Inner) {
             break;
         }
         state.idle += 1;
-        let (next, timeout) = inner
-            .work
-            .wait_timeout(state, KEEP_ALIVE)
-            .unwrap_or_else(|e| e.into_inner());
-        state = next;
-        state.idle -= 1;
-        if timeout.timed_out() && state.queue.is_empty() {
-            break;
+        loop {
+            let (next, timeout) = inner
+                .work
+                .wait_timeout(state, KEEP_ALIVE)
+                .unwrap_or_else(|e| e.into_inner());
+            state = next;
+            if state.notified > 0 {
+                // Called for a job: `run` already took us off the idle count.
+                state.notified -= 1;
+                continue 'run;
+            }
+            if state.shutdown || timeout.timed_out() {
+                state.idle -= 1;
+                break 'run;
+            }
+            // A spurious wake-up: still idle.
         }
     }
     state.threads -= 1;
