@@ -2,7 +2,7 @@
 //! (`benches/rt_multi_threaded.rs` in tokio), with the same number of worker threads.
 //!
 //! ```text
-//! cargo run --release --example vs_tokio -- [--json] [--workers N] [--rounds R]
+//! cargo run --release --example vs_tokio -- [--json] [--workers N] [--rounds R] [--only WORKLOAD]
 //! ```
 //!
 //! Both runtimes are built once per process and stay up for the whole run, as tokio's
@@ -78,12 +78,27 @@ fn main() {
         rounds = 10;
     }
 
+    // One workload only (for profiling one hot path): its name as printed.
+    let only: String = args.value("--only", String::new());
+    let workloads: Vec<Workload> = Workload::ALL
+        .into_iter()
+        .filter(|w| only.is_empty() || w.name() == only)
+        .collect();
+    if workloads.is_empty() {
+        let names: Vec<_> = Workload::ALL.iter().map(|w| w.name()).collect();
+        eprintln!(
+            "--only {only}: no such workload (one of {})",
+            names.join(", ")
+        );
+        std::process::exit(2);
+    }
+
     let beat = start_watchdog();
     let mut neptune = Bench::<Neptune>::new(workers);
     let mut tokio = Bench::<Tokio>::new(workers);
 
     let mut rows = Vec::new();
-    for w in Workload::ALL {
+    for w in workloads {
         // Warm up both runtimes on this workload; the last warm-up runs size the rounds.
         let (mut tn, mut tt) = (0, 0);
         for _ in 0..WARMUP_RUNS {

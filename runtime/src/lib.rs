@@ -11,6 +11,16 @@
 //! - Each *slot* is a worker thread with a local run queue per class; there is a global
 //!   queue per class; idle slots steal. A slot runs every runnable Stream task before any
 //!   Batch task.
+//! - A task woken or spawned by a poll goes to the slot's *LIFO slot* and runs right
+//!   after that poll, on the same slot, with no wake-up of another slot (message
+//!   passing between tasks stays on one core). It is bounded: at most three LIFO runs
+//!   in a row before the queues; a Stream task woken by a Batch poll goes where idle
+//!   slots see it at once; and a task that reaches a [`preemption_point`] with the LIFO
+//!   slot taken hands that task to the local queue, where other slots steal it. A task
+//!   that yields goes to the back of the queue instead.
+//! - [`spawn`] gives the new task the class of the task that calls it (Batch outside a
+//!   task), so a library's helper tasks follow the class of the work they serve;
+//!   [`spawn_with`] names a class explicitly.
 //! - A pause sets a flag in the state word. The slot checks it before every poll and
 //!   after every `Pending`: a paused task is *parked* in the suspended queue of the slot
 //!   that ran it, where it is never stolen. CPU-bound code awaits

@@ -12,16 +12,27 @@ use std::pin::Pin;
 use std::ptr;
 use std::task::{Context, Poll};
 
+/// What a slot thread knows about the poll it is in.
+struct Current {
+    /// The task being polled; null outside a poll.
+    task: Cell<*const Header>,
+    /// The slot's LIFO slot was filled since this was last cleared (see
+    /// `executor::context::Lifo`): a preemption point hands that task to other slots.
+    lifo: Cell<bool>,
+}
+
 #[cfg(not(loom))]
 thread_local! {
-    static CURRENT_TASK: Cell<*const Header> = const { Cell::new(ptr::null()) };
+    static CURRENT: Current = const {
+        Current { task: Cell::new(ptr::null()), lifo: Cell::new(false) }
+    };
 }
 
 // Under loom every model thread runs on the same OS thread: use loom's per-model-thread
 // locals.
 #[cfg(loom)]
 loom::thread_local! {
-    static CURRENT_TASK: Cell<*const Header> = Cell::new(ptr::null());
+    static CURRENT: Current = Current { task: Cell::new(ptr::null()), lifo: Cell::new(false) };
 }
 
 /// Restores the previous current task when the poll ends (even by panic).
@@ -32,15 +43,31 @@ pub(crate) struct TaskGuard {
 /// Marks `header` as the task being polled on this thread.
 #[inline]
 pub(crate) fn enter_task(header: &Header) -> TaskGuard {
-    let prev = CURRENT_TASK.with(|c| c.replace(header));
+    let prev = CURRENT.with(|c| c.task.replace(header));
     TaskGuard { prev }
 }
 
 impl Drop for TaskGuard {
     #[inline]
     fn drop(&mut self) {
-        CURRENT_TASK.with(|c| c.set(self.prev));
+        CURRENT.with(|c| c.task.set(self.prev));
     }
+}
+
+/// Records whether the slot's LIFO slot holds a task.
+#[inline]
+pub(crate) fn lifo_filled(filled: bool) {
+    CURRENT.with(|c| c.lifo.set(filled));
+}
+
+/// The class of the task being polled on this thread, if any.
+#[inline]
+pub(crate) fn current_class() -> Option<crate::task::Class> {
+    CURRENT.with(|c| {
+        let h = c.task.get();
+        // SAFETY: as in `pause_requested`.
+        (!h.is_null()).then(|| unsafe { (*h).class })
+    })
 }
 
 /// True if a pause of the task being polled on this thread was requested (by its
@@ -50,19 +77,24 @@ impl Drop for TaskGuard {
 /// before awaiting [`preemption_point`].
 #[inline]
 pub fn pause_requested() -> bool {
-    CURRENT_TASK.with(|c| {
-        let h = c.get();
+    CURRENT.with(|c| {
+        let h = c.task.get();
         // SAFETY: the pointer is set only for the duration of a poll of that task, during
         // which the polling slot holds a reference to it.
         !h.is_null() && unsafe { (*h).state.pause_requested_relaxed() }
     })
 }
 
-/// True if the current task has a pause or a cancellation pending.
+/// True if the current task has a pause or a cancellation pending. First hands a task
+/// waiting in the slot's LIFO slot to the other slots: the caller computes on.
 #[inline(always)]
 fn should_yield() -> bool {
-    CURRENT_TASK.with(|c| {
-        let h = c.get();
+    CURRENT.with(|c| {
+        if c.lifo.get() {
+            c.lifo.set(false);
+            crate::executor::context::flush_lifo();
+        }
+        let h = c.task.get();
         // SAFETY: as in `pause_requested`.
         !h.is_null() && unsafe { (*h).state.should_yield_relaxed() }
     })

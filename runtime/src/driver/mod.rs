@@ -117,10 +117,11 @@ struct Watch {
     poller: Mutex<Poller>,
     /// Slots that are not parked.
     awake: AtomicUsize,
-    /// One flag per slot: inside a Batch poll (sized when the runtime is built). Awake
-    /// slots outside one are the harvesters. Each flag has a cache line of its own: a
-    /// slot writes its flag around every Batch poll.
-    in_batch_poll: std::sync::OnceLock<Box<[SlotFlag]>>,
+    /// Counts the slots inside a Batch poll (set when the runtime is built). Awake slots
+    /// outside one are the harvesters. The executor answers from the address each slot
+    /// publishes around a Batch poll for its preemption protocol, so a Batch poll costs
+    /// no store of its own for the driver.
+    in_batch_poll: std::sync::OnceLock<BatchPolls>,
     /// How many times the last harvester parked: while this stays put, slots have been
     /// harvesting without a break.
     gaps: AtomicU64,
@@ -136,10 +137,9 @@ struct Watch {
     wake_dormant: Condvar,
 }
 
-/// A flag alone in its cache line (128 bytes: adjacent-line prefetch pairs lines).
-#[derive(Default)]
-#[repr(align(128))]
-struct SlotFlag(AtomicBool);
+/// Counts the slots inside a Batch poll; its reads must be SeqCst (see
+/// `Watch::harvester_may_have_left`).
+pub(crate) type BatchPolls = Box<dyn Fn() -> usize + Send + Sync>;
 
 /// The part of the driver that lives on the driver thread.
 pub(crate) struct Driver {
@@ -302,10 +302,10 @@ impl Handle {
         }
     }
 
-    /// Tells the driver how many slots the runtime has; called once, when it is built.
-    pub(crate) fn set_slots(&self, slots: usize) {
-        let flags = (0..slots).map(|_| SlotFlag::default()).collect();
-        let _ = self.inner.watch.in_batch_poll.set(flags);
+    /// Tells the driver how to count the slots inside a Batch poll; called once, when
+    /// the runtime is built.
+    pub(crate) fn set_batch_polls(&self, count: BatchPolls) {
+        let _ = self.inner.watch.in_batch_poll.set(count);
     }
 
     /// A slot wakes up (or starts): it harvests until it parks or starts a Batch poll.
@@ -327,15 +327,13 @@ impl Handle {
         }
     }
 
-    /// Slot `slot` starts (`true`) or ends a Batch poll.
+    /// A slot has just published a Batch poll (with a SeqCst write that
+    /// `BatchPolls` reads): if that left no harvester, the driver thread must wait for
+    /// I/O itself. One load while the driver thread is not dormant, the common case.
     #[inline]
-    pub(crate) fn batch_poll(&self, slot: usize, starts: bool) {
+    pub(crate) fn batch_poll_starts(&self) {
         let watch = &self.inner.watch;
-        if let Some(flag) = watch.in_batch_poll.get().and_then(|f| f.get(slot)) {
-            flag.0.store(starts, Ordering::SeqCst);
-        }
-        // One load while the driver thread is not dormant, the common case.
-        if starts && watch.is_dormant.load(Ordering::SeqCst) {
+        if watch.is_dormant.load(Ordering::SeqCst) {
             watch.harvester_may_have_left();
         }
     }
@@ -398,9 +396,7 @@ impl Drop for Inner {
 impl Watch {
     /// Slots that will look at I/O soon: awake and not inside a Batch poll.
     fn harvesters(&self) -> usize {
-        let busy = self.in_batch_poll.get().map_or(0, |flags| {
-            flags.iter().filter(|f| f.0.load(Ordering::SeqCst)).count()
-        });
+        let busy = self.in_batch_poll.get().map_or(0, |count| count());
         self.awake.load(Ordering::SeqCst).saturating_sub(busy)
     }
 

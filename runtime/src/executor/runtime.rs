@@ -155,7 +155,15 @@ impl Builder {
         let driver = crate::driver::Handle::start(&format!("{}-driver", self.thread_name))?;
         #[cfg(not(loom))]
         {
-            driver.set_slots(n);
+            let weak = Arc::downgrade(&shared);
+            driver.set_batch_polls(Box::new(move || {
+                weak.upgrade().map_or(0, |s| {
+                    s.slots
+                        .iter()
+                        .filter(|s| s.current.load(SeqCst) != 0)
+                        .count()
+                })
+            }));
             let _ = shared.io.set(driver.clone());
             shared.recheck.bind(&shared);
         }
@@ -246,13 +254,30 @@ impl Handle {
         context::current_handle()
     }
 
-    /// Spawns a Batch task.
+    /// Spawns a task in the class of the task that calls it: spawned while a task is
+    /// polled (on any runtime), the new task takes that task's class; spawned from
+    /// anywhere else (`block_on`, a plain thread), it is a Batch task. So the tasks a
+    /// library spawns on behalf of a Stream task (a connection's reader, a timeout
+    /// helper) are Stream tasks too, without the library knowing about classes. Use
+    /// [`spawn_with`](Self::spawn_with) to choose the class explicitly.
+    ///
+    /// ```
+    /// use neptune_runtime::{spawn, Class, Runtime, SpawnOptions};
+    /// let rt = Runtime::new().unwrap();
+    /// let child = rt.block_on(rt.spawn_with(SpawnOptions::stream(), async {
+    ///     // A library's helper task, spawned without naming a class:
+    ///     spawn(async {}).task().class()
+    /// }));
+    /// assert_eq!(child.unwrap(), Class::Stream);
+    /// assert_eq!(rt.spawn(async {}).task().class(), Class::Batch);
+    /// ```
     pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        self.spawn_with(SpawnOptions::new(), future)
+        let class = crate::yield_point::current_class().unwrap_or_default();
+        self.spawn_with(SpawnOptions::new().class(class), future)
     }
 
     /// Spawns a task with the given class and name.
@@ -263,7 +288,7 @@ impl Handle {
     {
         let (notified, join, entry) = new_task(future, self.shared.clone(), options);
         match self.shared.registry.insert(entry) {
-            Ok(()) => self.shared.schedule_task(notified),
+            Ok(()) => self.shared.schedule_task(notified, true),
             Err(entry) => {
                 // Shut down: the task never runs; its future is dropped now.
                 entry.raw().shutdown();
@@ -438,7 +463,8 @@ impl Runtime {
         &self.handle
     }
 
-    /// Spawns a Batch task.
+    /// Spawns a task in the class of the calling task, a Batch task outside one (see
+    /// [`Handle::spawn`]).
     pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
     where
         F: Future + Send + 'static,
@@ -581,7 +607,8 @@ impl Drop for Runtime {
     }
 }
 
-/// Spawns a Batch task on the current runtime.
+/// Spawns a task on the current runtime, in the class of the task that calls it (a
+/// Batch task outside a task; see [`Handle::spawn`] for the rule).
 ///
 /// # Panics
 /// Outside a runtime (use [`Handle::spawn`] there).

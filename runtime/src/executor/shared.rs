@@ -1,7 +1,7 @@
 //! State every slot and every task of one runtime share, and the [`Schedule`]
 //! implementation that routes tasks between queues.
 
-use super::context;
+use super::context::{self, Pushed};
 use super::idle::{Idle, Parker};
 use super::queue::{Inject, Remote};
 use super::registry::Registry;
@@ -128,11 +128,11 @@ impl Shared {
         }
     }
 
-    /// Pushes a runnable task: to the current slot's local queue when called on one of
-    /// this runtime's slots, else to the global injector. A Stream task in the global
-    /// injector that finds more Stream tasks waiting than idle slots triggers the
-    /// policy.
-    pub(crate) fn schedule_task(&self, task: Notified) {
+    /// Pushes a runnable task: on one of this runtime's slots to its LIFO slot (if
+    /// `lifo`: a wake or spawn there, not a yield) or its local queue, else to the
+    /// global injector. A Stream task in the global injector that finds more Stream
+    /// tasks waiting than idle slots triggers the policy.
+    pub(crate) fn schedule_task(&self, task: Notified, lifo: bool) {
         if self.shutdown.load(Acquire) {
             // Shutdown drops every future itself; this reference just goes away.
             drop(task);
@@ -140,22 +140,29 @@ impl Shared {
         }
         let class = task.header().class;
         let queue = self.route(class);
-        if let Some(task) = context::push_local(self, queue, task) {
-            self.inject[queue.index()].push(task);
-            if self.shutdown.load(SeqCst) {
-                // Raced with shutdown's drain: drain what we may have left behind.
-                while let Some(t) = self.inject[queue.index()].pop() {
-                    drop(t);
-                }
+        let task = match context::push_local(self, queue, task, lifo) {
+            // The slot runs it after the current poll: no other slot needs waking.
+            Pushed::Lifo => return,
+            Pushed::Queued { queue, stream } => {
+                self.notify_work(Some(queue), stream);
                 return;
             }
-            // Pairs with the slot's check before a Batch poll: either it sees this
-            // Stream task, or this sees it busy and asks the policy to make room.
-            if class == Class::Stream {
-                let excess = self.stream_excess();
-                if excess > 0 {
-                    self.preempt_for_stream(excess);
-                }
+            Pushed::Elsewhere(task) => task,
+        };
+        self.inject[queue.index()].push(task);
+        if self.shutdown.load(SeqCst) {
+            // Raced with shutdown's drain: drain what we may have left behind.
+            while let Some(t) = self.inject[queue.index()].pop() {
+                drop(t);
+            }
+            return;
+        }
+        // Pairs with the slot's check before a Batch poll: either it sees this Stream
+        // task, or this sees it busy and asks the policy to make room.
+        if class == Class::Stream {
+            let excess = self.stream_excess();
+            if excess > 0 {
+                self.preempt_for_stream(excess);
             }
         }
         self.notify_work(Some(queue), class == Class::Stream);
@@ -299,7 +306,12 @@ impl Shared {
 
 impl Schedule for Arc<Shared> {
     fn schedule(&self, task: Notified) {
-        self.schedule_task(task);
+        self.schedule_task(task, true);
+    }
+
+    fn yielded(&self, task: Notified) {
+        // To the back of the queue: a yield lets the others run first.
+        self.schedule_task(task, false);
     }
 
     fn parking(&self, slot: usize) -> &Mutex<Parking> {

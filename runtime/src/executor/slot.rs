@@ -6,7 +6,7 @@
 //! then stealing from other slots, Stream first. Every 61st pick looks at the global
 //! queues first so that local work cannot starve them.
 
-use super::context::{self, SlotLocal};
+use super::context::{self, Lifo, SlotLocal};
 use super::queue::Local;
 use super::shared::{take_resumed, Shared};
 use crate::metrics::LocalCounters;
@@ -17,6 +17,10 @@ use std::collections::VecDeque;
 
 /// How often a slot checks the global queues before its local ones.
 const GLOBAL_QUEUE_INTERVAL: u32 = 61;
+
+/// LIFO tasks a slot runs in a row before it looks at its queues again: a chain of
+/// tasks that each wake the next must not starve the others.
+const MAX_LIFO_STREAK: u32 = 3;
 
 /// A busy slot polls the reactor after every this many task polls (and whenever it runs
 /// out of work): often enough that a stream of short polls does not keep I/O waiting,
@@ -39,6 +43,8 @@ pub(crate) struct Slot {
     weighted: bool,
     counters: LocalCounters,
     searching: bool,
+    /// LIFO tasks run in a row (see `MAX_LIFO_STREAK`).
+    lifo_streak: u32,
     tick: u32,
     rng: u32,
     /// CPU time (ns) spent polling each class, for weighted queueing.
@@ -54,6 +60,8 @@ impl Slot {
                 runtime: shared.id,
                 index,
                 local,
+                shared: shared.clone(),
+                lifo: Lifo::new(),
             }),
             deferred: VecDeque::new(),
             stream_check,
@@ -64,6 +72,7 @@ impl Slot {
             resumed: VecDeque::new(),
             counters: LocalCounters::default(),
             searching: false,
+            lifo_streak: 0,
             tick: 0,
             rng: (0x9E37_79B9 ^ (index as u32).wrapping_mul(0x85EB_CA6B)) | 1,
             ran: [0; 2],
@@ -105,6 +114,7 @@ impl Slot {
             .publish(&self.shared.slots[self.index].counters);
         // Tasks still queued locally are dropped with the queues; shutdown drops their
         // futures through the registry.
+        drop(self.local.lifo.take());
         self.resumed.clear();
         self.deferred.clear();
     }
@@ -190,6 +200,11 @@ impl Slot {
                     return Some(t);
                 }
             }
+            if !global_first {
+                if let Some(t) = self.take_lifo(class) {
+                    return Some(t);
+                }
+            }
             let local = &self.local.local[class.index()];
             let t = if global_first {
                 self.take_global(class, false).or_else(|| local.pop())
@@ -197,6 +212,7 @@ impl Slot {
                 local.pop().or_else(|| self.take_global(class, true))
             };
             if t.is_some() {
+                self.lifo_streak = 0;
                 return t;
             }
             if class == Class::Stream && !self.classes.runs(Class::Batch) {
@@ -206,6 +222,26 @@ impl Slot {
                 }
             }
         }
+        None
+    }
+
+    /// The task in the LIFO slot if it is of queue class `class`, unless the slot ran
+    /// `MAX_LIFO_STREAK` of them in a row: then it goes to the back of the local queue
+    /// (where other slots can steal it too).
+    #[inline]
+    fn take_lifo(&mut self, class: Class) -> Option<Notified> {
+        if self.local.lifo.class(&self.shared) != Some(class) {
+            return None;
+        }
+        let t = self.local.lifo.take()?;
+        crate::yield_point::lifo_filled(false);
+        if self.lifo_streak < MAX_LIFO_STREAK {
+            self.lifo_streak += 1;
+            return Some(t);
+        }
+        let stream = t.header().class == Class::Stream;
+        self.local.local[class.index()].push(t);
+        self.shared.notify_work(Some(class), stream);
         None
     }
 
@@ -342,17 +378,14 @@ impl Slot {
             me.stream_busy.store(true, SeqCst);
         }
         // A Batch poll may last long: the reactor must not wait for this slot meanwhile.
+        // The driver counts it busy from `current`, published above.
         #[cfg(not(loom))]
-        let io = self.shared.io.get().filter(|_| class == Class::Batch);
-        #[cfg(not(loom))]
-        if let Some(io) = io {
-            io.batch_poll(self.index, true);
+        if publish.is_some() {
+            if let Some(io) = self.shared.io.get() {
+                io.batch_poll_starts();
+            }
         }
         let report = task.run(self.index, publish);
-        #[cfg(not(loom))]
-        if let Some(io) = io {
-            io.batch_poll(self.index, false);
-        }
         if class == Class::Stream {
             me.stream_busy.store(false, Release);
         }
@@ -407,6 +440,9 @@ impl Slot {
             return true;
         }
         if !self.resumed.is_empty() || !self.deferred.is_empty() {
+            return true;
+        }
+        if self.local.lifo.class(&self.shared).is_some() {
             return true;
         }
         for class in Class::ALL {

@@ -77,7 +77,8 @@ impl<T> JoinSet<T> {
 }
 
 impl<T: Send + 'static> JoinSet<T> {
-    /// Spawns a Batch task on the current runtime into the set.
+    /// Spawns a task on the current runtime into the set, in the class of the calling
+    /// task (see [`Handle::spawn`]).
     ///
     /// # Panics
     /// Outside a runtime (see [`Handle::current`]).
@@ -99,7 +100,8 @@ impl<T: Send + 'static> JoinSet<T> {
         self.insert(Handle::current().spawn_with(options, future))
     }
 
-    /// Spawns a Batch task on `handle`'s runtime into the set.
+    /// Spawns a task on `handle`'s runtime into the set, in the class of the calling
+    /// task (see [`Handle::spawn`]).
     pub fn spawn_on<F>(&mut self, future: F, handle: &Handle) -> TaskHandle
     where
         F: Future<Output = T> + Send + 'static,

@@ -169,8 +169,14 @@ impl Parking {
 
 /// What a task needs from the executor that runs it.
 pub(crate) trait Schedule: Send + Sync + Sized + 'static {
-    /// Pushes a runnable task to a run queue (after a wake, a yield or a cancel).
+    /// Pushes a runnable task to a run queue (after a wake or a cancel).
     fn schedule(&self, task: Notified);
+
+    /// Pushes a task that was woken during its own poll (it yielded) to a run queue,
+    /// behind the tasks already there.
+    fn yielded(&self, task: Notified) {
+        self.schedule(task);
+    }
 
     /// The parking lock of slot `slot`.
     fn parking(&self, slot: usize) -> &Mutex<Parking>;

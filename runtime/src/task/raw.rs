@@ -511,7 +511,7 @@ where
                 RunReport::Idle
             }
             ToIdle::Reschedule => {
-                cell.scheduler.schedule(Notified(raw));
+                cell.scheduler.yielded(Notified(raw));
                 RunReport::Rescheduled
             }
             ToIdle::Cancel => {
