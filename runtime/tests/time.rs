@@ -6,7 +6,8 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
 
 use futures::stream::{FuturesUnordered, StreamExt};
@@ -85,6 +86,117 @@ fn sleeps_complete_in_deadline_order() {
     // Deadline order, and insertion order among equal deadlines.
     assert_eq!(order, sorted);
     assert!(Instant::now() >= order.last().unwrap().0);
+}
+
+#[test]
+fn sub_millisecond_deadlines_complete_in_deadline_order() {
+    let rt = runtime();
+    let order = rt.block_on(in_task(async {
+        let mut rng = XorShift(0x2545_F491_4F6C_DD1D);
+        // As above, registered long before the first deadline; deadlines 10 µs apart
+        // within one millisecond, so both distinct sub-millisecond deadlines (which a
+        // millisecond-resolution driver would fire in one batch) and equal ones.
+        let base = Instant::now() + Duration::from_secs(1);
+        let mut sleeps = FuturesUnordered::new();
+        for id in 0..300usize {
+            let deadline = base + Duration::from_micros(10 * rng.below(100));
+            sleeps.push(async move {
+                sleep_until(deadline).await;
+                assert!(Instant::now() >= deadline, "a sleep completed early");
+                (deadline, id)
+            });
+        }
+        let mut order = Vec::new();
+        while let Some(done) = sleeps.next().await {
+            order.push(done);
+        }
+        order
+    }));
+    let mut sorted = order.clone();
+    sorted.sort();
+    assert_eq!(order, sorted);
+    let distinct: std::collections::BTreeSet<_> = order.iter().map(|&(d, _)| d).collect();
+    assert!(distinct.len() > 50 && distinct.len() < order.len());
+}
+
+/// Logs `id` into a shared log when woken, then wakes `inner`: the log shows the order
+/// in which the driver fired timers, whatever order the scheduler then runs tasks in.
+struct LogWake {
+    id: usize,
+    log: Arc<Mutex<Vec<usize>>>,
+    inner: Waker,
+}
+
+impl Wake for LogWake {
+    fn wake(self: Arc<Self>) {
+        self.log.lock().unwrap().push(self.id);
+        self.inner.wake_by_ref();
+    }
+}
+
+#[test]
+fn equal_sub_millisecond_deadlines_fire_in_scheduling_order() {
+    let rt = runtime();
+    let scheduled = Arc::new(Mutex::new(Vec::new()));
+    let fired = Arc::new(Mutex::new(Vec::new()));
+    let base = Instant::now() + Duration::from_secs(1);
+    // Three tasks per deadline, deadlines 50 µs apart and interleaved: tasks 0, 40 and
+    // 80 share the first deadline.
+    let deadline = move |id: usize| base + Duration::from_micros(50 * (id % 40) as u64);
+    let tasks: Vec<_> = (0..120usize)
+        .map(|id| {
+            let (scheduled, fired) = (scheduled.clone(), fired.clone());
+            rt.spawn(async move {
+                let deadline = deadline(id);
+                let mut sleep = Box::pin(sleep_until(deadline));
+                let mut first = true;
+                std::future::poll_fn(|cx| {
+                    let waker = Waker::from(Arc::new(LogWake {
+                        id,
+                        log: fired.clone(),
+                        inner: cx.waker().clone(),
+                    }));
+                    let mut cx = Context::from_waker(&waker);
+                    // The first poll schedules the timer; under the lock, so that the log
+                    // has the order in which the slots scheduled them.
+                    let _scheduling = std::mem::take(&mut first).then(|| {
+                        let mut log = scheduled.lock().unwrap();
+                        log.push(id);
+                        log
+                    });
+                    sleep.as_mut().poll(&mut cx)
+                })
+                .await;
+                assert!(Instant::now() >= deadline, "a sleep completed early");
+            })
+        })
+        .collect();
+    for task in tasks {
+        rt.block_on(task).unwrap();
+    }
+    let scheduled = scheduled.lock().unwrap().clone();
+    let mut expected: Vec<(Instant, usize, usize)> = scheduled
+        .iter()
+        .enumerate()
+        .map(|(rank, &id)| (deadline(id), rank, id))
+        .collect();
+    expected.sort();
+    let expected: Vec<usize> = expected.into_iter().map(|(_, _, id)| id).collect();
+    assert_eq!(*fired.lock().unwrap(), expected);
+}
+
+#[test]
+fn sub_millisecond_sleeps_never_return_early() {
+    let rt = runtime();
+    rt.block_on(in_task(async {
+        let mut rng = XorShift(7);
+        for _ in 0..200 {
+            let duration = Duration::from_micros(1 + rng.below(999));
+            let start = Instant::now();
+            sleep(duration).await;
+            assert!(start.elapsed() >= duration);
+        }
+    }));
 }
 
 #[test]

@@ -1,7 +1,9 @@
 //! The I/O and timer driver.
 //!
-//! Every runtime owns one driver thread. It blocks in [`mio::Poll::poll`] with a timeout
-//! equal to the earliest pending timer deadline, and after each wake-up it
+//! Every runtime owns one driver thread. It blocks in [`mio::Poll::poll`] until the
+//! earliest pending timer deadline (on Linux through a `timerfd` registered with the poll,
+//! for sub-millisecond resolution, see [`timerfd`]; elsewhere through the poll timeout,
+//! whole milliseconds), and after each wake-up it
 //!
 //! 1. turns the readiness events it received into readiness bits on the matching
 //!    registrations and collects the wakers of the tasks waiting for them
@@ -35,6 +37,8 @@ mod poll_evented;
 mod reactor;
 mod scheduled_io;
 mod timer;
+#[cfg(target_os = "linux")]
+mod timerfd;
 
 pub(crate) use poll_evented::PollEvented;
 pub(crate) use reactor::Registration;
@@ -60,6 +64,10 @@ pub(crate) const CONTEXT_MISSING: &str = "must be called from within a neptune r
 /// Token of the [`mio::Waker`] used to interrupt the driver thread. Registration tokens
 /// never take this value (see [`reactor`]).
 const WAKER_TOKEN: mio::Token = mio::Token(usize::MAX);
+
+/// Token of the driver thread's `timerfd` (Linux); like [`WAKER_TOKEN`], never a
+/// registration's token.
+const TIMER_TOKEN: mio::Token = mio::Token(usize::MAX - 1);
 
 /// Polls in a row with slots harvesting throughout before the driver thread leaves
 /// `epoll_wait` to them (see the module docs).
@@ -146,9 +154,33 @@ pub(crate) struct Driver {
     watch: Arc<Watch>,
     wakers: Vec<Waker>,
     inner: Weak<Inner>,
+    deadline_wait: DeadlineWait,
     /// Keeps the waker's file descriptor open after `Inner` is dropped: its last wake-up
     /// must still reach `poll`, and closing the descriptor would discard it.
     _waker: Arc<mio::Waker>,
+}
+
+/// How the driver thread's blocking poll returns at the next timer deadline.
+struct DeadlineWait {
+    /// Ends the poll at the deadline to the microsecond; `None` where the kernel would
+    /// not give one, and timers then have the poll timeout's millisecond resolution.
+    #[cfg(target_os = "linux")]
+    timer_fd: Option<timerfd::TimerFd>,
+}
+
+impl DeadlineWait {
+    /// The timeout of a blocking poll that must return by `deadline`: none with a timerfd
+    /// armed for it, whose event ends the poll.
+    fn timeout(&mut self, deadline: Option<Instant>) -> Option<std::time::Duration> {
+        let deadline = deadline?;
+        #[cfg(target_os = "linux")]
+        if let Some(timer_fd) = &mut self.timer_fd {
+            if timer_fd.arm(deadline) {
+                return None;
+            }
+        }
+        Some(deadline.saturating_duration_since(Instant::now()))
+    }
 }
 
 /// State shared by the driver thread and every [`Handle`].
@@ -207,6 +239,9 @@ impl Handle {
         let poll = mio::Poll::new()?;
         let registry = poll.registry().try_clone()?;
         let waker = Arc::new(mio::Waker::new(poll.registry(), WAKER_TOKEN)?);
+        // Not fatal: a runtime whose timers are late by up to a millisecond beats none.
+        #[cfg(target_os = "linux")]
+        let timer_fd = timerfd::TimerFd::new(poll.registry(), TIMER_TOKEN).ok();
         let watch = Arc::new(Watch {
             poller: Mutex::new(Poller {
                 poll,
@@ -233,6 +268,10 @@ impl Handle {
             watch,
             wakers: Vec::new(),
             inner: Arc::downgrade(&inner),
+            deadline_wait: DeadlineWait {
+                #[cfg(target_os = "linux")]
+                timer_fd,
+            },
             _waker: waker,
         };
         let thread = thread::Builder::new()
@@ -462,9 +501,7 @@ impl Driver {
                 self.wake_all();
                 continue;
             }
-            let timeout =
-                next_deadline.map(|deadline| deadline.saturating_duration_since(Instant::now()));
-            let usable = poller.poll(timeout);
+            let usable = poller.poll(self.deadline_wait.timeout(next_deadline));
             let Some(inner) = self.inner.upgrade() else {
                 return;
             };
@@ -569,6 +606,31 @@ mod tests {
         let thread = lock(&handle.inner.thread).take().unwrap();
         drop(handle);
         thread.join().unwrap();
+    }
+
+    #[test]
+    fn deadline_wait_falls_back_to_the_poll_timeout() {
+        let deadline = Instant::now() + std::time::Duration::from_secs(5);
+        let mut fallback = DeadlineWait {
+            #[cfg(target_os = "linux")]
+            timer_fd: None,
+        };
+        assert_eq!(fallback.timeout(None), None);
+        let timeout = fallback.timeout(Some(deadline)).unwrap();
+        assert!(timeout > std::time::Duration::from_secs(4));
+        #[cfg(target_os = "linux")]
+        {
+            let poll = mio::Poll::new().unwrap();
+            let mut fine = DeadlineWait {
+                timer_fd: Some(timerfd::TimerFd::new(poll.registry(), TIMER_TOKEN).unwrap()),
+            };
+            assert_eq!(
+                fine.timeout(Some(deadline)),
+                None,
+                "the timerfd ends the poll"
+            );
+            assert_eq!(fine.timeout(None), None);
+        }
     }
 
     #[test]

@@ -19,9 +19,13 @@ use super::{lock, shutdown_error, Handle};
 /// Bits of a token that hold the slab index; the rest hold the generation.
 const INDEX_BITS: u32 = if usize::BITS >= 64 { 32 } else { 24 };
 const INDEX_MASK: usize = (1 << INDEX_BITS) - 1;
-/// Number of generations. One less than the bits allow, so that no token is all ones,
-/// which is the driver's waker token.
+/// Number of generations. One less than the bits allow, so that no token has all ones
+/// in its generation bits, as the driver's own tokens (waker, timerfd) have.
 const GENERATIONS: usize = (usize::MAX >> INDEX_BITS) - 1;
+const _: () = assert!(
+    super::WAKER_TOKEN.0 >> INDEX_BITS >= GENERATIONS
+        && super::TIMER_TOKEN.0 >> INDEX_BITS >= GENERATIONS
+);
 
 fn token(index: usize, generation: usize) -> Token {
     Token(index | (generation << INDEX_BITS))
@@ -112,7 +116,7 @@ impl Reactor {
         let state = lock(&self.state);
         for event in events {
             let raw = event.token().0;
-            if raw == super::WAKER_TOKEN.0 {
+            if raw == super::WAKER_TOKEN.0 || raw == super::TIMER_TOKEN.0 {
                 continue;
             }
             let Some(io) = state.slab.get(raw & INDEX_MASK) else {
@@ -294,9 +298,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn tokens_never_collide_with_the_waker_token() {
+    fn tokens_never_collide_with_the_driver_tokens() {
         let max = token(INDEX_MASK, GENERATIONS - 1);
         assert_ne!(max, super::super::WAKER_TOKEN);
+        assert_ne!(max, super::super::TIMER_TOKEN);
         assert_eq!(max.0 & INDEX_MASK, INDEX_MASK);
         assert_eq!(max.0 >> INDEX_BITS, GENERATIONS - 1);
     }

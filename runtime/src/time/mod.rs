@@ -7,8 +7,10 @@
 //! deadlines, in the order they were scheduled. Dropping a timer future removes its entry,
 //! so timeouts that never fire leave nothing behind.
 //!
-//! Timers have the resolution of the driver's poll timeout (a millisecond on Linux) and
-//! never complete before their deadline.
+//! Timers never complete before their deadline. On Linux the driver thread waits for
+//! the next deadline through a `timerfd`, so a timer fires within microseconds of its
+//! deadline (plus the time its task waits for a slot); elsewhere, or where the kernel
+//! refuses a timerfd, timers have the resolution of the poll timeout, a millisecond.
 //!
 //! All constructors capture the runtime of the calling thread and panic outside one.
 //! After the runtime shuts down, every timer completes immediately so that no task waits
