@@ -280,6 +280,15 @@ impl Handle {
                 // A timer or socket that wakes Stream work must not wait for a busy
                 // slot's slice to end. Best effort: without it, wakes are only later.
                 let _ = crate::time_slice::set_time_slice(crate::time_slice::SHORT_SLICE);
+                // Its waits end at timer deadlines: the default 50 µs of timer slack
+                // (which the kernel may add to a dormant wait's timeout) would be most of
+                // a sub-millisecond sleep's lateness. Best effort too.
+                #[cfg(target_os = "linux")]
+                // SAFETY: PR_SET_TIMERSLACK takes a plain integer (nanoseconds) and only
+                // changes the calling thread's slack.
+                unsafe {
+                    libc::prctl(libc::PR_SET_TIMERSLACK, 1 as libc::c_ulong);
+                }
                 driver.run()
             })?;
         *lock(&inner.thread) = Some(thread);
