@@ -417,3 +417,205 @@ fn invalid_utf8_in_a_csv_field_names_the_field() {
     assert_eq!((bad.line, bad.field.as_deref()), (3, Some("item")));
     assert!(bad.message.contains("invalid UTF-8"), "{}", bad.message);
 }
+
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+struct Padded {
+    id: u64,
+    pad: String,
+}
+
+fn padded(id: u64) -> Padded {
+    Padded {
+        id,
+        pad: format!("{id:>96}"),
+    }
+}
+
+/// Files larger than a chunk each way (the writers hand 256 KiB at a time to the
+/// blocking pool, the readers read 1 MiB or 4096 records at a time) come back whole
+/// and in order.
+#[test]
+fn files_of_many_chunks_are_saved_and_read_in_order() {
+    const N: u64 = 30_000;
+    let dir = TempDir::new("chunks");
+    let ds = ctx().range(0..N, 2).map(padded);
+    let expected: Vec<Padded> = (0..N).map(padded).collect();
+
+    let json_dir = dir.path().join("json");
+    let saved = ds.save_json_lines(&json_dir).unwrap();
+    assert_eq!(saved.records, N);
+    let size = std::fs::metadata(&saved.files[0]).unwrap().len();
+    assert!(
+        size > 1 << 20,
+        "a part of {size} bytes is not several chunks"
+    );
+    let back = ctx().read(&json_dir).json_lines::<Padded>().unwrap();
+    assert_eq!(back.collect().unwrap().value, expected);
+
+    let csv_dir = dir.path().join("csv");
+    ds.save_csv(&csv_dir).unwrap();
+    let text = std::fs::read_to_string(csv_dir.join("part-00001.csv")).unwrap();
+    assert_eq!(
+        text.matches("id,pad").count(),
+        1,
+        "one header line per file"
+    );
+    let back = ctx().read(&csv_dir).csv::<Padded>().unwrap();
+    assert_eq!(back.collect().unwrap().value, expected);
+}
+
+/// A bad record several chunks into a file is reported at its own line, after every
+/// good record before it.
+#[test]
+fn a_bad_record_after_many_chunks_is_reported_at_its_line() {
+    let dir = TempDir::new("late-bad");
+    let path = dir.path().join("late.jsonl");
+    let mut text = String::new();
+    for id in 0..20_000u64 {
+        text.push_str(&serde_json::to_string(&padded(id)).unwrap());
+        text.push('\n');
+        if id == 15_000 {
+            text.push_str("{\"id\": \"fifteen thousand\", \"pad\": \"\"}\n");
+        }
+    }
+    std::fs::write(&path, text).unwrap();
+    let err = ctx()
+        .read(&path)
+        .json_lines::<Padded>()
+        .unwrap()
+        .count()
+        .unwrap_err();
+    let bad = bad_record(err);
+    assert_eq!((bad.line, bad.field.as_deref()), (15_002, Some("id")));
+
+    let n = ctx()
+        .read(&path)
+        .skip_bad_records()
+        .json_lines::<Padded>()
+        .unwrap()
+        .count()
+        .unwrap();
+    assert_eq!((*n, n.stats.skipped_bad_records), (20_000, 1));
+}
+
+/// The bytes this process's threads named `prefix…` have read and written so far
+/// (`rchar` and `wchar` of Linux's per-thread I/O accounting), by thread id and
+/// name.
+#[cfg(target_os = "linux")]
+fn thread_io(prefix: &str) -> std::collections::HashMap<String, (String, u64, u64)> {
+    let mut threads = std::collections::HashMap::new();
+    for entry in std::fs::read_dir("/proc/self/task").unwrap() {
+        let dir = entry.unwrap().path();
+        let (Ok(name), Ok(io)) = (
+            std::fs::read_to_string(dir.join("comm")),
+            std::fs::read_to_string(dir.join("io")),
+        ) else {
+            continue; // The thread exited meanwhile.
+        };
+        let name = name.trim_end().to_owned();
+        if !name.starts_with(prefix) {
+            continue;
+        }
+        let field = |key: &str| {
+            io.lines()
+                .find_map(|l| l.strip_prefix(key))
+                .map(|v| v.trim().parse::<u64>().unwrap())
+                .unwrap()
+        };
+        let tid = dir.file_name().unwrap().to_string_lossy().into_owned();
+        threads.insert(tid, (name, field("rchar:"), field("wchar:")));
+    }
+    threads
+}
+
+/// What the slot threads and the blocking threads of executor 0 of a context whose
+/// threads are named `prefix` read and wrote between two [`thread_io`] snapshots:
+/// `[slots, pool]`, each `(read, written)`.
+#[cfg(target_os = "linux")]
+fn io_by_role(
+    prefix: &str,
+    before: &std::collections::HashMap<String, (String, u64, u64)>,
+    after: &std::collections::HashMap<String, (String, u64, u64)>,
+) -> [(u64, u64); 2] {
+    let mut totals = [(0, 0); 2];
+    for (tid, (name, read, written)) in after {
+        let (read0, written0) = before.get(tid).map_or((0, 0), |t| (t.1, t.2));
+        // Thread names are cut at 15 bytes: `PREFIX-e0-N` and `PREFIX-e0-blocking`.
+        let role = &name[prefix.len()..];
+        let i = if role.chars().all(|c| c.is_ascii_digit()) {
+            0
+        } else if role.starts_with("bl") {
+            1
+        } else {
+            continue;
+        };
+        totals[i].0 += read - read0;
+        totals[i].1 += written - written0;
+    }
+    totals
+}
+
+/// A save's writes and a read's reads happen on the executor's blocking threads, not
+/// on its slots: measured by the kernel's count of the bytes each thread read and
+/// wrote.
+#[cfg(target_os = "linux")]
+#[test]
+fn file_io_runs_on_the_blocking_pool_not_on_slots() {
+    if std::fs::read_to_string("/proc/thread-self/io").is_err() {
+        eprintln!("skipped: no per-thread I/O accounting in /proc");
+        return;
+    }
+    const N: u64 = 20_000;
+    const PREFIX: &str = "offslot-e0-";
+    let ctx = neptune_dataflow::Context::builder()
+        .thread_name("offslot")
+        .executors(1)
+        .slots_per_executor(2)
+        .build()
+        .unwrap();
+    let dir = TempDir::new("offslot");
+    let out = dir.path().join("out");
+
+    let before = thread_io(PREFIX);
+    let saved = ctx
+        .range(0..N, 2)
+        .map(padded)
+        .save_json_lines(&out)
+        .unwrap();
+    let after = thread_io(PREFIX);
+    let bytes: u64 = saved
+        .files
+        .iter()
+        .map(|f| std::fs::metadata(f).unwrap().len())
+        .sum();
+    assert!(bytes > 2 << 20, "only {bytes} bytes written");
+    let [(_, slots_wrote), (_, pool_wrote)] = io_by_role(PREFIX, &before, &after);
+    assert!(
+        slots_wrote < bytes / 8,
+        "the slots wrote {slots_wrote} bytes of a {bytes}-byte save"
+    );
+    // And the count works: the bytes were written by someone.
+    assert!(
+        pool_wrote >= bytes,
+        "the blocking threads wrote {pool_wrote} of the {bytes} bytes saved"
+    );
+
+    let before = thread_io(PREFIX);
+    let n = ctx
+        .read(&out)
+        .json_lines::<Padded>()
+        .unwrap()
+        .count()
+        .unwrap();
+    let after = thread_io(PREFIX);
+    assert_eq!(*n, N);
+    let [(slots_read, _), (pool_read, _)] = io_by_role(PREFIX, &before, &after);
+    assert!(
+        slots_read < bytes / 8,
+        "the slots read {slots_read} bytes of {bytes} bytes of files"
+    );
+    assert!(
+        pool_read >= bytes,
+        "the blocking threads read {pool_read} of the {bytes} bytes of the files"
+    );
+}

@@ -5,14 +5,14 @@
 
 use std::collections::HashSet;
 use std::io;
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures::channel::oneshot;
 use futures::future::Either;
 use futures::io::{AsyncReadExt, AsyncWriteExt};
-use neptune_runtime::net::{TcpListener, TcpStream, UdpSocket};
+use neptune_runtime::net::{lookup_host, TcpListener, TcpStream, UdpSocket};
 use neptune_runtime::time::{sleep, timeout};
 use neptune_runtime::{spawn, Builder, Runtime};
 
@@ -307,4 +307,188 @@ fn sockets_from_std() {
 #[should_panic(expected = "must be called from within a neptune runtime")]
 fn socket_outside_runtime_panics() {
     let _ = UdpSocket::from_std(std::net::UdpSocket::bind("127.0.0.1:0").unwrap());
+}
+
+#[test]
+fn connect_and_bind_by_host_name() {
+    let rt = runtime();
+    rt.block_on(async {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        // Every form of a host name; "localhost" may also resolve to ::1, where nothing
+        // listens, and then the next address is tried.
+        let by_string = bounded(TcpStream::connect(format!("localhost:{port}")))
+            .await
+            .unwrap();
+        let by_pair = bounded(TcpStream::connect(("localhost", port)))
+            .await
+            .unwrap();
+        let by_owned_pair = bounded(TcpStream::connect((String::from("localhost"), port)))
+            .await
+            .unwrap();
+        for stream in [by_string, by_pair, by_owned_pair] {
+            assert_eq!(stream.peer_addr().unwrap(), listener.local_addr().unwrap());
+            let (accepted, _) = bounded(listener.accept()).await.unwrap();
+            assert_eq!(accepted.peer_addr().unwrap(), stream.local_addr().unwrap());
+        }
+
+        let by_name = bounded(TcpListener::bind("localhost:0")).await.unwrap();
+        assert!(by_name.local_addr().unwrap().ip().is_loopback());
+
+        // UDP: bound, and sent to, by name (the first address of the name both times).
+        let server = bounded(UdpSocket::bind(("localhost", 0))).await.unwrap();
+        let server_addr = server.local_addr().unwrap();
+        assert!(server_addr.ip().is_loopback());
+        let client = UdpSocket::bind((server_addr.ip(), 0)).await.unwrap();
+        let target = format!("localhost:{}", server_addr.port());
+        bounded(client.send_to(b"by name", &target)).await.unwrap();
+        let mut buf = [0u8; 16];
+        let (n, from) = bounded(server.recv_from(&mut buf)).await.unwrap();
+        assert_eq!(
+            (&buf[..n], from),
+            (&b"by name"[..], client.local_addr().unwrap())
+        );
+
+        let looked_up: Vec<SocketAddr> = lookup_host(("localhost", 7)).await.unwrap().collect();
+        assert!(!looked_up.is_empty());
+        assert!(looked_up
+            .iter()
+            .all(|a| a.ip().is_loopback() && a.port() == 7));
+    });
+}
+
+#[test]
+fn literal_addresses_in_every_form() {
+    let rt = runtime();
+    rt.block_on(async {
+        let v4 = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await.unwrap();
+        let addr = v4.local_addr().unwrap();
+        let SocketAddr::V4(addr_v4) = addr else {
+            panic!("{addr} is not IPv4")
+        };
+        let streams = [
+            TcpStream::connect(addr).await.unwrap(),
+            TcpStream::connect(addr_v4).await.unwrap(),
+            TcpStream::connect((addr.ip(), addr.port())).await.unwrap(),
+            TcpStream::connect(addr.to_string()).await.unwrap(),
+            TcpStream::connect(&addr.to_string()).await.unwrap(),
+            TcpStream::connect(("127.0.0.1", addr.port()))
+                .await
+                .unwrap(),
+        ];
+        for stream in &streams {
+            assert_eq!(stream.peer_addr().unwrap(), addr);
+        }
+
+        // A list is tried in order: 192.0.2.1 (TEST-NET-1) is no local address, so
+        // binding to it fails and the next one is used.
+        let unbindable = SocketAddr::from(([192, 0, 2, 1], 0));
+        let loopback = SocketAddr::from(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0));
+        let udp = UdpSocket::bind(&[unbindable, loopback][..]).await.unwrap();
+        assert_eq!(udp.local_addr().unwrap().ip(), loopback.ip());
+        let err = UdpSocket::bind(&[unbindable][..]).await.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::AddrNotAvailable);
+        let err = UdpSocket::bind(&[][..]).await.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
+    });
+}
+
+#[test]
+fn a_name_that_does_not_resolve_is_a_clear_error() {
+    let rt = runtime();
+    rt.block_on(async {
+        // `.invalid` is reserved (RFC 2606): no such name ever resolves.
+        let err = bounded(TcpStream::connect("no-such-host.invalid:80"))
+            .await
+            .unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.starts_with("could not resolve no-such-host.invalid:80: "),
+            "{text}"
+        );
+        let err = bounded(UdpSocket::bind(("no-such-host.invalid", 0)))
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("no-such-host.invalid:0"), "{err}");
+
+        // Not HOST:PORT at all: refused as it is, and says what was expected.
+        for bad in ["localhost", "localhost:http", "127.0.0.1:99999"] {
+            let err = TcpListener::bind(bad).await.unwrap_err();
+            assert_eq!(err.kind(), io::ErrorKind::InvalidInput, "{bad}");
+            assert!(err.to_string().contains("HOST:PORT"), "{bad}: {err}");
+        }
+    });
+}
+
+/// The lookup of a host name waits for a blocking thread: with the runtime's only one
+/// held by another job, a connection by name cannot finish (it would, were the name
+/// looked up on the slot), while one to a literal address does.
+#[test]
+fn host_names_are_looked_up_on_the_blocking_pool() {
+    let rt = Builder::new()
+        .slots(1)
+        .max_blocking_threads(1)
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+
+        let (started_tx, started) = std::sync::mpsc::channel::<()>();
+        let (release, gate) = std::sync::mpsc::channel::<()>();
+        let holder = rt.handle().spawn_blocking(move || {
+            let _ = started_tx.send(());
+            let _ = gate.recv();
+        });
+        started
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the blocking job never started");
+
+        let by_name = spawn(TcpStream::connect(("localhost", addr.port())));
+        let literal = spawn(TcpStream::connect(addr));
+        // Not looked up: connected although the pool is busy.
+        bounded(literal).await.unwrap().unwrap();
+        sleep(Duration::from_millis(300)).await;
+        assert!(
+            !by_name.is_finished(),
+            "the name was looked up although no blocking thread was free"
+        );
+
+        release.send(()).unwrap();
+        bounded(holder).await.unwrap();
+        let stream = bounded(by_name).await.unwrap().unwrap();
+        assert_eq!(stream.peer_addr().unwrap(), addr);
+    });
+}
+
+/// A socket used from a thread outside any runtime still looks names up without
+/// blocking that thread's executor (on a thread of its own).
+#[test]
+fn a_socket_used_outside_the_runtime_resolves_names() {
+    let rt = runtime();
+    let (server, client) = rt.block_on(async {
+        let server = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let client = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        (server, client)
+    });
+    let port = server.local_addr().unwrap().port();
+    let sent = std::thread::spawn(move || {
+        futures::executor::block_on(client.send_to(b"away", ("localhost", port)))
+    })
+    .join()
+    .unwrap();
+    // "localhost" may resolve to ::1 first, which an IPv4 socket cannot reach.
+    if let Err(e) = sent {
+        assert_ne!(
+            e.kind(),
+            io::ErrorKind::Other,
+            "the lookup itself failed: {e}"
+        );
+        return;
+    }
+    rt.block_on(async {
+        let mut buf = [0u8; 8];
+        let (n, _) = bounded(server.recv_from(&mut buf)).await.unwrap();
+        assert_eq!(&buf[..n], b"away");
+    });
 }

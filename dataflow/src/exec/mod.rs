@@ -1,6 +1,7 @@
 //! Execution: the per-task environment, the yield points, the operator registry, the
 //! task harness and the job driver that turns a plan into stages and tasks.
 
+pub(crate) mod blocking;
 mod control;
 mod env;
 pub(crate) mod harness;

@@ -16,14 +16,18 @@
 //! The cargo feature `no-yield-points` compiles them out, to measure what they cost;
 //! tasks then cannot be paused before they finish their partition.
 
-use crate::error::Result;
+use crate::error::{DataflowError, Result};
+use crate::exec::blocking::blocking;
 use crate::exec::TaskCounters;
 use crate::plan::Item;
+use futures::future::BoxFuture;
 use futures::Stream;
 #[cfg(not(feature = "no-yield-points"))]
 use neptune_runtime::PreemptionPoint;
 #[cfg(not(feature = "no-yield-points"))]
 use std::future::Future;
+use std::io;
+use std::path::Path;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
@@ -61,6 +65,57 @@ impl YieldPoint {
     }
 }
 
+/// What a source stream counts per record: the records it produced (added to the
+/// task's records in when it is dropped), and the record at which an injected fault
+/// hits.
+struct Tally {
+    produced: u64,
+    counters: Option<Arc<TaskCounters>>,
+    /// The record count at which an injected fault hits (`u64::MAX`: none): one
+    /// comparison per record instead of a look at the counters.
+    trip_at: u64,
+}
+
+impl Tally {
+    fn new(counters: Option<Arc<TaskCounters>>) -> Tally {
+        Tally {
+            produced: 0,
+            trip_at: counters
+                .as_ref()
+                .and_then(|c| c.trip.as_ref())
+                .map_or(u64::MAX, |t| t.after_records()),
+            counters,
+        }
+    }
+
+    /// Counts `next` on its way out of the stream.
+    #[inline]
+    fn item<T>(&mut self, next: Option<Result<T>>) -> Option<Item<T>> {
+        match next {
+            Some(Ok(record)) => {
+                self.produced += 1;
+                if self.produced == self.trip_at {
+                    let trip = self.counters.as_ref().and_then(|c| c.trip.as_ref());
+                    if let Some(e) = trip.and_then(|t| t.records()) {
+                        return Some(Err(Box::new(e)));
+                    }
+                }
+                Some(Ok(record))
+            }
+            Some(Err(e)) => Some(Err(Box::new(e))),
+            None => None,
+        }
+    }
+}
+
+impl Drop for Tally {
+    fn drop(&mut self) {
+        if let Some(c) = &self.counters {
+            c.add_records_in(self.produced);
+        }
+    }
+}
+
 /// A stream over an iterator of results with a yield point before every item: how
 /// sources and shuffle reads enter records into a pipeline.
 ///
@@ -69,11 +124,7 @@ impl YieldPoint {
 pub(crate) struct IterStream<I> {
     iter: I,
     point: YieldPoint,
-    produced: u64,
-    counters: Option<Arc<TaskCounters>>,
-    /// The record count at which an injected fault hits (`u64::MAX`: none): one
-    /// comparison per record instead of a look at the counters.
-    trip_at: u64,
+    tally: Tally,
 }
 
 // The iterator is never pinned (it is only used through `&mut`), so the stream is
@@ -86,9 +137,7 @@ impl<I> IterStream<I> {
         IterStream {
             iter,
             point: YieldPoint::default(),
-            produced: 0,
-            counters: None,
-            trip_at: u64::MAX,
+            tally: Tally::new(None),
         }
     }
 
@@ -97,12 +146,7 @@ impl<I> IterStream<I> {
         IterStream {
             iter,
             point: YieldPoint::default(),
-            produced: 0,
-            trip_at: counters
-                .trip
-                .as_ref()
-                .map_or(u64::MAX, |t| t.after_records()),
-            counters: Some(counters),
+            tally: Tally::new(Some(counters)),
         }
     }
 }
@@ -114,27 +158,165 @@ impl<T, I: Iterator<Item = Result<T>>> Stream for IterStream<I> {
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Item<T>>> {
         let this = self.get_mut();
         ready!(this.point.poll(cx));
-        Poll::Ready(match this.iter.next() {
-            Some(Ok(record)) => {
-                this.produced += 1;
-                if this.produced == this.trip_at {
-                    let trip = this.counters.as_ref().and_then(|c| c.trip.as_ref());
-                    if let Some(e) = trip.and_then(|t| t.records()) {
-                        return Poll::Ready(Some(Err(Box::new(e))));
-                    }
-                }
-                Some(Ok(record))
-            }
-            Some(Err(e)) => Some(Err(Box::new(e))),
-            None => None,
-        })
+        Poll::Ready(this.tally.item(this.iter.next()))
     }
 }
 
-impl<I> Drop for IterStream<I> {
-    fn drop(&mut self) {
-        if let Some(c) = &self.counters {
-            c.add_records_in(self.produced);
+/// An iterator whose `next` blocks (it reads a file), telling how far it has read.
+pub(crate) trait BytesRead {
+    /// Bytes of input consumed so far.
+    fn bytes_read(&self) -> u64;
+}
+
+/// The most records one trip to the blocking pool reads.
+const CHUNK_RECORDS: usize = 4096;
+/// The input bytes after which a trip to the blocking pool ends (it ends with a whole
+/// record, so it may read a little more).
+const CHUNK_BYTES: u64 = 1 << 20;
+
+/// What one trip to the blocking pool brings back.
+struct Chunk<I: Iterator> {
+    iter: I,
+    items: Vec<I::Item>,
+    /// The iterator returned `None`.
+    ended: bool,
+}
+
+/// Runs `iter` on this (blocking) thread for up to [`CHUNK_RECORDS`] records or
+/// [`CHUNK_BYTES`] of input, or up to an error, which may end the input: nothing past
+/// it is read before the task asks for it.
+fn read_chunk<T, I: Iterator<Item = Result<T>> + BytesRead>(mut iter: I) -> Chunk<I> {
+    let start = iter.bytes_read();
+    let mut items = Vec::new();
+    loop {
+        match iter.next() {
+            None => {
+                return Chunk {
+                    iter,
+                    items,
+                    ended: true,
+                }
+            }
+            Some(item) => {
+                let failed = item.is_err();
+                items.push(item);
+                if failed
+                    || items.len() >= CHUNK_RECORDS
+                    || iter.bytes_read().saturating_sub(start) >= CHUNK_BYTES
+                {
+                    return Chunk {
+                        iter,
+                        items,
+                        ended: false,
+                    };
+                }
+            }
+        }
+    }
+}
+
+/// Where a [`BlockingIterStream`]'s iterator is.
+enum Fetch<I: Iterator> {
+    /// Here, waiting for the task to want more.
+    Idle(I),
+    /// On the blocking pool, reading the next chunk.
+    Reading(BoxFuture<'static, io::Result<Chunk<I>>>),
+    /// Done.
+    Ended,
+}
+
+/// A source stream, like [`IterStream`] (a yield point before every record, records
+/// counted), over an iterator that blocks: a file reader. The iterator runs on the
+/// runtime's blocking pool a chunk of records at a time ([`CHUNK_RECORDS`] or
+/// [`CHUNK_BYTES`] of input, whichever comes first), and the task hands the records of
+/// a chunk on, one per yield point, while the pool reads the next chunk. So the slot
+/// never waits on the disk, a pool thread is taken once per chunk rather than per
+/// record, and at most two chunks are in memory.
+///
+/// The records come out in the iterator's order, errors included, each where the
+/// iterator produced it. The iterator's own work (parsing a record) happens on the
+/// pool with its reading; what the task does with each record stays on the slot, where
+/// a pause stops it within one record.
+pub(crate) struct BlockingIterStream<I: Iterator> {
+    /// The file read, for the error of a runtime that shut down under it.
+    path: Arc<Path>,
+    ready: std::vec::IntoIter<I::Item>,
+    fetch: Fetch<I>,
+    point: YieldPoint,
+    tally: Tally,
+}
+
+// The iterator is never pinned (it moves to the blocking pool and back by value).
+impl<I: Iterator> Unpin for BlockingIterStream<I> {}
+
+impl<T, I> BlockingIterStream<I>
+where
+    T: Send + 'static,
+    I: Iterator<Item = Result<T>> + BytesRead + Send + 'static,
+{
+    /// A stream over `iter`, which reads `path`, counting its records as the task's
+    /// records in. Nothing is read until the stream is first polled.
+    pub(crate) fn counted(
+        iter: I,
+        path: Arc<Path>,
+        counters: Arc<TaskCounters>,
+    ) -> BlockingIterStream<I> {
+        BlockingIterStream {
+            path,
+            ready: Vec::new().into_iter(),
+            fetch: Fetch::Idle(iter),
+            point: YieldPoint::default(),
+            tally: Tally::new(Some(counters)),
+        }
+    }
+
+    fn read(iter: I) -> Fetch<I> {
+        Fetch::Reading(blocking(move || read_chunk(iter)))
+    }
+}
+
+impl<T, I> Stream for BlockingIterStream<I>
+where
+    T: Send + 'static,
+    I: Iterator<Item = Result<T>> + BytesRead + Send + 'static,
+{
+    type Item = Item<T>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Item<T>>> {
+        let this = self.get_mut();
+        ready!(this.point.poll(cx));
+        loop {
+            if let Some(item) = this.ready.next() {
+                return Poll::Ready(this.tally.item(Some(item)));
+            }
+            match std::mem::replace(&mut this.fetch, Fetch::Ended) {
+                Fetch::Idle(iter) => this.fetch = Self::read(iter),
+                Fetch::Reading(mut chunk) => match chunk.as_mut().poll(cx) {
+                    Poll::Pending => {
+                        this.fetch = Fetch::Reading(chunk);
+                        return Poll::Pending;
+                    }
+                    Poll::Ready(Ok(chunk)) => {
+                        // Read ahead while the task works through this chunk, unless
+                        // the input ended or an error (which may end the task) did.
+                        let more = matches!(chunk.items.last(), Some(Ok(_)));
+                        this.fetch = match (chunk.ended, more) {
+                            (true, _) => Fetch::Ended,
+                            (false, true) => Self::read(chunk.iter),
+                            (false, false) => Fetch::Idle(chunk.iter),
+                        };
+                        this.ready = chunk.items.into_iter();
+                    }
+                    Poll::Ready(Err(source)) => {
+                        let e = DataflowError::Io {
+                            path: this.path.to_path_buf(),
+                            source,
+                        };
+                        return Poll::Ready(this.tally.item(Some(Err(e))));
+                    }
+                },
+                Fetch::Ended => return Poll::Ready(this.tally.item(None)),
+            }
         }
     }
 }

@@ -2,6 +2,7 @@
 
 use super::file::{FormatName, RecordFormat};
 use crate::error::{BadRecord, DataflowError, Format, Result};
+use crate::exec::yielding::BytesRead;
 use crate::exec::TaskCounters;
 use csv::{ErrorKind, StringRecord};
 use serde::de::DeserializeOwned;
@@ -37,11 +38,17 @@ impl<T: DeserializeOwned + Send + 'static> RecordFormat<T> for CsvFormat<T> {
     }
 }
 
-/// The records of one CSV file.
+/// The records of one CSV file, which is opened (and its header line read) when the
+/// first record is asked for: on the blocking pool, as the rest of the reading.
 pub(crate) struct CsvRecords<T> {
     path: Arc<Path>,
-    /// `None` once the file is exhausted or failed.
+    delimiter: u8,
+    /// Whether the file was opened (or failed to open) yet.
+    opened: bool,
+    /// `None` before the file is opened, and once it is exhausted or failed.
     reader: Option<csv::Reader<BufReader<File>>>,
+    /// Bytes of the file parsed so far.
+    read: u64,
     /// An error to report before anything else (the file could not be opened, or its
     /// header line could not be read).
     failed: Option<DataflowError>,
@@ -62,37 +69,46 @@ enum Failure {
 
 impl<T: DeserializeOwned> CsvRecords<T> {
     fn open(path: Arc<Path>, delimiter: u8, skip: bool, counters: Arc<TaskCounters>) -> Self {
-        let mut this = CsvRecords {
+        CsvRecords {
             path,
+            delimiter,
+            opened: false,
             reader: None,
+            read: 0,
             failed: None,
             headers: StringRecord::new(),
             record: StringRecord::new(),
             skip,
             counters,
             _record: PhantomData,
-        };
-        match File::open(&this.path) {
+        }
+    }
+
+    /// Opens the file and reads its header line; a failure is kept in `failed`.
+    fn start(&mut self) {
+        self.opened = true;
+        match File::open(&self.path) {
             Err(source) => {
-                this.failed = Some(DataflowError::Io {
-                    path: this.path.to_path_buf(),
+                self.failed = Some(DataflowError::Io {
+                    path: self.path.to_path_buf(),
                     source,
                 })
             }
             Ok(file) => {
                 let mut reader = csv::ReaderBuilder::new()
-                    .delimiter(delimiter)
+                    .delimiter(self.delimiter)
                     .has_headers(true)
                     .from_reader(BufReader::with_capacity(1 << 16, file));
                 match reader.headers() {
                     Ok(h) => {
-                        this.headers = h.clone();
-                        this.reader = Some(reader);
+                        self.headers = h.clone();
+                        self.read = reader.position().byte();
+                        self.reader = Some(reader);
                     }
                     // A header that cannot be read makes every record unreadable: it
                     // fails the job even when bad records are skipped.
                     Err(e) => {
-                        this.failed = Some(match this.failure(e) {
+                        self.failed = Some(match self.failure(e) {
                             Failure::Record(bad) => bad.into(),
                             Failure::File(e) => e,
                         })
@@ -100,7 +116,6 @@ impl<T: DeserializeOwned> CsvRecords<T> {
                 }
             }
         }
-        this
     }
 
     fn bad(&self, line: Option<u64>, field: Option<String>, message: String) -> BadRecord {
@@ -155,12 +170,17 @@ impl<T: DeserializeOwned> Iterator for CsvRecords<T> {
     type Item = Result<T>;
 
     fn next(&mut self) -> Option<Result<T>> {
+        if !self.opened {
+            self.start();
+        }
         if let Some(e) = self.failed.take() {
             return Some(Err(e));
         }
         loop {
             let reader = self.reader.as_mut()?;
-            let failure = match reader.read_record(&mut self.record) {
+            let outcome = reader.read_record(&mut self.record);
+            self.read = reader.position().byte();
+            let failure = match outcome {
                 Ok(false) => {
                     self.reader = None;
                     return None;
@@ -183,6 +203,12 @@ impl<T: DeserializeOwned> Iterator for CsvRecords<T> {
                 }
             }
         }
+    }
+}
+
+impl<T> BytesRead for CsvRecords<T> {
+    fn bytes_read(&self) -> u64 {
+        self.read
     }
 }
 

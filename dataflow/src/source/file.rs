@@ -6,7 +6,7 @@ use super::json::JsonFormat;
 use crate::context::ContextInner;
 use crate::dataset::Dataset;
 use crate::error::{DataflowError, Result};
-use crate::exec::yielding::IterStream;
+use crate::exec::yielding::{BlockingIterStream, BytesRead};
 use crate::exec::{TaskCounters, TaskEnv};
 use crate::plan::{AnyNode, Dep, Node, NodeId, NodeRef, Records, ShuffleId};
 use futures::StreamExt;
@@ -22,10 +22,14 @@ pub(crate) trait FormatName: Send + Sync + 'static {
 
 /// How records of one format are read from one file.
 pub(crate) trait RecordFormat<T>: FormatName {
-    type Records: Iterator<Item = Result<T>> + Send + 'static;
+    /// The records; iterating reads the file, so it runs on the blocking pool (see
+    /// [`BlockingIterStream`]).
+    type Records: Iterator<Item = Result<T>> + BytesRead + Send + 'static;
 
-    /// Opens `path`. Errors (opening included) come out of the iterator; bad records
-    /// are counted in `counters` and skipped when `skip` is set, else they end it.
+    /// The records of `path`, which is opened when the first one is asked for (on the
+    /// blocking pool, then, not here on the slot). Errors (opening included) come out
+    /// of the iterator; bad records are counted in `counters` and skipped when `skip`
+    /// is set, else they end it.
     fn open(&self, path: Arc<Path>, skip: bool, counters: Arc<TaskCounters>) -> Self::Records;
 }
 
@@ -188,10 +192,13 @@ impl<R: FormatName> AnyNode for FileNode<R> {
 }
 
 impl<T: Send + 'static, R: RecordFormat<T>> Node<T> for FileNode<R> {
+    /// The file is read and parsed on the blocking pool, a chunk at a time; the task
+    /// hands the records on, one per yield point.
     fn compute(&self, part: usize, env: &TaskEnv) -> Records<T> {
+        let path = self.files[part].clone();
         let records = self
             .format
-            .open(self.files[part].clone(), self.skip, env.counters.clone());
-        IterStream::counted(records, env.counters.clone()).boxed()
+            .open(path.clone(), self.skip, env.counters.clone());
+        BlockingIterStream::counted(records, path, env.counters.clone()).boxed()
     }
 }

@@ -3,6 +3,7 @@
 use super::csv::missing_field;
 use super::file::{FormatName, RecordFormat};
 use crate::error::{BadRecord, DataflowError, Format, Result};
+use crate::exec::yielding::BytesRead;
 use crate::exec::TaskCounters;
 use serde::de::DeserializeOwned;
 use std::fs::File;
@@ -27,21 +28,13 @@ impl<T: DeserializeOwned + Send + 'static> RecordFormat<T> for JsonFormat<T> {
     type Records = JsonRecords<T>;
 
     fn open(&self, path: Arc<Path>, skip: bool, counters: Arc<TaskCounters>) -> JsonRecords<T> {
-        let (reader, failed) = match File::open(&path) {
-            Ok(f) => (Some(BufReader::with_capacity(1 << 16, f)), None),
-            Err(source) => (
-                None,
-                Some(DataflowError::Io {
-                    path: path.to_path_buf(),
-                    source,
-                }),
-            ),
-        };
         JsonRecords {
             path,
-            reader,
-            failed,
+            opened: false,
+            reader: None,
+            failed: None,
             line: 0,
+            read: 0,
             buf: Vec::new(),
             skip,
             counters,
@@ -50,13 +43,19 @@ impl<T: DeserializeOwned + Send + 'static> RecordFormat<T> for JsonFormat<T> {
     }
 }
 
-/// The records of one JSON lines file.
+/// The records of one JSON lines file, which is opened when the first record is asked
+/// for: on the blocking pool, as the rest of the reading.
 pub(crate) struct JsonRecords<T> {
     path: Arc<Path>,
+    /// Whether the file was opened (or failed to open) yet.
+    opened: bool,
+    /// `None` before the file is opened, and once it is exhausted or failed.
     reader: Option<BufReader<File>>,
     failed: Option<DataflowError>,
     /// The line last read, counting from 1.
     line: u64,
+    /// Bytes of the file read so far.
+    read: u64,
     buf: Vec<u8>,
     skip: bool,
     counters: Arc<TaskCounters>,
@@ -64,6 +63,20 @@ pub(crate) struct JsonRecords<T> {
 }
 
 impl<T: DeserializeOwned> JsonRecords<T> {
+    /// Opens the file; a failure is kept in `failed`.
+    fn start(&mut self) {
+        self.opened = true;
+        match File::open(&self.path) {
+            Ok(f) => self.reader = Some(BufReader::with_capacity(1 << 16, f)),
+            Err(source) => {
+                self.failed = Some(DataflowError::Io {
+                    path: self.path.to_path_buf(),
+                    source,
+                })
+            }
+        }
+    }
+
     fn parse(&self, text: &[u8]) -> std::result::Result<T, BadRecord> {
         let mut de = serde_json::Deserializer::from_slice(text);
         let bad = |field: Option<String>, e: &serde_json::Error| {
@@ -128,6 +141,9 @@ impl<T: DeserializeOwned> Iterator for JsonRecords<T> {
     type Item = Result<T>;
 
     fn next(&mut self) -> Option<Result<T>> {
+        if !self.opened {
+            self.start();
+        }
         if let Some(e) = self.failed.take() {
             return Some(Err(e));
         }
@@ -139,7 +155,10 @@ impl<T: DeserializeOwned> Iterator for JsonRecords<T> {
                     self.reader = None;
                     return None;
                 }
-                Ok(_) => self.line += 1,
+                Ok(n) => {
+                    self.line += 1;
+                    self.read += n as u64;
+                }
                 Err(source) => {
                     self.reader = None;
                     return Some(Err(DataflowError::Io {
@@ -161,5 +180,11 @@ impl<T: DeserializeOwned> Iterator for JsonRecords<T> {
                 }
             }
         }
+    }
+}
+
+impl<T> BytesRead for JsonRecords<T> {
+    fn bytes_read(&self) -> u64 {
+        self.read
     }
 }

@@ -12,31 +12,59 @@
 //! shut down, pending and new operations fail with an `io::ErrorKind::Other` error
 //! ("runtime is shutting down").
 //!
-//! Addresses are resolved with [`std::net::ToSocketAddrs`], which blocks the calling
-//! thread while resolving host names; pass [`SocketAddr`]s to avoid that.
+//! # Addresses
+//!
+//! Constructors and `send_to` take any [`ToSocketAddrs`]: a [`SocketAddr`], an IP
+//! address and a port, a list of addresses, or a `HOST:PORT` string. The rule: **a
+//! literal address is used at once, a host name is looked up on the runtime's blocking
+//! pool** ([`spawn_blocking`](crate::spawn_blocking)), never on a slot. The system
+//! resolver blocks its thread for as long as DNS takes (seconds, with a server that
+//! does not answer), and a slot blocked there runs none of its other tasks; so the
+//! task that asked waits for the lookup, and the slot goes on with other work. Strings
+//! such as `"127.0.0.1:8080"` or `"[::1]:8080"` are literal addresses too: they are
+//! parsed on the spot, without the round trip to the pool.
+//!
+//! ```
+//! use neptune_runtime::net::{TcpListener, TcpStream};
+//!
+//! let rt = neptune_runtime::Runtime::new().unwrap();
+//! rt.block_on(async {
+//!     // Literal: bound at once.
+//!     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+//!     let port = listener.local_addr().unwrap().port();
+//!     // A host name: looked up on a blocking thread while this task waits.
+//!     let stream = TcpStream::connect(("localhost", port)).await.unwrap();
+//!     assert!(stream.peer_addr().unwrap().ip().is_loopback());
+//!     // A name that does not resolve is an error naming it.
+//!     let err = TcpStream::connect("no-such-host.invalid:80").await.unwrap_err();
+//!     assert!(err.to_string().contains("no-such-host.invalid:80"));
+//! });
+//! ```
 //!
 //! # Panics
 //!
 //! Creating a socket outside a runtime panics with "must be called from within a neptune
 //! runtime".
 
+mod addr;
 mod tcp;
 mod udp;
 
+pub use addr::{lookup_host, ToSocketAddrs};
 pub use tcp::{TcpListener, TcpStream};
 pub use udp::UdpSocket;
 
 use std::io;
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 
-/// Calls `f` with each address `addr` resolves to until one succeeds; returns the last
-/// error otherwise, like the std socket constructors do.
-fn each_addr<A: ToSocketAddrs, T>(
+/// Resolves `addr` (see [`ToSocketAddrs`]), then calls `f` with each address until one
+/// succeeds; returns the last error otherwise, like the std socket constructors do.
+async fn each_addr<A: ToSocketAddrs, T>(
     addr: A,
     mut f: impl FnMut(SocketAddr) -> io::Result<T>,
 ) -> io::Result<T> {
     let mut last_err = None;
-    for addr in addr.to_socket_addrs()? {
+    for addr in addr::resolve(addr).await? {
         match f(addr) {
             Ok(value) => return Ok(value),
             Err(err) => last_err = Some(err),

@@ -1,13 +1,13 @@
 use std::fmt;
 use std::io::{self, IoSlice, Read, Write};
-use std::net::{Shutdown, SocketAddr, ToSocketAddrs};
+use std::net::{Shutdown, SocketAddr};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use futures::io::{AsyncRead, AsyncWrite};
 use mio::Interest;
 
-use super::{each_addr, no_addresses};
+use super::{addr, each_addr, no_addresses, ToSocketAddrs};
 use crate::driver::{Direction, PollEvented, Ready};
 
 /// A TCP socket listening for connections.
@@ -19,7 +19,8 @@ pub struct TcpListener {
 }
 
 impl TcpListener {
-    /// Binds a listener to `addr`, trying each address it resolves to until one works.
+    /// Binds a listener to `addr`, trying each address it resolves to until one works
+    /// (a host name is looked up off the slot: see [`ToSocketAddrs`]).
     ///
     /// Binding to port 0 picks a free port; [`local_addr`](TcpListener::local_addr)
     /// tells which. On Unix, `SO_REUSEADDR` is set so that a restarted server can bind
@@ -29,7 +30,7 @@ impl TcpListener {
     ///
     /// Panics with "must be called from within a neptune runtime" outside a runtime.
     pub async fn bind<A: ToSocketAddrs>(addr: A) -> io::Result<TcpListener> {
-        let listener = each_addr(addr, mio::net::TcpListener::bind)?;
+        let listener = each_addr(addr, mio::net::TcpListener::bind).await?;
         TcpListener::from_mio(listener)
     }
 
@@ -116,14 +117,15 @@ pub struct TcpStream {
 
 impl TcpStream {
     /// Opens a connection to `addr`, trying each address it resolves to until one
-    /// connects; returns the last error otherwise.
+    /// connects; returns the last error otherwise. A host name is looked up off the
+    /// slot (see [`ToSocketAddrs`]).
     ///
     /// # Panics
     ///
     /// Panics with "must be called from within a neptune runtime" outside a runtime.
     pub async fn connect<A: ToSocketAddrs>(addr: A) -> io::Result<TcpStream> {
         let mut last_err = None;
-        for addr in addr.to_socket_addrs()? {
+        for addr in addr::resolve(addr).await? {
             match TcpStream::connect_addr(addr).await {
                 Ok(stream) => return Ok(stream),
                 Err(err) => last_err = Some(err),

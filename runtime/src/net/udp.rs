@@ -1,11 +1,11 @@
 use std::fmt;
 use std::io;
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 use std::task::{Context, Poll};
 
 use mio::Interest;
 
-use super::{each_addr, no_addresses};
+use super::{addr, each_addr, no_addresses, ToSocketAddrs};
 use crate::driver::{Direction, PollEvented, Ready};
 
 /// A UDP socket.
@@ -22,14 +22,15 @@ pub struct UdpSocket {
 }
 
 impl UdpSocket {
-    /// Binds a socket to `addr`, trying each address it resolves to until one works.
-    /// Binding to port 0 picks a free port.
+    /// Binds a socket to `addr`, trying each address it resolves to until one works
+    /// (a host name is looked up off the slot: see [`ToSocketAddrs`]). Binding to port 0
+    /// picks a free port.
     ///
     /// # Panics
     ///
     /// Panics with "must be called from within a neptune runtime" outside a runtime.
     pub async fn bind<A: ToSocketAddrs>(addr: A) -> io::Result<UdpSocket> {
-        let socket = each_addr(addr, mio::net::UdpSocket::bind)?;
+        let socket = each_addr(addr, mio::net::UdpSocket::bind).await?;
         UdpSocket::from_mio(socket)
     }
 
@@ -71,13 +72,18 @@ impl UdpSocket {
     /// [`send`](UdpSocket::send) then sends there and [`recv`](UdpSocket::recv) only
     /// receives datagrams from there.
     pub async fn connect<A: ToSocketAddrs>(&self, addr: A) -> io::Result<()> {
-        each_addr(addr, |addr| self.io.connect(addr))
+        each_addr(addr, |addr| self.io.connect(addr)).await
     }
 
     /// Sends `buf` to `target` (the first address it resolves to); returns the number of
-    /// bytes sent.
+    /// bytes sent. A host name is looked up off the slot, at every call: to send many
+    /// datagrams to one host, look it up once with [`lookup_host`](super::lookup_host)
+    /// and pass the [`SocketAddr`].
     pub async fn send_to<A: ToSocketAddrs>(&self, buf: &[u8], target: A) -> io::Result<usize> {
-        let target = target.to_socket_addrs()?.next().ok_or_else(no_addresses)?;
+        let target = addr::resolve(target)
+            .await?
+            .next()
+            .ok_or_else(no_addresses)?;
         self.io
             .registration()
             .async_io(Direction::Write, || self.io.send_to(buf, target))
