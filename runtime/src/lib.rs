@@ -54,6 +54,10 @@
 //! ```
 
 #![warn(missing_docs)]
+// Every unsafe operation sits in its own `unsafe {}` block with a `// SAFETY:` comment
+// saying why it is sound, inside `unsafe fn`s too (whose `# Safety` sections state the
+// contract callers must keep): the reasoning is written where the operation is.
+#![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
 
 mod clock;
 mod executor;
