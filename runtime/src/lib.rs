@@ -29,6 +29,10 @@
 //!   out of `epoll_wait`, so a busy link does not wake it for every packet.
 //! - With the `quic` feature, quinn runs on the runtime (module `quic`); with `http`, hyper
 //!   (module `http`).
+//! - With the `tracing` feature, each task carries a `tracing` span named `runtime.spawn`
+//!   (target `neptune_runtime::task`; fields `kind`, `task.name`, `task.id` and `class`),
+//!   entered around each of its polls, as tokio's task spans are, so tokio-console-style
+//!   subscribers see Neptune's tasks. Without it, tasks carry nothing extra.
 //! - Every atomic, lock and thread goes through one module (`sync`) that switches to
 //!   loom under `cfg(loom)`, so the loom models check this very code.
 //!

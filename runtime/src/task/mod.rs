@@ -10,6 +10,8 @@ mod join;
 mod join_set;
 mod raw;
 pub(crate) mod state;
+#[cfg(feature = "tracing")]
+mod trace;
 mod waker;
 
 pub use handle::{TaskHandle, TaskState};

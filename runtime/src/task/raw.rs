@@ -148,11 +148,31 @@ where
     F::Output: Send + 'static,
     S: Schedule,
 {
+    let id = TaskId::next();
+    // With the `tracing` feature the task's span lives in its future (see `trace`);
+    // without it nothing is added, not even a field.
+    #[cfg(feature = "tracing")]
+    let future = super::trace::instrument(future, id, &options);
+    allocate_cell(future, scheduler, id, options)
+}
+
+/// Allocates the cell of a task whose id is `id`.
+fn allocate_cell<F, S>(
+    future: F,
+    scheduler: S,
+    id: TaskId,
+    options: SpawnOptions,
+) -> (Notified, JoinHandle<F::Output>, TaskRef)
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+    S: Schedule,
+{
     let cell = Box::new(Cell::<F, S> {
         header: Header {
             state: State::new(),
             vtable: vtable::<F, S>(),
-            id: TaskId::next(),
+            id,
             class: options.class,
             slot: AtomicUsize::new(NO_SLOT),
             suspensions: AtomicU32::new(0),
