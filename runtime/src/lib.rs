@@ -39,6 +39,10 @@
 //!   out of `epoll_wait`, so a busy link does not wake it for every packet.
 //! - With the `quic` feature, quinn runs on the runtime (module `quic`); with `http`, hyper
 //!   (module `http`).
+//! - With the `tracing` feature, each task carries a `tracing` span named `runtime.spawn`
+//!   (target `neptune_runtime::task`; fields `kind`, `task.name`, `task.id` and `class`),
+//!   entered around each of its polls, as tokio's task spans are, so tokio-console-style
+//!   subscribers see Neptune's tasks. Without it, tasks carry nothing extra.
 //! - Every atomic, lock and thread goes through one module (`sync`) that switches to
 //!   loom under `cfg(loom)`, so the loom models check this very code.
 //!
@@ -64,6 +68,10 @@
 //! ```
 
 #![warn(missing_docs)]
+// Every unsafe operation sits in its own `unsafe {}` block with a `// SAFETY:` comment
+// saying why it is sound, inside `unsafe fn`s too (whose `# Safety` sections state the
+// contract callers must keep): the reasoning is written where the operation is.
+#![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
 
 mod clock;
 mod executor;

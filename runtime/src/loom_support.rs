@@ -336,19 +336,19 @@ impl fmt::Debug for Runnable {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Runnable")
             .field("id", &self.id())
-            .field("state", &StateBits(self.task.header().state.load().0))
+            .field("state", &StateBits(self.task.header().state.load()))
             .finish()
     }
 }
 
 impl Runnable {
     /// Checks what holding a queued `Notified` implies: the task is runnable, nobody
-    /// runs it, it is not parked and not complete (release builds skip the state word's
-    /// debug assertions; this keeps the check in the models).
+    /// runs it, it is not parked and not complete (checked when the model takes it from
+    /// a queue, before the state word's own guards see it run).
     fn new(task: Notified) -> Runnable {
         let s = task.header().state.load();
         assert!(
-            s.has(state::NOTIFIED) && !s.any(state::RUNNING | state::PARKED | state::COMPLETE),
+            s.is_notified() && !s.is_running() && !s.is_parked() && !s.is_complete(),
             "a queued task must be NOTIFIED and neither RUNNING, PARKED nor COMPLETE: {s:?}"
         );
         Runnable { task }
@@ -394,57 +394,54 @@ pub enum Ran {
 
 /// A copy of a task's state word.
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub struct StateBits(usize);
+pub struct StateBits(state::Snapshot);
 
 /// Reads the state word of `task`.
 pub fn state_of(task: &TaskHandle) -> StateBits {
-    StateBits(task.task_ref().header().state.load().0)
+    StateBits(task.task_ref().header().state.load())
 }
 
 impl StateBits {
-    fn snap(self) -> state::Snapshot {
-        state::Snapshot(self.0)
-    }
     /// A slot polls the future (or drops it).
     pub fn is_running(self) -> bool {
-        self.snap().has(state::RUNNING)
+        self.0.is_running()
     }
     /// A `Notified` reference exists (or, while running, a wake came in).
     pub fn is_notified(self) -> bool {
-        self.snap().has(state::NOTIFIED)
+        self.0.is_notified()
     }
     /// The task finished.
     pub fn is_complete(self) -> bool {
-        self.snap().has(state::COMPLETE)
+        self.0.is_complete()
     }
     /// Cancellation was requested (or the task ended by it).
     pub fn is_cancelled(self) -> bool {
-        self.snap().has(state::CANCELLED)
+        self.0.is_cancelled()
     }
     /// A pause bit is set.
     pub fn is_pause_requested(self) -> bool {
-        self.snap().is_pause_requested()
+        self.0.is_pause_requested()
     }
     /// The task's `Notified` sits in a suspended queue.
     pub fn is_parked(self) -> bool {
-        self.snap().has(state::PARKED)
+        self.0.is_parked()
     }
     /// A `JoinHandle` exists.
     pub fn has_join_interest(self) -> bool {
-        self.snap().has(state::JOIN_INTEREST)
+        self.0.has_join_interest()
     }
     /// The runtime may use the join waker.
     pub fn has_join_waker(self) -> bool {
-        self.snap().has(state::JOIN_WAKER)
+        self.0.has_join_waker()
     }
     /// Counted references.
     pub fn ref_count(self) -> usize {
-        self.snap().ref_count()
+        self.0.ref_count()
     }
 }
 
 impl fmt::Debug for StateBits {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.snap().fmt(f)
+        self.0.fmt(f)
     }
 }

@@ -8,7 +8,7 @@ use super::registry::Registry;
 use crate::metrics::SlotCounters;
 use crate::policy::{Policy, Preempt, Queueing, RunningTask, SlotClasses, SlotView};
 use crate::sync::{fence, lock, Arc, AtomicBool, AtomicUsize, Mutex, Ordering::*};
-use crate::task::{state::PAUSE_POLICY, Class, Notified, Parking, RawTask, Schedule, TaskHandle};
+use crate::task::{Class, Notified, Parking, RawTask, Schedule, TaskHandle};
 use std::ptr::NonNull;
 use std::time::Duration;
 
@@ -23,7 +23,7 @@ pub(crate) struct SlotShared {
     pub(crate) parking: Mutex<Parking>,
     /// The resumed queue is non-empty.
     pub(crate) has_resumed: AtomicBool,
-    /// Tasks parked by the policy (PAUSE_POLICY) in the suspended queue.
+    /// Tasks parked by the policy (`is_pause_by_policy`) in the suspended queue.
     pub(crate) policy_parked: AtomicUsize,
     pub(crate) parker: Parker,
     /// The Batch task this slot polls now (its header address), 0, or `LOCKED`.
@@ -291,7 +291,7 @@ impl Shared {
         let by_policy = parking
             .suspended
             .iter()
-            .filter(|t| t.header().state.load().has(PAUSE_POLICY))
+            .filter(|t| t.header().state.load().is_pause_by_policy())
             .count();
         s.policy_parked.store(by_policy, SeqCst);
     }

@@ -12,7 +12,7 @@ use super::shared::{take_resumed, Shared};
 use crate::metrics::LocalCounters;
 use crate::policy::{Queueing, SlotClasses};
 use crate::sync::{lock, Arc, Ordering::*};
-use crate::task::{state::PAUSE_POLICY, Class, Notified, RunReport, TaskHandle};
+use crate::task::{Class, Notified, RunReport, TaskHandle};
 use std::collections::VecDeque;
 
 /// How often a slot checks the global queues before its local ones.
@@ -269,7 +269,7 @@ impl Slot {
             parking
                 .suspended
                 .iter()
-                .filter(|t| t.header().state.load().has(PAUSE_POLICY))
+                .filter(|t| t.header().state.load().is_pause_by_policy())
                 .map(|t| TaskHandle::new(t.raw().add_ref()))
                 .collect()
         };

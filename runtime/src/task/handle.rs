@@ -1,7 +1,7 @@
 //! `TaskHandle`: pause, resume, cancel and inspect a task from anywhere.
 
-use super::raw::{TaskRef, USER};
-use super::state::{CANCELLED, COMPLETE, NOTIFIED, PARKED, RUNNING};
+use super::raw::TaskRef;
+use super::state::PauseBy;
 use super::{Class, TaskId};
 use crate::sync::Ordering::Relaxed;
 use std::fmt;
@@ -53,13 +53,13 @@ impl TaskHandle {
     /// held back and does not run until [`resume`](Self::resume), even if it is woken
     /// meanwhile (the wake is remembered). Returns false if the task already finished.
     pub fn pause(&self) -> bool {
-        self.task.raw().request_pause(USER)
+        self.task.raw().request_pause(PauseBy::User)
     }
 
     /// Withdraws a pause made by [`pause`](Self::pause). A parked task goes back to the
     /// slot that parked it, ahead of new batch work. Returns false if it was not paused.
     pub fn resume(&self) -> bool {
-        self.task.raw().resume(USER)
+        self.task.raw().resume(PauseBy::User)
     }
 
     /// Cancels the task (as `JoinHandle::abort`); a paused task is cancelled too.
@@ -69,28 +69,7 @@ impl TaskHandle {
 
     /// The task's state now.
     pub fn state(&self) -> TaskState {
-        let s = self.task.header().state.load();
-        if s.has(COMPLETE) {
-            if s.has(CANCELLED) {
-                TaskState::Cancelled
-            } else {
-                TaskState::Completed
-            }
-        } else if s.has(PARKED) {
-            TaskState::Paused
-        } else if s.has(RUNNING) {
-            if s.is_pause_requested() {
-                TaskState::Pausing
-            } else {
-                TaskState::Running
-            }
-        } else if s.is_pause_requested() && !s.has(CANCELLED) {
-            TaskState::Paused
-        } else if s.has(NOTIFIED) {
-            TaskState::Runnable
-        } else {
-            TaskState::Idle
-        }
+        self.task.header().state.load().task_state()
     }
 
     /// True if a pause is requested (by this handle or by the runtime's policy).
@@ -128,13 +107,13 @@ impl TaskHandle {
     /// that a policy never resumes a task a user paused.
     #[doc(hidden)]
     pub fn policy_pause(&self) -> bool {
-        self.task.raw().request_pause(super::POLICY)
+        self.task.raw().request_pause(PauseBy::Policy)
     }
 
     /// See [`policy_pause`](Self::policy_pause).
     #[doc(hidden)]
     pub fn policy_resume(&self) -> bool {
-        self.task.raw().resume(super::POLICY)
+        self.task.raw().resume(PauseBy::Policy)
     }
 
     pub(crate) fn task_ref(&self) -> &TaskRef {

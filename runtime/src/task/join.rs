@@ -67,7 +67,7 @@ impl<T> JoinHandle<T> {
 
     /// Whether the task has finished (completed, panicked or cancelled).
     pub fn is_finished(&self) -> bool {
-        self.raw().header().state.load().has(super::state::COMPLETE)
+        self.raw().header().state.load().is_complete()
     }
 }
 

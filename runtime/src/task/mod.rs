@@ -10,12 +10,14 @@ mod join;
 mod join_set;
 mod raw;
 pub(crate) mod state;
+#[cfg(feature = "tracing")]
+mod trace;
 mod waker;
 
 pub use handle::{TaskHandle, TaskState};
 pub use join::{JoinError, JoinHandle};
 pub use join_set::JoinSet;
-pub(crate) use raw::{Header, Notified, RawTask, RunReport, TaskRef, NO_SLOT, POLICY};
+pub(crate) use raw::{Header, Notified, RawTask, RunReport, TaskRef, NO_SLOT};
 
 use crate::sync::Mutex;
 use std::collections::VecDeque;

@@ -7,8 +7,7 @@
 
 use super::join::{JoinError, JoinHandle};
 use super::state::{
-    State, ToCancelled, ToIdle, ToNotified, ToNotifiedParked, ToParked, ToRunning, Unpause,
-    COMPLETE, JOIN_INTEREST, JOIN_WAKER, PARKED, PAUSE_POLICY, PAUSE_USER,
+    PauseBy, State, ToCancelled, ToIdle, ToNotified, ToNotifiedParked, ToParked, ToRunning, Unpause,
 };
 use super::{Class, Schedule, SpawnOptions, TaskId};
 use crate::clock;
@@ -20,6 +19,10 @@ use std::pin::Pin;
 use std::ptr::NonNull;
 use std::sync::Arc as StdArc;
 use std::task::{Context, Poll, Waker};
+
+// Every `unsafe fn` below states its contract in `# Safety`; the ones behind the vtable
+// share one: `ptr` points at a live task (some counted reference keeps it allocated)
+// whose concrete type is `Cell<F, S>` for the `F` and `S` the vtable was made for.
 
 /// Slot index meaning "never ran on any slot".
 pub(crate) const NO_SLOT: usize = usize::MAX;
@@ -88,6 +91,9 @@ impl<F: Future> Drop for DropOnUnwind<F> {
     }
 }
 
+/// The type-erased operations on a task. Every function takes a pointer to a live task
+/// of the type the vtable was made for; each one's further contract is on the function
+/// it points at.
 struct Vtable {
     /// Polls (or parks, or cancels) a task whose `Notified` the caller hands over.
     run: unsafe fn(NonNull<Header>, usize, Option<&AtomicUsize>) -> RunReport,
@@ -95,17 +101,20 @@ struct Vtable {
     schedule: unsafe fn(NonNull<Header>),
     /// A wake on a paused idle task: park it (lock held inside) or submit it.
     wake_paused: unsafe fn(NonNull<Header>),
-    /// With the parking lock: clear `bit` and unpark if that leaves the task runnable.
-    /// Returns false, having changed nothing, if the task is not in the suspended queue
-    /// of the slot its header names (it moved meanwhile): the caller retries.
-    unpark: unsafe fn(NonNull<Header>, usize) -> bool,
+    /// With the parking lock: withdraw the pause of `by` (none for a cancel) and unpark
+    /// if that leaves the task runnable. Returns false, having changed nothing, if the
+    /// task is not in the suspended queue of the slot its header names (it moved
+    /// meanwhile): the caller retries.
+    unpark: unsafe fn(NonNull<Header>, Option<PauseBy>) -> bool,
     /// With the parking lock: let the slot recount its parked tasks.
     refresh_parked: unsafe fn(NonNull<Header>),
     /// Moves the output into `*dst` (a `Poll<Result<T, JoinError>>`) or stores the waker.
     try_read_output: unsafe fn(NonNull<Header>, *mut (), &Waker),
+    /// The JoinHandle goes away, giving up its interest and its reference.
     drop_join_handle: unsafe fn(NonNull<Header>),
     /// Drops the future of a task no slot runs any more (runtime shutdown).
     shutdown: unsafe fn(NonNull<Header>),
+    /// Frees the allocation once the last reference is gone.
     dealloc: unsafe fn(NonNull<Header>),
 }
 
@@ -128,9 +137,30 @@ where
     }
 }
 
+/// Allocates a task; see `task::new_task`.
 pub(crate) fn allocate<F, S>(
     future: F,
     scheduler: S,
+    options: SpawnOptions,
+) -> (Notified, JoinHandle<F::Output>, TaskRef)
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+    S: Schedule,
+{
+    let id = TaskId::next();
+    // With the `tracing` feature the task's span lives in its future (see `trace`);
+    // without it nothing is added, not even a field.
+    #[cfg(feature = "tracing")]
+    let future = super::trace::instrument(future, id, &options);
+    allocate_cell(future, scheduler, id, options)
+}
+
+/// Allocates the cell of a task whose id is `id`.
+fn allocate_cell<F, S>(
+    future: F,
+    scheduler: S,
+    id: TaskId,
     options: SpawnOptions,
 ) -> (Notified, JoinHandle<F::Output>, TaskRef)
 where
@@ -142,7 +172,7 @@ where
         header: Header {
             state: State::new(),
             vtable: vtable::<F, S>(),
-            id: TaskId::next(),
+            id,
             class: options.class,
             slot: AtomicUsize::new(NO_SLOT),
             suspensions: AtomicU32::new(0),
@@ -175,18 +205,18 @@ unsafe impl Send for RawTask {}
 unsafe impl Sync for RawTask {}
 
 impl RawTask {
+    /// The task's header.
     pub(crate) fn header(&self) -> &Header {
         // SAFETY: a RawTask is only used while some counted reference keeps the
         // allocation alive, and the header is never mutated except through atomics.
         unsafe { self.0.as_ref() }
     }
 
-    pub(crate) fn ptr(self) -> NonNull<Header> {
-        self.0
-    }
-
+    /// An uncounted pointer to the task whose header is at `ptr`.
+    ///
     /// # Safety
-    /// `ptr` must point at a live task header.
+    /// `ptr` must point at the header of a live task, and a counted reference must keep
+    /// it alive for as long as the `RawTask` is used.
     pub(crate) unsafe fn from_ptr(ptr: NonNull<Header>) -> RawTask {
         RawTask(ptr)
     }
@@ -197,7 +227,8 @@ impl RawTask {
     /// The caller owns one counted reference and gives it up.
     pub(crate) unsafe fn drop_ref(self) {
         if self.header().state.ref_dec(1) {
-            (self.header().vtable.dealloc)(self.0);
+            // SAFETY: that was the last reference: nobody can reach the task any more.
+            unsafe { (self.header().vtable.dealloc)(self.0) };
         }
     }
 
@@ -207,7 +238,8 @@ impl RawTask {
     /// The caller owns `n` counted references and gives them up.
     unsafe fn drop_refs(self, n: usize) {
         if n > 0 && self.header().state.ref_dec(n) {
-            (self.header().vtable.dealloc)(self.0);
+            // SAFETY: those were the last references: nobody can reach the task any more.
+            unsafe { (self.header().vtable.dealloc)(self.0) };
         }
     }
 
@@ -222,13 +254,15 @@ impl RawTask {
         }
     }
 
-    /// Asks the task to pause (a pause `bit`), recording when.
-    pub(crate) fn request_pause(self, bit: usize) -> bool {
+    /// Asks the task to pause on behalf of `by`, recording when. Returns false if the
+    /// task already ended (or is being cancelled).
+    #[must_use]
+    pub(crate) fn request_pause(self, by: PauseBy) -> bool {
         let h = self.header();
         let now = clock::now_ns();
         let _ = h.pause_at.compare_exchange(0, now, Relaxed, Relaxed);
-        let ok = h.state.request_pause(bit);
-        if ok && h.state.load().has(PARKED) {
+        let ok = h.state.request_pause(by);
+        if ok && h.state.load().is_parked() {
             // The task was already parked (by another pause): its slot's view of why
             // its tasks are parked must include this pause too.
             // SAFETY: the caller's reference keeps the task alive for the call.
@@ -237,11 +271,13 @@ impl RawTask {
         ok
     }
 
-    /// Withdraws a pause `bit`; if the task was parked and nothing else keeps it paused,
-    /// moves it to its slot's resumed queue. Returns false if the bit was not set.
-    pub(crate) fn resume(self, bit: usize) -> bool {
+    /// Withdraws the pause of `by`; if the task was parked and nothing else keeps it
+    /// paused, moves it to its slot's resumed queue. Returns false if `by` had not asked
+    /// for a pause.
+    #[must_use]
+    pub(crate) fn resume(self, by: PauseBy) -> bool {
         loop {
-            match self.header().state.unpause(bit) {
+            match self.header().state.unpause(by) {
                 Unpause::NotPaused => return false,
                 Unpause::Cleared => {
                     if !self.header().state.load().is_pause_requested() {
@@ -251,7 +287,7 @@ impl RawTask {
                 }
                 Unpause::ParkedNeedsLock => {
                     // SAFETY: the caller's reference keeps the task alive for the call.
-                    if unsafe { (self.header().vtable.unpark)(self.0, bit) } {
+                    if unsafe { (self.header().vtable.unpark)(self.0, Some(by)) } {
                         return true;
                     }
                     // It moved between our look at the state and the lock: start over.
@@ -267,11 +303,10 @@ impl RawTask {
             ToCancelled::DoNothing => {}
             // SAFETY: the transition counted a reference for the new Notified.
             ToCancelled::Submit => unsafe { (self.header().vtable.schedule)(self.0) },
-            // SAFETY: the caller's reference keeps the task alive for the call.
             ToCancelled::ParkedNeedsLock => loop {
                 // SAFETY: the caller's reference keeps the task alive for the call.
-                if unsafe { (self.header().vtable.unpark)(self.0, 0) }
-                    || !self.header().state.load().has(PARKED)
+                if unsafe { (self.header().vtable.unpark)(self.0, None) }
+                    || !self.header().state.load().is_parked()
                 {
                     break;
                 }
@@ -286,21 +321,31 @@ impl RawTask {
         unsafe { (self.header().vtable.shutdown)(self.0) }
     }
 
+    /// A new counted reference (the caller holds one, so the task is alive).
     pub(crate) fn add_ref(self) -> TaskRef {
         self.header().state.ref_inc();
         TaskRef(self)
     }
 
+    /// The JoinHandle's poll: moves the output into `*dst` if the task completed, or
+    /// registers `waker` to be woken when it does.
+    ///
     /// # Safety
-    /// `dst` must point at a `Poll<Result<T, JoinError>>` of the task's output type.
+    /// The caller is the task's JoinHandle (it holds `JOIN_INTEREST` and a reference),
+    /// and `dst` points at a writable `Poll<Result<T, JoinError>>` where `T` is the
+    /// task's output type.
     pub(crate) unsafe fn try_read_output(self, dst: *mut (), waker: &Waker) {
-        (self.header().vtable.try_read_output)(self.0, dst, waker)
+        // SAFETY: the caller's contract is the vtable function's.
+        unsafe { (self.header().vtable.try_read_output)(self.0, dst, waker) }
     }
 
+    /// Gives up the JoinHandle's interest in the output and its reference.
+    ///
     /// # Safety
     /// Called once, by the JoinHandle, which gives up its reference.
     pub(crate) unsafe fn drop_join_handle(self) {
-        (self.header().vtable.drop_join_handle)(self.0)
+        // SAFETY: the caller's contract is the vtable function's.
+        unsafe { (self.header().vtable.drop_join_handle)(self.0) }
     }
 }
 
@@ -309,14 +354,17 @@ impl RawTask {
 pub(crate) struct Notified(RawTask);
 
 impl Notified {
+    /// The task's header.
     pub(crate) fn header(&self) -> &Header {
         self.0.header()
     }
 
+    /// The header's address (to find the task in a queue).
     pub(crate) fn header_ptr(&self) -> *const Header {
         self.0 .0.as_ptr()
     }
 
+    /// An uncounted pointer to the task, valid while this `Notified` lives.
     pub(crate) fn raw(&self) -> RawTask {
         self.0
     }
@@ -356,9 +404,11 @@ impl TaskRef {
     pub(crate) unsafe fn from_counted(raw: RawTask) -> TaskRef {
         TaskRef(raw)
     }
+    /// An uncounted pointer to the task, valid while this `TaskRef` lives.
     pub(crate) fn raw(&self) -> RawTask {
         self.0
     }
+    /// The task's header.
     pub(crate) fn header(&self) -> &Header {
         self.0.header()
     }
@@ -378,6 +428,7 @@ impl Drop for TaskRef {
 }
 
 /// What happened when a slot ran a task, for its bookkeeping.
+#[must_use]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum RunReport {
     /// Polled; it returned `Pending` and waits for a wake.
@@ -400,28 +451,43 @@ pub(crate) enum RunReport {
 // Functions behind the vtable. Each takes a pointer to a live task of type Cell<F, S>.
 // ---------------------------------------------------------------------------------------
 
+/// The task behind `ptr`, typed.
+///
 /// # Safety
-/// `ptr` points at a live `Cell<F, S>`.
+/// `ptr` points at a live `Cell<F, S>` that stays allocated for `'a`.
 unsafe fn cell<'a, F: Future, S>(ptr: NonNull<Header>) -> &'a Cell<F, S> {
-    ptr.cast::<Cell<F, S>>().as_ref()
+    // SAFETY: `Cell` is `repr(C)` with the header first, so the header's address is the
+    // cell's; the caller guarantees the cell is live and of this type.
+    unsafe { ptr.cast::<Cell<F, S>>().as_ref() }
 }
 
+/// Runs a task popped from a run queue as slot `slot`: polls it, parks it, or drops its
+/// future.
+///
+/// # Safety
+/// `ptr` points at a live `Cell<F, S>`, and the caller hands over the task's `Notified`
+/// reference (consumed here).
 unsafe fn run<F, S>(ptr: NonNull<Header>, slot: usize, publish: Option<&AtomicUsize>) -> RunReport
 where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
     S: Schedule,
 {
-    let cell = cell::<F, S>(ptr);
+    // SAFETY: the caller's contract; the Notified reference keeps the cell alive.
+    let cell = unsafe { cell::<F, S>(ptr) };
     let raw = RawTask(ptr);
     let header = &cell.header;
     // Record where the task runs before any transition publishes it (Release via CAS).
     header.slot.store(slot, Relaxed);
     match header.state.transition_to_running() {
-        ToRunning::Run => poll_future(cell, raw, slot, publish),
+        // SAFETY: `Run` made this thread the owner of the future (RUNNING), and the
+        // Notified reference is handed on.
+        ToRunning::Run => unsafe { poll_future(cell, raw, slot, publish) },
         ToRunning::Cancel => {
             unpublish(publish, raw);
-            cancel_future(cell, raw);
+            // SAFETY: `Cancel` made this thread the owner of the future (RUNNING), and
+            // the Notified reference is handed on.
+            unsafe { cancel_future(cell, raw) };
             RunReport::Cancelled
         }
         ToRunning::PauseRequested => {
@@ -442,11 +508,15 @@ where
                     if let Some(p) = publish {
                         p.store(raw.0.as_ptr() as usize, SeqCst);
                     }
-                    poll_future(cell, raw, slot, publish)
+                    // SAFETY: `Run` set RUNNING for this thread; the reference is
+                    // handed on.
+                    unsafe { poll_future(cell, raw, slot, publish) }
                 }
                 ToParked::Cancel => {
                     drop(parking);
-                    cancel_future(cell, raw);
+                    // SAFETY: `Cancel` set RUNNING for this thread; the reference is
+                    // handed on.
+                    unsafe { cancel_future(cell, raw) };
                     RunReport::Cancelled
                 }
             }
@@ -454,7 +524,11 @@ where
     }
 }
 
-/// Polls the future; the caller set `RUNNING` and hands over the Notified reference.
+/// Polls the future once and acts on the outcome.
+///
+/// # Safety
+/// `raw` is the task of `cell`; the caller set `RUNNING` (it owns the future) and hands
+/// over the Notified reference.
 unsafe fn poll_future<F, S>(
     cell: &Cell<F, S>,
     raw: RawTask,
@@ -475,15 +549,19 @@ where
             header.first_poll_at.store(now, Relaxed);
         }
     }
-    let waker = ManuallyDrop::new(super::waker::waker_ref(raw));
+    // The poll borrows the Notified reference this thread holds: no count for the waker.
+    let waker = super::waker::waker_ref(header);
     let mut cx = Context::from_waker(&waker);
     let _current = crate::yield_point::enter_task(header);
     let res = cell.stage.with_mut(|stage| {
-        // SAFETY: RUNNING gives this thread exclusive access to the stage; the future
-        // never moves out of the allocation, so pinning it in place is sound.
+        // SAFETY: RUNNING gives this thread exclusive access to the stage.
         let Stage::Running(fut) = (unsafe { &mut *stage }) else {
             unreachable!("a RUNNING task holds its future")
         };
+        // SAFETY: the future lives in the task's heap allocation and never moves out of
+        // it: it is dropped in place (by replacing the stage) before the allocation is
+        // freed. This pins the allocation, not a field of a pinned value, so there is
+        // nothing for `pin-project-lite` to project.
         let fut = unsafe { Pin::new_unchecked(fut) };
         catch_unwind(AssertUnwindSafe(|| {
             // A future whose poll panics is dropped while the panic unwinds, as tokio
@@ -496,18 +574,23 @@ where
     });
     drop(_current);
     unpublish(publish, raw);
+    // Each arm below hands the Notified reference on exactly once.
     match res {
         Ok(Poll::Ready(out)) => {
-            complete(cell, raw, Ok(out), false);
+            // SAFETY: this thread still owns the future (RUNNING) and the reference.
+            unsafe { complete(cell, raw, Ok(out), false) };
             RunReport::Completed
         }
         Err(panic) => {
-            complete(cell, raw, Err(JoinError::panic(header.id, panic)), false);
+            let err = JoinError::panic(header.id, panic);
+            // SAFETY: this thread still owns the future (RUNNING) and the reference.
+            unsafe { complete(cell, raw, Err(err), false) };
             RunReport::Completed
         }
         Ok(Poll::Pending) => match header.state.transition_to_idle() {
             ToIdle::Idle => {
-                raw.drop_ref();
+                // SAFETY: `Idle` cleared RUNNING; the Notified reference is ours to drop.
+                unsafe { raw.drop_ref() };
                 RunReport::Idle
             }
             ToIdle::Reschedule => {
@@ -515,7 +598,8 @@ where
                 RunReport::Rescheduled
             }
             ToIdle::Cancel => {
-                cancel_future(cell, raw);
+                // SAFETY: `Cancel` keeps RUNNING: we own the future and the reference.
+                unsafe { cancel_future(cell, raw) };
                 RunReport::Cancelled
             }
             ToIdle::PauseRequested => {
@@ -538,7 +622,9 @@ where
                     }
                     ToParked::Cancel => {
                         drop(parking);
-                        cancel_future(cell, raw);
+                        // SAFETY: `Cancel` keeps RUNNING: we own the future and the
+                        // reference.
+                        unsafe { cancel_future(cell, raw) };
                         RunReport::Cancelled
                     }
                 }
@@ -559,8 +645,11 @@ fn unpublish(publish: Option<&AtomicUsize>, raw: RawTask) {
     }
 }
 
-/// Drops the future of a cancelled task and completes it; the caller owns the future
-/// (RUNNING) and hands over one reference.
+/// Drops the future of a cancelled task and completes it.
+///
+/// # Safety
+/// `raw` is the task of `cell`; the caller owns the future (RUNNING) and hands over one
+/// reference.
 unsafe fn cancel_future<F, S>(cell: &Cell<F, S>, raw: RawTask)
 where
     F: Future + Send + 'static,
@@ -569,14 +658,16 @@ where
 {
     let id = cell.header.id;
     let res = cell.stage.with_mut(|stage| {
-        // SAFETY: RUNNING gives exclusive access to the stage.
+        // SAFETY: RUNNING gives exclusive access to the stage; replacing it drops the
+        // pinned future in place.
         catch_unwind(AssertUnwindSafe(|| unsafe { *stage = Stage::Consumed }))
     });
     let err = match res {
         Ok(()) => JoinError::cancelled(id),
         Err(panic) => JoinError::panic(id, panic),
     };
-    complete(cell, raw, Err(err), true);
+    // SAFETY: the caller's contract, handed on.
+    unsafe { complete(cell, raw, Err(err), true) };
 }
 
 /// Replaces the stage, dropping what it held; a panicking destructor is caught (the new
@@ -595,6 +686,10 @@ unsafe fn replace_stage<F: Future, S>(cell: &Cell<F, S>, next: Stage<F>) {
 
 /// Stores the result, publishes COMPLETE, notifies the JoinHandle, releases the task
 /// from the registry, and drops the caller's reference.
+///
+/// # Safety
+/// `raw` is the task of `cell`; the caller owns the future (RUNNING) and hands over one
+/// reference.
 unsafe fn complete<F, S>(
     cell: &Cell<F, S>,
     raw: RawTask,
@@ -608,48 +703,62 @@ unsafe fn complete<F, S>(
     // Storing the result drops the future first; a panicking destructor is caught and
     // the output still stored.
     // SAFETY: RUNNING gives exclusive access to the stage.
-    replace_stage(cell, Stage::Finished(result));
+    unsafe { replace_stage(cell, Stage::Finished(result)) };
     let snapshot = cell.header.state.transition_to_complete(cancelled);
-    if !snapshot.has(JOIN_INTEREST) {
+    if !snapshot.has_join_interest() {
         // Nobody will read the output: drop it here (COMPLETE without JOIN_INTEREST
         // leaves the stage to us).
         // SAFETY: as above.
-        replace_stage(cell, Stage::Consumed);
-    } else if snapshot.has(JOIN_WAKER) {
-        // SAFETY: COMPLETE | JOIN_WAKER: the JoinHandle stays off the waker slot until
-        // we clear JOIN_WAKER below.
+        unsafe { replace_stage(cell, Stage::Consumed) };
+    } else if snapshot.has_join_waker() {
         cell.join_waker.with(|w| {
+            // SAFETY: COMPLETE | JOIN_WAKER: the JoinHandle stays off the waker slot
+            // until we clear JOIN_WAKER below.
             if let Some(w) = unsafe { &*w } {
                 w.wake_by_ref();
             }
         });
         let after = cell.header.state.unset_join_waker_after_complete();
-        if !after.has(JOIN_INTEREST) {
+        if !after.has_join_interest() {
             // The JoinHandle went away meanwhile and left the waker to us.
+            // SAFETY: without JOIN_INTEREST nobody else touches the waker slot.
             cell.join_waker.with_mut(|w| unsafe { *w = None });
         }
     }
     let released = cell.scheduler.release(&cell.header);
-    raw.drop_refs(1 + released);
+    // SAFETY: the caller's reference plus the ones the registry just gave up.
+    unsafe { raw.drop_refs(1 + released) };
 }
 
+/// Submits a task to its scheduler.
+///
+/// # Safety
+/// `ptr` points at a live `Cell<F, S>`, and the caller hands over a counted reference
+/// for the new `Notified` (just counted by a transition that set `NOTIFIED`).
 unsafe fn schedule<F, S>(ptr: NonNull<Header>)
 where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
     S: Schedule,
 {
-    let cell = cell::<F, S>(ptr);
+    // SAFETY: the caller's contract.
+    let cell = unsafe { cell::<F, S>(ptr) };
     cell.scheduler.schedule(Notified(RawTask(ptr)));
 }
 
+/// A wake on a paused idle task: parks it (the wake is remembered in the suspended
+/// queue) or, if the pause was withdrawn meanwhile, submits it.
+///
+/// # Safety
+/// `ptr` points at a live `Cell<F, S>` (the caller's reference keeps it alive).
 unsafe fn wake_paused<F, S>(ptr: NonNull<Header>)
 where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
     S: Schedule,
 {
-    let cell = cell::<F, S>(ptr);
+    // SAFETY: the caller's contract.
+    let cell = unsafe { cell::<F, S>(ptr) };
     let slot = cell.header.slot.load(Relaxed);
     let mut parking = lock(cell.scheduler.parking(slot));
     match cell.header.state.transition_to_notified_parked() {
@@ -669,13 +778,18 @@ where
     }
 }
 
-unsafe fn unpark<F, S>(ptr: NonNull<Header>, bit: usize) -> bool
+/// See `Vtable::unpark`.
+///
+/// # Safety
+/// `ptr` points at a live `Cell<F, S>` (the caller's reference keeps it alive).
+unsafe fn unpark<F, S>(ptr: NonNull<Header>, by: Option<PauseBy>) -> bool
 where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
     S: Schedule,
 {
-    let cell = cell::<F, S>(ptr);
+    // SAFETY: the caller's contract.
+    let cell = unsafe { cell::<F, S>(ptr) };
     let header = &cell.header;
     // A hint: the task may have been unparked and parked again on another slot since
     // the caller saw PARKED. The suspended queue, checked under its lock, decides.
@@ -684,23 +798,30 @@ where
     if !parking.holds(header) {
         return false;
     }
-    if header.state.transition_to_unparked(bit) {
+    if header.state.transition_to_unparked(by) {
         header.pause_at.store(0, Relaxed);
         header.resume_at.store(clock::now_ns().max(1), Relaxed);
         let moved = parking.move_to_resumed(header);
-        debug_assert!(moved, "a PARKED task sits in its slot's suspended queue");
+        // Guard: a Notified left behind in the suspended queue of a task no longer
+        // PARKED would be run twice.
+        assert!(moved, "a PARKED task sits in its slot's suspended queue");
         cell.scheduler.unparked(slot, &parking);
     }
     true
 }
 
+/// Lets the slot whose suspended queue holds the task recount its parked tasks.
+///
+/// # Safety
+/// `ptr` points at a live `Cell<F, S>` (the caller's reference keeps it alive).
 unsafe fn refresh_parked<F, S>(ptr: NonNull<Header>)
 where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
     S: Schedule,
 {
-    let cell = cell::<F, S>(ptr);
+    // SAFETY: the caller's contract.
+    let cell = unsafe { cell::<F, S>(ptr) };
     loop {
         // A hint, as in `unpark`: recount the slot whose queue really holds the task.
         let slot = cell.header.slot.load(Relaxed);
@@ -710,22 +831,30 @@ where
             return;
         }
         drop(parking);
-        if !cell.header.state.load().has(PARKED) {
+        if !cell.header.state.load().is_parked() {
             return;
         }
         crate::sync::spin_hint();
     }
 }
 
+/// See `RawTask::try_read_output`.
+///
+/// # Safety
+/// `ptr` points at a live `Cell<F, S>`; the caller is its JoinHandle, and `dst` points
+/// at a writable `Poll<Result<F::Output, JoinError>>`.
 unsafe fn try_read_output<F, S>(ptr: NonNull<Header>, dst: *mut (), waker: &Waker)
 where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
     S: Schedule,
 {
-    let cell = cell::<F, S>(ptr);
-    let dst = &mut *(dst as *mut Poll<Result<F::Output, JoinError>>);
-    if can_read_output(cell, waker) {
+    // SAFETY: the caller's contract.
+    let cell = unsafe { cell::<F, S>(ptr) };
+    // SAFETY: the caller's contract: `dst` has this type and nobody else uses it.
+    let dst = unsafe { &mut *(dst as *mut Poll<Result<F::Output, JoinError>>) };
+    // SAFETY: the caller is the JoinHandle.
+    if unsafe { can_read_output(cell, waker) } {
         cell.stage.with_mut(|stage| {
             // SAFETY: COMPLETE with JOIN_INTEREST: the JoinHandle owns the output.
             match std::mem::replace(unsafe { &mut *stage }, Stage::Consumed) {
@@ -737,18 +866,22 @@ where
 }
 
 /// The JoinHandle side of the join-waker protocol: true if the output is ready.
+///
+/// # Safety
+/// The caller is the task's JoinHandle (it holds `JOIN_INTEREST`), so that it is the
+/// only writer of the waker slot while `JOIN_WAKER` is clear.
 unsafe fn can_read_output<F: Future, S>(cell: &Cell<F, S>, waker: &Waker) -> bool {
     let state = &cell.header.state;
     let snapshot = state.load();
-    if snapshot.has(COMPLETE) {
+    if snapshot.is_complete() {
         return true;
     }
-    let res = if snapshot.has(JOIN_WAKER) {
-        // SAFETY: JOIN_WAKER without COMPLETE: the runtime does not touch the waker
-        // slot, and reading it is shared with nobody.
-        let same = cell
-            .join_waker
-            .with(|w| unsafe { (*w).as_ref() }.is_some_and(|w| w.will_wake(waker)));
+    let res = if snapshot.has_join_waker() {
+        let same = cell.join_waker.with(|w| {
+            // SAFETY: JOIN_WAKER without COMPLETE: the runtime does not touch the waker
+            // slot, and reading it is shared with nobody.
+            unsafe { (*w).as_ref() }.is_some_and(|w| w.will_wake(waker))
+        });
         if same {
             return false;
         }
@@ -764,54 +897,74 @@ unsafe fn can_read_output<F: Future, S>(cell: &Cell<F, S>, waker: &Waker) -> boo
             match state.set_join_waker() {
                 Ok(_) => false,
                 Err(s) => {
-                    debug_assert!(s.has(COMPLETE));
+                    debug_assert!(s.is_complete());
+                    // SAFETY: the waker was not published (JOIN_WAKER stays clear): the
+                    // slot is still the JoinHandle's.
                     cell.join_waker.with_mut(|w| unsafe { *w = None });
                     true
                 }
             }
         }
         Err(s) => {
-            debug_assert!(s.has(COMPLETE));
+            debug_assert!(s.is_complete());
             true
         }
     }
 }
 
+/// See `RawTask::drop_join_handle`.
+///
+/// # Safety
+/// `ptr` points at a live `Cell<F, S>`; called once, by its JoinHandle, which gives up
+/// its reference.
 unsafe fn drop_join_handle<F, S>(ptr: NonNull<Header>)
 where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
     S: Schedule,
 {
-    let cell = cell::<F, S>(ptr);
+    // SAFETY: the caller's contract.
+    let cell = unsafe { cell::<F, S>(ptr) };
     let (prev, next) = cell.header.state.transition_to_join_handle_dropped();
-    if prev.has(COMPLETE) {
+    if prev.is_complete() {
         // The output is ours to drop (the runtime stored it for us).
         // SAFETY: COMPLETE, and JOIN_INTEREST was ours.
-        replace_stage(cell, Stage::Consumed);
+        unsafe { replace_stage(cell, Stage::Consumed) };
     }
-    if !next.has(JOIN_WAKER) {
+    if !next.has_join_waker() {
         // SAFETY: JOIN_WAKER is clear: the waker slot is ours.
         cell.join_waker.with_mut(|w| unsafe { *w = None });
     }
-    RawTask(ptr).drop_ref();
+    // SAFETY: the JoinHandle's reference, given up as the caller's contract says.
+    unsafe { RawTask(ptr).drop_ref() };
 }
 
+/// See `Vtable::shutdown`.
+///
+/// # Safety
+/// `ptr` points at a live `Cell<F, S>` (the caller's reference keeps it alive).
 unsafe fn shutdown<F, S>(ptr: NonNull<Header>)
 where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
     S: Schedule,
 {
-    let cell = cell::<F, S>(ptr);
+    // SAFETY: the caller's contract.
+    let cell = unsafe { cell::<F, S>(ptr) };
     if cell.header.state.transition_to_shutdown() {
         // The registry's caller keeps its own reference; `complete` consumes one, so
         // take one for it.
         cell.header.state.ref_inc();
-        cancel_future(cell, RawTask(ptr));
+        // SAFETY: `transition_to_shutdown` made this thread the owner of the future
+        // (RUNNING), and the reference just counted is handed on.
+        unsafe { cancel_future(cell, RawTask(ptr)) };
     }
 }
 
+/// Frees the task.
+///
+/// # Safety
+/// `ptr` points at a `Cell<F, S>` allocated by `allocate` whose last reference is gone.
 unsafe fn dealloc<F, S>(ptr: NonNull<Header>)
 where
     F: Future + Send + 'static,
@@ -819,10 +972,5 @@ where
     S: Schedule,
 {
     // SAFETY: the last reference is gone; the allocation came from Box<Cell<F, S>>.
-    drop(Box::from_raw(ptr.cast::<Cell<F, S>>().as_ptr()));
+    drop(unsafe { Box::from_raw(ptr.cast::<Cell<F, S>>().as_ptr()) });
 }
-
-/// Bits `TaskHandle` uses.
-pub(crate) const USER: usize = PAUSE_USER;
-/// Bits the policy uses.
-pub(crate) const POLICY: usize = PAUSE_POLICY;

@@ -1,8 +1,13 @@
 //! The task state word: one `AtomicUsize` holding flags and a reference count.
 //!
 //! Every change of state is one method named for what it does; each returns an outcome
-//! that the caller must act on, so the protocol reads like a table. The rule a transition
-//! relies on is written next to it.
+//! that the caller must act on (`#[must_use]`), so the protocol reads like a table. The
+//! rule a transition relies on is written next to it.
+//!
+//! The bits are private to this module: the rest of the runtime reads a [`Snapshot`]
+//! through named predicates (`is_parked`, `is_pause_by_policy`, `task_state`, ...) and
+//! changes the word only through the transitions below, so no caller can set a
+//! combination the protocol does not allow, nor forget a reference that goes with it.
 //!
 //! Ownership rules the bits encode:
 //! - `RUNNING`: exactly one thread owns the future (polls it, or drops it when cancelling).
@@ -14,57 +19,151 @@
 //!   and the bit always agree.
 //! - `PAUSE_USER` / `PAUSE_POLICY`: a pause was requested (by a `TaskHandle`, or by the
 //!   runtime's policy). The task is not polled while either is set.
+//!
+//! Breaches of the rules that would corrupt memory (two owners of the future, a second
+//! completion, a reference count going below zero, two writers of the join waker) are
+//! checked with `assert!` even in release builds: each check is a test of bits the
+//! transition has loaded anyway, and a panic beats a use-after-free.
 
+use super::TaskState;
 use crate::sync::{AtomicUsize, Ordering::*};
 
 /// A slot is polling the future (or dropping it).
-pub(crate) const RUNNING: usize = 1 << 0;
+const RUNNING: usize = 1 << 0;
 /// The task is runnable: one `Notified` reference exists.
-pub(crate) const NOTIFIED: usize = 1 << 1;
+const NOTIFIED: usize = 1 << 1;
 /// The future has finished; its output is stored or already taken.
-pub(crate) const COMPLETE: usize = 1 << 2;
+const COMPLETE: usize = 1 << 2;
 /// Cancellation was requested (or the task ended by cancellation, with `COMPLETE`).
-pub(crate) const CANCELLED: usize = 1 << 3;
+const CANCELLED: usize = 1 << 3;
 /// `TaskHandle::pause` asked the task to pause.
-pub(crate) const PAUSE_USER: usize = 1 << 4;
+const PAUSE_USER: usize = 1 << 4;
 /// The runtime's policy asked the task to pause.
-pub(crate) const PAUSE_POLICY: usize = 1 << 5;
+const PAUSE_POLICY: usize = 1 << 5;
 /// Both pause bits.
-pub(crate) const PAUSE_MASK: usize = PAUSE_USER | PAUSE_POLICY;
+const PAUSE_MASK: usize = PAUSE_USER | PAUSE_POLICY;
 /// The task's `Notified` is held by a slot's suspended queue.
-pub(crate) const PARKED: usize = 1 << 6;
+const PARKED: usize = 1 << 6;
 /// A `JoinHandle` exists and wants the output.
-pub(crate) const JOIN_INTEREST: usize = 1 << 7;
+const JOIN_INTEREST: usize = 1 << 7;
 /// The join waker slot holds a waker the runtime may use (JoinHandle keeps off it).
-pub(crate) const JOIN_WAKER: usize = 1 << 8;
+const JOIN_WAKER: usize = 1 << 8;
 /// Bits below this hold flags; the reference count sits above.
 const REF_SHIFT: usize = 9;
 /// One reference.
-pub(crate) const REF_ONE: usize = 1 << REF_SHIFT;
+const REF_ONE: usize = 1 << REF_SHIFT;
 
 /// Initial state: queued once (`NOTIFIED`), a `JoinHandle`, and three references: the
 /// `Notified`, the `JoinHandle` and the runtime's registry of live tasks.
-pub(crate) const INITIAL: usize = NOTIFIED | JOIN_INTEREST | (3 * REF_ONE);
+const INITIAL: usize = NOTIFIED | JOIN_INTEREST | (3 * REF_ONE);
 
-/// A copy of the state word.
+/// Who asked a task to pause. Each has its own bit, so that a policy never resumes a
+/// task a user paused (and the other way round).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum PauseBy {
+    /// `TaskHandle::pause`.
+    User,
+    /// The runtime's scheduling policy.
+    Policy,
+}
+
+impl PauseBy {
+    #[inline]
+    const fn bit(self) -> usize {
+        match self {
+            PauseBy::User => PAUSE_USER,
+            PauseBy::Policy => PAUSE_POLICY,
+        }
+    }
+}
+
+/// A copy of the state word, read through predicates.
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Snapshot(pub(crate) usize);
+pub(crate) struct Snapshot(usize);
 
 impl Snapshot {
     #[inline]
-    pub(crate) fn has(self, bits: usize) -> bool {
+    fn has(self, bits: usize) -> bool {
         self.0 & bits == bits
     }
     #[inline]
-    pub(crate) fn any(self, bits: usize) -> bool {
+    fn any(self, bits: usize) -> bool {
         self.0 & bits != 0
     }
+    /// A slot polls the future (or drops it): it owns the future.
+    #[inline]
+    pub(crate) fn is_running(self) -> bool {
+        self.has(RUNNING)
+    }
+    /// A `Notified` reference exists (or, while running, a wake came in).
+    #[inline]
+    pub(crate) fn is_notified(self) -> bool {
+        self.has(NOTIFIED)
+    }
+    /// The future finished; its output is stored or already taken.
+    #[inline]
+    pub(crate) fn is_complete(self) -> bool {
+        self.has(COMPLETE)
+    }
+    /// Cancellation was requested (or, with `is_complete`, the task ended by it).
+    #[inline]
+    pub(crate) fn is_cancelled(self) -> bool {
+        self.has(CANCELLED)
+    }
+    /// The task's `Notified` sits in a slot's suspended queue.
+    #[inline]
+    pub(crate) fn is_parked(self) -> bool {
+        self.has(PARKED)
+    }
+    /// A pause was requested, by anyone.
     #[inline]
     pub(crate) fn is_pause_requested(self) -> bool {
         self.any(PAUSE_MASK)
     }
+    /// A pause was requested by the runtime's policy (maybe by a user too).
+    #[inline]
+    pub(crate) fn is_pause_by_policy(self) -> bool {
+        self.has(PAUSE_POLICY)
+    }
+    /// A `JoinHandle` exists and wants the output.
+    #[inline]
+    pub(crate) fn has_join_interest(self) -> bool {
+        self.has(JOIN_INTEREST)
+    }
+    /// The runtime may use the join waker (the `JoinHandle` keeps off it).
+    #[inline]
+    pub(crate) fn has_join_waker(self) -> bool {
+        self.has(JOIN_WAKER)
+    }
+    /// Counted references.
+    #[inline]
     pub(crate) fn ref_count(self) -> usize {
         self.0 >> REF_SHIFT
+    }
+
+    /// Where the task stands, as `TaskHandle::state` reports it.
+    pub(crate) fn task_state(self) -> TaskState {
+        if self.is_complete() {
+            if self.is_cancelled() {
+                TaskState::Cancelled
+            } else {
+                TaskState::Completed
+            }
+        } else if self.is_parked() {
+            TaskState::Paused
+        } else if self.is_running() {
+            if self.is_pause_requested() {
+                TaskState::Pausing
+            } else {
+                TaskState::Running
+            }
+        } else if self.is_pause_requested() && !self.is_cancelled() {
+            TaskState::Paused
+        } else if self.is_notified() {
+            TaskState::Runnable
+        } else {
+            TaskState::Idle
+        }
     }
 }
 
@@ -93,6 +192,7 @@ impl std::fmt::Debug for Snapshot {
 }
 
 /// What a slot does with a task it popped from a run queue.
+#[must_use]
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum ToRunning {
     /// Poll it: the slot now owns the future.
@@ -104,6 +204,7 @@ pub(crate) enum ToRunning {
 }
 
 /// Outcome of `transition_to_parked` (parking lock held).
+#[must_use]
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum ToParked {
     /// `PARKED` is set: push the `Notified` into the suspended queue.
@@ -115,6 +216,7 @@ pub(crate) enum ToParked {
 }
 
 /// What a slot does after a poll returned `Pending`.
+#[must_use]
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum ToIdle {
     /// Nobody woke it: drop the slot's reference; a later wake submits it again.
@@ -129,6 +231,7 @@ pub(crate) enum ToIdle {
 }
 
 /// What a waker does.
+#[must_use]
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum ToNotified {
     /// Already queued, running, or complete: nothing to do.
@@ -141,8 +244,10 @@ pub(crate) enum ToNotified {
 }
 
 /// Outcome of a wake with the parking lock held.
+#[must_use]
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum ToNotifiedParked {
+    /// Already queued, running, or complete: nothing to do.
     DoNothing,
     /// Not paused any more: a reference was added, submit the `Notified`.
     Submit,
@@ -152,6 +257,7 @@ pub(crate) enum ToNotifiedParked {
 }
 
 /// Outcome of clearing a pause bit.
+#[must_use]
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Unpause {
     /// The bit was not set.
@@ -164,6 +270,7 @@ pub(crate) enum Unpause {
 }
 
 /// Outcome of `cancel`.
+#[must_use]
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum ToCancelled {
     /// Complete or already cancelled, or queued/running: the holder of the future sees
@@ -181,12 +288,15 @@ pub(crate) struct State {
 }
 
 impl State {
+    /// The state of a task just allocated: see `INITIAL`.
     pub(crate) fn new() -> State {
         State {
             val: AtomicUsize::new(INITIAL),
         }
     }
 
+    /// A copy of the word (Acquire: what the writer of a bit published before setting
+    /// it is visible to whoever sees the bit).
     #[inline]
     pub(crate) fn load(&self) -> Snapshot {
         Snapshot(self.val.load(Acquire))
@@ -226,7 +336,11 @@ impl State {
     /// it, so on `Run`/`Cancel` the slot owns the future.
     pub(crate) fn transition_to_running(&self) -> ToRunning {
         self.update(|s| {
-            debug_assert!(s.has(NOTIFIED) && !s.any(RUNNING | PARKED), "{s:?}");
+            // Guard: a second owner of the future would poll it concurrently.
+            assert!(
+                s.has(NOTIFIED) && !s.any(RUNNING | PARKED),
+                "task run without its Notified reference: {s:?}"
+            );
             if s.has(CANCELLED) {
                 (ToRunning::Cancel, Some((s.0 | RUNNING) & !NOTIFIED))
             } else if s.is_pause_requested() {
@@ -243,7 +357,12 @@ impl State {
     /// the parking lock of the slot it is recorded on.
     pub(crate) fn transition_to_parked(&self, running: bool) -> ToParked {
         self.update(|s| {
-            debug_assert!(s.has(NOTIFIED) && s.has(RUNNING) == running && !s.has(PARKED));
+            // Guard: parking without the Notified, or twice, would put two references
+            // to one task in the suspended queues.
+            assert!(
+                s.has(NOTIFIED) && s.has(RUNNING) == running && !s.has(PARKED),
+                "task parked without its Notified reference: {s:?}"
+            );
             if s.has(CANCELLED) {
                 (ToParked::Cancel, Some((s.0 | RUNNING) & !NOTIFIED))
             } else if s.is_pause_requested() {
@@ -261,7 +380,12 @@ impl State {
     /// The slot's poll returned `Pending`. Rule: only the running slot clears `RUNNING`.
     pub(crate) fn transition_to_idle(&self) -> ToIdle {
         self.update(|s| {
-            debug_assert!(s.has(RUNNING), "{s:?}");
+            // Guard: a thread that does not own the future would give up a reference it
+            // does not hold.
+            assert!(
+                s.has(RUNNING),
+                "idle transition of a task not running: {s:?}"
+            );
             if s.has(CANCELLED) {
                 (ToIdle::Cancel, None)
             } else if s.has(NOTIFIED) {
@@ -280,10 +404,16 @@ impl State {
     /// The future finished (or was dropped by cancellation) and its result is stored.
     /// Clears `RUNNING` and any reference-less `NOTIFIED`, sets `COMPLETE`; `CANCELLED`
     /// is kept only when the task really ended by cancellation. Returns the new value.
+    #[must_use]
     pub(crate) fn transition_to_complete(&self, cancelled: bool) -> Snapshot {
         let mut next = 0;
         self.update(|s| {
-            debug_assert!(s.has(RUNNING) && !s.has(COMPLETE), "{s:?}");
+            // Guard: a second completion would hand the output (and the registry's
+            // references) away twice.
+            assert!(
+                s.has(RUNNING) && !s.has(COMPLETE),
+                "task completed twice, or by a thread not running it: {s:?}"
+            );
             // A finished task is neither runnable, parked nor paused any more (a parked
             // task completes only by shutdown, which empties the queues itself).
             next = (s.0 | COMPLETE) & !(RUNNING | NOTIFIED | PARKED | PAUSE_MASK);
@@ -331,8 +461,11 @@ impl State {
         .0
     }
 
-    /// Sets a pause bit. Returns false if the task already ended (or is being cancelled).
-    pub(crate) fn request_pause(&self, bit: usize) -> bool {
+    /// Sets the pause bit of `by`. Returns false if the task already ended (or is being
+    /// cancelled).
+    #[must_use]
+    pub(crate) fn request_pause(&self, by: PauseBy) -> bool {
+        let bit = by.bit();
         let (ok, _) = self.update(|s| {
             if s.any(COMPLETE | CANCELLED) {
                 (false, None)
@@ -345,9 +478,10 @@ impl State {
         ok
     }
 
-    /// Clears a pause bit without the parking lock, unless that would unpause a parked
-    /// task (then the caller must take the lock).
-    pub(crate) fn unpause(&self, bit: usize) -> Unpause {
+    /// Clears the pause bit of `by` without the parking lock, unless that would unpause
+    /// a parked task (then the caller must take the lock).
+    pub(crate) fn unpause(&self, by: PauseBy) -> Unpause {
+        let bit = by.bit();
         self.update(|s| {
             if !s.has(bit) || s.has(COMPLETE) {
                 (Unpause::NotPaused, None)
@@ -360,10 +494,13 @@ impl State {
         .0
     }
 
-    /// With the parking lock held: clears `bit` (if non-zero) and, when no pause is left
-    /// or the task is cancelled, clears `PARKED`. Returns true if `PARKED` was cleared:
-    /// the caller then moves the `Notified` from the suspended queue to a run queue.
-    pub(crate) fn transition_to_unparked(&self, bit: usize) -> bool {
+    /// With the parking lock held: clears the pause bit of `by` (none for a cancel) and,
+    /// when no pause is left or the task is cancelled, clears `PARKED`. Returns true if
+    /// `PARKED` was cleared: the caller then moves the `Notified` from the suspended
+    /// queue to a run queue.
+    #[must_use]
+    pub(crate) fn transition_to_unparked(&self, by: Option<PauseBy>) -> bool {
+        let bit = by.map_or(0, PauseBy::bit);
         self.update(|s| {
             let next = s.0 & !bit;
             if s.has(COMPLETE) {
@@ -398,6 +535,7 @@ impl State {
 
     /// Shutdown takes the future of a task that no slot runs any more. Returns true if
     /// the caller now owns the future (it must then complete the task as cancelled).
+    #[must_use]
     pub(crate) fn transition_to_shutdown(&self) -> bool {
         self.update(|s| {
             if s.any(COMPLETE | RUNNING) {
@@ -414,7 +552,11 @@ impl State {
     /// The JoinHandle stored a waker: publish it. Fails if the task completed first.
     pub(crate) fn set_join_waker(&self) -> Result<Snapshot, Snapshot> {
         let (ok, prev) = self.update(|s| {
-            debug_assert!(s.has(JOIN_INTEREST) && !s.has(JOIN_WAKER));
+            // Guard: the JoinHandle may write the waker slot only while it owns it.
+            assert!(
+                s.has(JOIN_INTEREST) && !s.has(JOIN_WAKER),
+                "join waker set without owning it: {s:?}"
+            );
             if s.has(COMPLETE) {
                 (false, None)
             } else {
@@ -431,12 +573,17 @@ impl State {
     /// The JoinHandle wants to replace its waker: take it back. Fails if complete.
     pub(crate) fn unset_join_waker(&self) -> Result<Snapshot, Snapshot> {
         let (ok, prev) = self.update(|s| {
-            debug_assert!(s.has(JOIN_INTEREST));
+            assert!(
+                s.has(JOIN_INTEREST),
+                "join waker taken without a JoinHandle: {s:?}"
+            );
             if s.has(COMPLETE) {
                 // The runtime may already have woken the waker and cleared JOIN_WAKER.
                 (false, None)
             } else {
-                debug_assert!(s.has(JOIN_WAKER));
+                // Guard: taking back a waker the JoinHandle never published would let
+                // it write the slot while the runtime may read it.
+                assert!(s.has(JOIN_WAKER), "join waker taken but never set: {s:?}");
                 (true, Some(s.0 & !JOIN_WAKER))
             }
         });
@@ -449,16 +596,19 @@ impl State {
 
     /// After completion the runtime woke the join waker and hands it back. Returns the
     /// new value: without `JOIN_INTEREST` the runtime must drop the waker itself.
+    #[must_use]
     pub(crate) fn unset_join_waker_after_complete(&self) -> Snapshot {
         Snapshot(self.val.fetch_and(!JOIN_WAKER, AcqRel) & !JOIN_WAKER)
     }
 
     /// The JoinHandle is dropped. Before completion it also takes back the waker.
     /// Returns (value before, value after).
+    #[must_use]
     pub(crate) fn transition_to_join_handle_dropped(&self) -> (Snapshot, Snapshot) {
         let mut next = 0;
         let (_, prev) = self.update(|s| {
-            debug_assert!(s.has(JOIN_INTEREST));
+            // Guard: a second drop would give up the JoinHandle's reference twice.
+            assert!(s.has(JOIN_INTEREST), "JoinHandle dropped twice: {s:?}");
             next = s.0 & !JOIN_INTEREST;
             if !s.has(COMPLETE) {
                 next &= !JOIN_WAKER;
@@ -470,6 +620,7 @@ impl State {
 
     // ----- references -----
 
+    /// Adds a counted reference (the caller already holds one, so the task is alive).
     pub(crate) fn ref_inc(&self) {
         let prev = self.val.fetch_add(REF_ONE, Relaxed);
         // Guard against overflow into nonsense, as Arc does.
@@ -478,10 +629,17 @@ impl State {
         }
     }
 
-    /// Drops `n` references; returns true if they were the last.
+    /// Drops `n` references; returns true if they were the last (the caller then frees
+    /// the task).
+    #[must_use]
     pub(crate) fn ref_dec(&self, n: usize) -> bool {
         let prev = Snapshot(self.val.fetch_sub(n * REF_ONE, AcqRel));
-        debug_assert!(prev.ref_count() >= n, "{prev:?}");
+        // Guard: dropping more references than exist would free the task under another
+        // holder (or twice).
+        assert!(
+            prev.ref_count() >= n,
+            "task reference count underflow: {prev:?}"
+        );
         prev.ref_count() == n
     }
 }

@@ -6,6 +6,8 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+use pin_project_lite::pin_project;
+
 use super::sleep::{deadline_after, sleep_until, Sleep};
 
 /// Requires `future` to complete within `duration`.
@@ -38,12 +40,16 @@ pub fn timeout_at<F: IntoFuture>(deadline: Instant, future: F) -> Timeout<F::Int
     }
 }
 
-/// Future returned by [`timeout`] and [`timeout_at`].
-#[must_use = "futures do nothing unless you `.await` or poll them"]
-#[derive(Debug)]
-pub struct Timeout<F> {
-    future: F,
-    sleep: Sleep,
+pin_project! {
+    /// Future returned by [`timeout`] and [`timeout_at`].
+    #[must_use = "futures do nothing unless you `.await` or poll them"]
+    #[derive(Debug)]
+    pub struct Timeout<F> {
+        // Structurally pinned: polled in place. `sleep` is not (`Sleep: Unpin`).
+        #[pin]
+        future: F,
+        sleep: Sleep,
+    }
 }
 
 impl<F> Timeout<F> {
@@ -72,19 +78,11 @@ impl<F: Future> Future for Timeout<F> {
     type Output = Result<F::Output, Elapsed>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        // SAFETY: `future` is structurally pinned and never moved while pinned: the only
-        // ways to move it (`get_mut`, `into_inner`) need `&mut Timeout` or `Timeout`,
-        // which safe code gets from a pinned `Timeout` only when it is `Unpin`, i.e. when
-        // `F: Unpin`; `Timeout` has no `Drop` impl that could move it. `sleep` is not
-        // structurally pinned (`Sleep: Unpin`), so a plain `&mut Sleep` is fine.
-        let (future, sleep) = unsafe {
-            let this = self.get_unchecked_mut();
-            (Pin::new_unchecked(&mut this.future), &mut this.sleep)
-        };
-        if let Poll::Ready(output) = future.poll(cx) {
+        let this = self.project();
+        if let Poll::Ready(output) = this.future.poll(cx) {
             return Poll::Ready(Ok(output));
         }
-        match Pin::new(sleep).poll(cx) {
+        match Pin::new(this.sleep).poll(cx) {
             Poll::Ready(()) => Poll::Ready(Err(Elapsed(()))),
             Poll::Pending => Poll::Pending,
         }
