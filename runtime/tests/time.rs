@@ -58,48 +58,22 @@ impl Future for YieldOnce {
     }
 }
 
-#[test]
-fn sleeps_complete_in_deadline_order() {
+/// Sleeps until `count` deadlines drawn by `deadline_after(rng)` past a base one second
+/// ahead (far enough that registering every sleep, microseconds, ends long before the
+/// first deadline even on a stalled machine), from one task; returns each sleep's
+/// `(deadline, id)` in the order they completed, checking none completed early.
+fn completion_order(
+    seed: u64,
+    count: usize,
+    deadline_after: fn(&mut XorShift) -> Duration,
+) -> Vec<(Instant, usize)> {
     let rt = runtime();
-    let order = rt.block_on(in_task(async {
-        let mut rng = XorShift(0x9E37_79B9_7F4A_7C15);
-        // Far enough ahead that registering every sleep (microseconds) ends long before
-        // the first deadline even on a stalled machine; the small range produces many
-        // equal deadlines.
+    rt.block_on(in_task(async move {
+        let mut rng = XorShift(seed);
         let base = Instant::now() + Duration::from_secs(1);
         let mut sleeps = FuturesUnordered::new();
-        for id in 0..200usize {
-            let deadline = base + Duration::from_millis(rng.below(40));
-            sleeps.push(async move {
-                sleep_until(deadline).await;
-                (deadline, id)
-            });
-        }
-        let mut order = Vec::new();
-        while let Some(done) = sleeps.next().await {
-            order.push(done);
-        }
-        order
-    }));
-    let mut sorted = order.clone();
-    sorted.sort();
-    // Deadline order, and insertion order among equal deadlines.
-    assert_eq!(order, sorted);
-    assert!(Instant::now() >= order.last().unwrap().0);
-}
-
-#[test]
-fn sub_millisecond_deadlines_complete_in_deadline_order() {
-    let rt = runtime();
-    let order = rt.block_on(in_task(async {
-        let mut rng = XorShift(0x2545_F491_4F6C_DD1D);
-        // As above, registered long before the first deadline; deadlines 10 µs apart
-        // within one millisecond, so both distinct sub-millisecond deadlines (which a
-        // millisecond-resolution driver would fire in one batch) and equal ones.
-        let base = Instant::now() + Duration::from_secs(1);
-        let mut sleeps = FuturesUnordered::new();
-        for id in 0..300usize {
-            let deadline = base + Duration::from_micros(10 * rng.below(100));
+        for id in 0..count {
+            let deadline = base + deadline_after(&mut rng);
             sleeps.push(async move {
                 sleep_until(deadline).await;
                 assert!(Instant::now() >= deadline, "a sleep completed early");
@@ -111,10 +85,33 @@ fn sub_millisecond_deadlines_complete_in_deadline_order() {
             order.push(done);
         }
         order
-    }));
-    let mut sorted = order.clone();
+    }))
+}
+
+/// Asserts deadline order, and insertion order among equal deadlines.
+fn assert_in_deadline_order(order: &[(Instant, usize)]) {
+    let mut sorted = order.to_vec();
     sorted.sort();
     assert_eq!(order, sorted);
+}
+
+#[test]
+fn sleeps_complete_in_deadline_order() {
+    // The small range produces many equal deadlines.
+    let order = completion_order(0x9E37_79B9_7F4A_7C15, 200, |rng| {
+        Duration::from_millis(rng.below(40))
+    });
+    assert_in_deadline_order(&order);
+}
+
+#[test]
+fn sub_millisecond_deadlines_complete_in_deadline_order() {
+    // Deadlines 10 µs apart within one millisecond: distinct sub-millisecond deadlines
+    // (which a millisecond-resolution driver would fire in one batch) and equal ones.
+    let order = completion_order(0x2545_F491_4F6C_DD1D, 300, |rng| {
+        Duration::from_micros(10 * rng.below(100))
+    });
+    assert_in_deadline_order(&order);
     let distinct: std::collections::BTreeSet<_> = order.iter().map(|&(d, _)| d).collect();
     assert!(distinct.len() > 50 && distinct.len() < order.len());
 }
