@@ -282,7 +282,33 @@ pub(crate) fn submit<R: Send + 'static>(
                 Err(e)
             }
         };
+    let stream_runtime = (class == Class::Stream)
+        .then(|| ctx.executors.first().map(|e| e.handle().clone()))
+        .flatten();
     match driver.remote.as_ref().map(|r| r.cluster.clone()) {
+        None if stream_runtime.is_some() => {
+            // A Stream job is driven as a Stream task on the executor's runtime: never
+            // paused, and taking a core from Batch work within microseconds. On the
+            // driver thread each of its hand-offs (stages to start, tasks that end)
+            // would be an OS wake-up of that thread, and with every core busy with
+            // Batch work one waited for the next scheduler tick (2 ms here) about one
+            // micro-batch in ten. The job lets go of the context before the answer is
+            // delivered and the last reference is dropped on the driver thread, as in
+            // cluster mode (a runtime cannot stop itself).
+            let to_driver_thread = ctx.driver.sender();
+            let run = async move {
+                let outcome = driver.run().await;
+                let answer = answer_of(&driver, outcome);
+                if let Some(last) = Arc::into_inner(driver.into_context()) {
+                    if let Some(to) = to_driver_thread {
+                        let _ = to.unbounded_send(async move { drop(last) }.boxed());
+                    }
+                }
+                let _ = tx.send(answer);
+            };
+            let runtime = stream_runtime.expect("checked above");
+            drop(runtime.spawn_with(SpawnOptions::stream().name(format!("job-{job}")), run));
+        }
         None => {
             let run = async move {
                 let outcome = driver.run().await;
