@@ -45,6 +45,9 @@ pub const POLICIES: [&str; 4] = ["fifo", "fair", "kill", "neptune"];
 /// The label of the run without a stream job.
 pub const BATCH_ALONE: &str = "batch-alone";
 
+/// The label of the run without training: the stream job's ideal latency.
+pub const STREAM_ALONE: &str = "stream-alone";
+
 /// One labelled example.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Example {
@@ -254,7 +257,7 @@ impl Default for Config {
 
 /// The command-line usage.
 pub const USAGE: &str =
-    "usage: [--policy fifo|fair|kill|neptune|static|batch-alone] [--all-policies] [--json] \
+    "usage: [--policy fifo|fair|kill|neptune|static|batch-alone|stream-alone] [--all-policies] [--json] \
 [--slots N] [--seconds S] [--rows N] [--holdout N] [--rate EVENTS_PER_S] [--trigger-ms T] \
 [--partitions P] [--stream-partitions P] [--learning-rate R] [--seed N] [--cluster local:N]";
 
@@ -321,10 +324,10 @@ impl Config {
         if !partitions_set {
             cfg.partitions = cfg.slots * cfg.executors();
         }
-        if cfg.policy != BATCH_ALONE {
+        if cfg.policy != BATCH_ALONE && cfg.policy != STREAM_ALONE {
             cfg.policy
                 .parse::<PolicyKind>()
-                .map_err(|e| format!("{e}, or {BATCH_ALONE}"))?;
+                .map_err(|e| format!("{e}, or {BATCH_ALONE}, or {STREAM_ALONE}"))?;
         }
         if cfg.slots == 0 || cfg.partitions == 0 || cfg.stream_partitions == 0 || cfg.rows == 0 {
             return Err(
@@ -349,11 +352,12 @@ impl Config {
         }
     }
 
-    /// The runs this configuration reports, in order: a policy name, or
-    /// [`BATCH_ALONE`].
+    /// The runs this configuration reports, in order: a policy name, [`BATCH_ALONE`]
+    /// or [`STREAM_ALONE`].
     pub fn runs(&self) -> Vec<String> {
         if self.all_policies {
-            std::iter::once(BATCH_ALONE)
+            [BATCH_ALONE, STREAM_ALONE]
+                .into_iter()
                 .chain(POLICIES)
                 .map(str::to_owned)
                 .collect()
@@ -735,8 +739,10 @@ pub struct Progress {
     pub version: u64,
 }
 
-/// Runs the application once: under `policy` with the stream, or as
-/// [`BATCH_ALONE`] without it. `progress` is called about every 100 ms.
+/// Runs the application once: under `policy` with the stream and the training, as
+/// [`BATCH_ALONE`] without the stream, or as [`STREAM_ALONE`] without the training
+/// (both under NEPTUNE, which has nothing to decide then). `progress` is called about
+/// every 100 ms.
 pub fn run_once(
     cfg: &Config,
     data: &Data,
@@ -745,7 +751,12 @@ pub fn run_once(
     progress: &mut dyn FnMut(&Progress),
 ) -> Result<RunReport, String> {
     let with_stream = policy != BATCH_ALONE;
-    let policy_name = if with_stream { policy } else { "neptune" };
+    let with_training = policy != STREAM_ALONE;
+    let policy_name = if with_stream && with_training {
+        policy
+    } else {
+        "neptune"
+    };
     let builder = Context::builder()
         .slots_per_executor(cfg.slots)
         .policy(policy_name)
@@ -767,13 +778,17 @@ pub fn run_once(
     let stop = Arc::new(AtomicBool::new(false));
     let training = Arc::new(Mutex::new(Training::default()));
     let started = Instant::now();
-    let trainer = {
+    let trainer = if with_training {
         let (ctx, model, cfg) = (ctx.clone(), model.clone(), cfg.clone());
         let (stop, training) = (stop.clone(), training.clone());
-        std::thread::Builder::new()
-            .name("unified-trainer".into())
-            .spawn(move || train(&ctx, &model, &cfg, &stop, started, &training))
-            .map_err(|e| e.to_string())?
+        Some(
+            std::thread::Builder::new()
+                .name("unified-trainer".into())
+                .spawn(move || train(&ctx, &model, &cfg, &stop, started, &training))
+                .map_err(|e| e.to_string())?,
+        )
+    } else {
+        None
     };
 
     let scoring = Arc::new(Mutex::new(Scoring::default()));
@@ -805,7 +820,9 @@ pub fn run_once(
             Ok(h) => Some(h),
             Err(e) => {
                 stop.store(true, Ordering::Relaxed);
-                let _ = trainer.join();
+                if let Some(trainer) = trainer {
+                    let _ = trainer.join();
+                }
                 return Err(e.to_string());
             }
         }
@@ -837,9 +854,12 @@ pub fn run_once(
         None => None,
     };
     stop.store(true, Ordering::Relaxed);
-    let t = trainer
-        .join()
-        .map_err(|_| "the training thread panicked".to_owned())??;
+    let t = match trainer {
+        Some(trainer) => trainer
+            .join()
+            .map_err(|_| "the training thread panicked".to_owned())??,
+        None => Training::default(),
+    };
     let seconds = started.elapsed().as_secs_f64();
     let scoring = *scoring.lock().unwrap_or_else(|e| e.into_inner());
     let final_model = model.latest();
@@ -890,11 +910,19 @@ pub fn run(cfg: &Config, progress: &mut dyn FnMut(&Progress)) -> Result<Vec<RunR
         seconds: cfg.seconds * 0.3,
         ..cfg.clone()
     };
-    let total = 2 * POLICIES.len();
+    let total = 2 * POLICIES.len() + 1;
+    // The stream job's ideal first, the policies' runs then measured against it.
+    let stream_alone = run_once(cfg, &data, STREAM_ALONE, (0, total), progress)?;
     let mut alone: Option<RunReport> = None;
     for (i, policy) in POLICIES.iter().enumerate() {
-        let base = run_once(&baseline_cfg, &data, BATCH_ALONE, (2 * i, total), progress)?;
-        let mut report = run_once(cfg, &data, policy, (2 * i + 1, total), progress)?;
+        let base = run_once(
+            &baseline_cfg,
+            &data,
+            BATCH_ALONE,
+            (2 * i + 1, total),
+            progress,
+        )?;
+        let mut report = run_once(cfg, &data, policy, (2 * i + 2, total), progress)?;
         if base.batch_rows_per_s > 0.0 {
             report.batch_ratio = Some(report.batch_rows_per_s / base.batch_rows_per_s);
         }
@@ -922,6 +950,7 @@ pub fn run(cfg: &Config, progress: &mut dyn FnMut(&Progress)) -> Result<Vec<RunR
         });
         reports.push(report);
     }
+    reports.insert(0, stream_alone);
     if let Some(mut alone) = alone {
         alone.batch_ratio = Some(1.0);
         reports.insert(0, alone);
@@ -1105,12 +1134,33 @@ mod tests {
     }
 
     #[test]
+    fn stream_alone_runs_the_stream_without_training() {
+        let args = ["--rows=2000", "--holdout=500", "--seconds=0.5", "--slots=2"];
+        let cfg = Config::from_args(args.map(String::from)).unwrap();
+        let data = Data::generate(&cfg);
+        let r = run_once(&cfg, &data, STREAM_ALONE, (0, 1), &mut |_| {}).unwrap();
+        assert_eq!(r.policy, STREAM_ALONE);
+        assert_eq!((r.passes, r.batch_rows), (0, 0));
+        assert!(r.micro_batches > 0, "{r:?}");
+        assert!(r.stream_p99_us.is_some());
+    }
+
+    #[test]
     fn arguments() {
         let cfg = Config::from_args(["--all-policies".to_owned(), "--slots=3".to_owned()]).unwrap();
         assert_eq!(
             cfg.runs(),
-            ["batch-alone", "fifo", "fair", "kill", "neptune"]
+            [
+                "batch-alone",
+                "stream-alone",
+                "fifo",
+                "fair",
+                "kill",
+                "neptune"
+            ]
         );
+        assert!(Config::from_args(["--policy=stream-alone".to_owned()]).is_ok());
+        assert!(Config::from_args(["--policy=alone".to_owned()]).is_err());
         assert_eq!((cfg.slots, cfg.partitions), (3, 3));
         assert_eq!(Config::from_args(["--help".to_owned()]).unwrap_err(), USAGE);
         assert!(Config::from_args(["--rows".to_owned()]).is_err());
