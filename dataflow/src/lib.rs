@@ -118,7 +118,7 @@ mod sink;
 mod source;
 pub mod stream;
 
-pub use context::{Context, ContextBuilder, Executor};
+pub use context::{Context, ContextBuilder, Executor, DEFAULT_SLOT_NICE};
 pub use data::Data;
 pub use dataset::{Dataset, Job};
 pub use error::{BadRecord, DataflowError, Format, Result};

@@ -62,6 +62,24 @@ pub fn time_slice() -> Option<Duration> {
     imp::get()
 }
 
+/// Sets the calling thread's nice value (its CPU weight against other threads; higher
+/// is lower priority; Linux keeps one per thread).
+///
+/// A thread may always raise its own nice value; lowering it needs `CAP_SYS_NICE` or a
+/// matching `RLIMIT_NICE`, so a thread that raised it usually cannot come back.
+///
+/// # Errors
+///
+/// `Unsupported` off Linux; the system's error when the kernel refuses.
+pub fn set_nice(nice: i32) -> io::Result<()> {
+    imp::set_nice(nice)
+}
+
+/// The calling thread's nice value (`None` off Linux).
+pub fn nice() -> Option<i32> {
+    imp::nice()
+}
+
 #[cfg(target_os = "linux")]
 mod imp {
     use std::io;
@@ -126,6 +144,30 @@ mod imp {
         let attr = current().ok()?;
         (attr.runtime > 0).then(|| Duration::from_nanos(attr.runtime))
     }
+
+    pub(super) fn set_nice(nice: i32) -> io::Result<()> {
+        // SAFETY: gettid has no preconditions.
+        let tid = unsafe { libc::gettid() };
+        // SAFETY: plain integer arguments; with a thread id Linux changes that thread
+        // only.
+        if unsafe { libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, nice) } == 0 {
+            Ok(())
+        } else {
+            Err(io::Error::last_os_error())
+        }
+    }
+
+    pub(super) fn nice() -> Option<i32> {
+        // SAFETY: gettid has no preconditions.
+        let tid = unsafe { libc::gettid() };
+        // getpriority returns the nice value itself, and -1 both as a value and as the
+        // error: errno tells them apart.
+        // SAFETY: writing errno of the calling thread.
+        unsafe { *libc::__errno_location() = 0 };
+        // SAFETY: plain integer arguments.
+        let n = unsafe { libc::getpriority(libc::PRIO_PROCESS, tid as libc::id_t) };
+        (n != -1 || io::Error::last_os_error().raw_os_error() == Some(0)).then_some(n)
+    }
 }
 
 #[cfg(not(target_os = "linux"))]
@@ -141,6 +183,17 @@ mod imp {
     }
 
     pub(super) fn get() -> Option<Duration> {
+        None
+    }
+
+    pub(super) fn set_nice(_nice: i32) -> io::Result<()> {
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "per-thread nice values can only be set on Linux",
+        ))
+    }
+
+    pub(super) fn nice() -> Option<i32> {
         None
     }
 }
@@ -171,6 +224,22 @@ mod tests {
                 assert_eq!(time_slice(), default, "zero restores the default");
             }
         });
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn sets_the_calling_threads_nice_value_only() {
+        let here = nice();
+        let (set, other) = on_thread(move || {
+            // Raising one's own nice value needs no privilege.
+            set_nice(7).unwrap();
+            let other = on_thread(nice);
+            (nice(), other)
+        });
+        assert_eq!(set, Some(7));
+        // A thread started afterwards inherits it; the test's own thread is untouched.
+        assert_eq!(other, Some(7));
+        assert_eq!(nice(), here);
     }
 
     #[cfg(target_os = "linux")]

@@ -793,3 +793,17 @@ fn spawn_blocking_runs_off_the_slots_on_a_bounded_pool() {
     assert_eq!(done, [0, 1, 2, 3]);
     assert_eq!(started.load(SeqCst), 4);
 }
+
+#[cfg(target_os = "linux")]
+#[test]
+fn slots_run_at_the_nice_value_asked_for() {
+    let rt = neptune_runtime::Builder::new()
+        .slots(2)
+        .slot_nice(9)
+        .build()
+        .unwrap();
+    let on_slot = rt.block_on(rt.spawn(async { neptune_runtime::time_slice::nice() }));
+    assert_eq!(on_slot.unwrap(), Some(9));
+    // The thread that built the runtime keeps its own.
+    assert_ne!(neptune_runtime::time_slice::nice(), Some(9));
+}

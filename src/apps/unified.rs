@@ -195,6 +195,9 @@ pub struct Config {
     pub seconds: f64,
     /// Training rows (`--rows`, default 1 000 000).
     pub rows: usize,
+    /// The slot threads' nice value (`--slot-nice`, default
+    /// [`neptune_dataflow::DEFAULT_SLOT_NICE`]).
+    pub slot_nice: i32,
     /// Held-out rows (`--holdout`, default 100 000).
     pub holdout: usize,
     /// Stream events per second (`--rate`, default 20 000).
@@ -243,6 +246,7 @@ impl Default for Config {
             seconds: 7.0,
             rows: 1_000_000,
             holdout: 100_000,
+            slot_nice: neptune_dataflow::DEFAULT_SLOT_NICE,
             rate: 20_000.0,
             trigger: Duration::from_millis(10),
             partitions: slots,
@@ -258,7 +262,7 @@ impl Default for Config {
 /// The command-line usage.
 pub const USAGE: &str =
     "usage: [--policy fifo|fair|kill|neptune|static|batch-alone|stream-alone] [--all-policies] [--json] \
-[--slots N] [--seconds S] [--rows N] [--holdout N] [--rate EVENTS_PER_S] [--trigger-ms T] \
+[--slots N] [--slot-nice N] [--seconds S] [--rows N] [--holdout N] [--rate EVENTS_PER_S] [--trigger-ms T] \
 [--partitions P] [--stream-partitions P] [--learning-rate R] [--seed N] [--cluster local:N]";
 
 fn parse<T: std::str::FromStr>(name: &str, v: Option<String>) -> Result<T, String> {
@@ -295,6 +299,7 @@ impl Config {
                 "--seconds" => cfg.seconds = parse(&name, value())?,
                 "--rows" => cfg.rows = parse(&name, value())?,
                 "--holdout" => cfg.holdout = parse(&name, value())?,
+                "--slot-nice" => cfg.slot_nice = parse(&name, value())?,
                 "--rate" => cfg.rate = parse(&name, value())?,
                 "--trigger-ms" => {
                     cfg.trigger = Duration::from_millis(parse(&name, value())?);
@@ -759,6 +764,7 @@ pub fn run_once(
     };
     let builder = Context::builder()
         .slots_per_executor(cfg.slots)
+        .slot_nice(cfg.slot_nice)
         .policy(policy_name)
         .thread_name(format!("unified-{policy}"))
         .builders(builders());

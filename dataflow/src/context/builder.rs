@@ -58,11 +58,15 @@ pub struct ContextBuilder {
     placement_chosen: bool,
     default_partitions: Option<usize>,
     thread_name: String,
+    slot_nice: i32,
     builders: Builders,
     cluster: Option<ClusterChoice>,
     /// Cluster mode: how long a job with no executor left waits for one.
     executor_grace: std::time::Duration,
 }
+
+/// The slot threads' default nice value (see [`ContextBuilder::slot_nice`]).
+pub const DEFAULT_SLOT_NICE: i32 = 10;
 
 /// Where a cluster context's executors come from.
 enum ClusterChoice {
@@ -112,6 +116,7 @@ impl ContextBuilder {
             placement_chosen: false,
             default_partitions: None,
             thread_name: "neptune".to_owned(),
+            slot_nice: DEFAULT_SLOT_NICE,
             builders: Builders::new(),
             cluster: None,
             executor_grace: crate::cluster::NO_EXECUTOR_GRACE,
@@ -252,6 +257,17 @@ impl ContextBuilder {
         self
     }
 
+    /// The nice value of the executors' slot threads (Linux; default
+    /// [`DEFAULT_SLOT_NICE`]; 0 leaves them as they are). With every core busy with
+    /// Batch work, the threads that hand a stream's micro-batches on (its trigger
+    /// thread, the driver thread, the I/O driver) must get a core the moment they wake;
+    /// at the slots' own weight they often waited for the next scheduler tick (2 ms). See
+    /// [`neptune_runtime::Builder::slot_nice`].
+    pub fn slot_nice(mut self, nice: i32) -> ContextBuilder {
+        self.slot_nice = nice;
+        self
+    }
+
     /// Starts the executors and the driver thread.
     ///
     /// # Errors
@@ -296,6 +312,7 @@ impl ContextBuilder {
             let runtime = neptune_runtime::Builder::new()
                 .slots(slots)
                 .thread_name(format!("{}-e{i}", self.thread_name))
+                .slot_nice(self.slot_nice)
                 .policy(make_policy(i, slots))
                 .build()
                 .map_err(DataflowError::Runtime)?;

@@ -4,7 +4,7 @@ mod builder;
 mod driver;
 mod executor;
 
-pub use builder::ContextBuilder;
+pub use builder::{ContextBuilder, DEFAULT_SLOT_NICE};
 pub use executor::Executor;
 pub(crate) use executor::{ExecutorLoad, RunningGuard};
 

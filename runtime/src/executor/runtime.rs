@@ -34,6 +34,7 @@ pub struct Builder {
     max_blocking_threads: usize,
     policy: Box<dyn Policy>,
     short_slices: bool,
+    slot_nice: i32,
 }
 
 impl Default for Builder {
@@ -48,6 +49,8 @@ impl fmt::Debug for Builder {
             .field("slots", &self.slots)
             .field("thread_name", &self.thread_name)
             .field("stack_size", &self.stack_size)
+            .field("short_slices", &self.short_slices)
+            .field("slot_nice", &self.slot_nice)
             .field("policy", &self.policy.name())
             .finish()
     }
@@ -66,6 +69,7 @@ impl Builder {
             max_blocking_threads: 1,
             policy: Box::new(DefaultPolicy),
             short_slices: false,
+            slot_nice: 0,
         }
     }
 
@@ -107,6 +111,18 @@ impl Builder {
     /// core is busy with another runtime's Batch work.
     pub fn short_time_slices(mut self, short: bool) -> Builder {
         self.short_slices = short;
+        self
+    }
+
+    /// Slot threads run at nice value `nice` (Linux; best effort). A positive value
+    /// lowers their CPU weight against the process's other threads: when every core
+    /// is busy with Batch work, a thread that wakes to hand on Stream work (a trigger,
+    /// a job's driver, the I/O driver) then gets a core at once instead of waiting for
+    /// the next scheduler tick; the slots' shares among themselves do not change. It
+    /// also lowers them against other processes', so it suits a machine given to this
+    /// runtime. Default 0 (unchanged).
+    pub fn slot_nice(mut self, nice: i32) -> Builder {
+        self.slot_nice = nice.clamp(-20, 19);
         self
     }
 
@@ -179,10 +195,15 @@ impl Builder {
             let h = handle.clone();
             let exited_here = exited.clone();
             let short = self.short_slices;
+            let nice = self.slot_nice;
             let body = move || {
                 if short {
                     // Best effort: kernels before 6.12 accept it and change nothing.
                     let _ = crate::time_slice::set_time_slice(crate::time_slice::SHORT_SLICE);
+                }
+                if nice != 0 {
+                    // Best effort too: a lower value than the thread's may be refused.
+                    let _ = crate::time_slice::set_nice(nice);
                 }
                 let _rt = context::enter_runtime(h.clone());
                 #[cfg(not(loom))]
