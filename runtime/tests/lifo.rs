@@ -119,3 +119,58 @@ fn spawn_takes_the_class_of_the_spawning_task() {
     });
     assert_eq!(join(explicit).unwrap(), Class::Batch);
 }
+
+/// Slot 0 runs both classes, slot 1 only Batch work.
+struct OneStreamSlot;
+
+impl neptune_runtime::policy::Policy for OneStreamSlot {
+    fn name(&self) -> &str {
+        "one-stream-slot"
+    }
+
+    fn slot_classes(&self, slot: usize, _slots: usize) -> neptune_runtime::policy::SlotClasses {
+        if slot == 0 {
+            neptune_runtime::policy::SlotClasses::Both
+        } else {
+            neptune_runtime::policy::SlotClasses::BatchOnly
+        }
+    }
+}
+
+#[test]
+fn a_task_in_the_lifo_slot_behind_stream_work_is_handed_to_other_slots() {
+    // A Stream task on slot 0 spawns a Batch task (into slot 0's LIFO slot) and ends
+    // once a second Stream task is queued. Slot 0 takes that one first, which holds it
+    // until the Batch task has run: only slot 1 can run it then.
+    let rt = neptune_runtime::Builder::new()
+        .slots(2)
+        .policy(OneStreamSlot)
+        .build()
+        .unwrap();
+    let (spawned, queued, ran) = (Flag::new(), Flag::new(), Flag::new());
+    let _release = (queued.set_on_drop(), ran.set_on_drop());
+    let (s, q, r) = (spawned.clone(), queued.clone(), ran.clone());
+    let first = rt.spawn_with(SpawnOptions::stream(), async move {
+        drop(spawn_with(SpawnOptions::batch(), async move { r.set() }));
+        s.set();
+        let start = Instant::now();
+        while !q.is_set() && start.elapsed() < DEADLINE {
+            std::hint::spin_loop();
+        }
+    });
+    wait_for("the first Stream task to spawn", || spawned.is_set());
+    let r = ran.clone();
+    let second = rt.spawn_with(SpawnOptions::stream(), async move {
+        let start = Instant::now();
+        while !r.is_set() && start.elapsed() < DEADLINE {
+            std::hint::spin_loop();
+        }
+        r.is_set()
+    });
+    queued.set();
+    join(first).unwrap();
+    assert!(
+        join(second).unwrap(),
+        "the Batch task waited in the LIFO slot behind Stream work"
+    );
+}

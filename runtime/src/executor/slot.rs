@@ -45,6 +45,8 @@ pub(crate) struct Slot {
     searching: bool,
     /// LIFO tasks run in a row (see `MAX_LIFO_STREAK`).
     lifo_streak: u32,
+    /// The last pick came from the LIFO slot.
+    from_lifo: bool,
     tick: u32,
     rng: u32,
     /// CPU time (ns) spent polling each class, for weighted queueing.
@@ -73,6 +75,7 @@ impl Slot {
             counters: LocalCounters::default(),
             searching: false,
             lifo_streak: 0,
+            from_lifo: false,
             tick: 0,
             rng: (0x9E37_79B9 ^ (index as u32).wrapping_mul(0x85EB_CA6B)) | 1,
             ran: [0; 2],
@@ -188,7 +191,25 @@ impl Slot {
         })
     }
 
+    /// The next task to run. A task picked ahead of the one in the LIFO slot (Stream
+    /// work first, a resumed task, the periodic global turn) sends that one to the
+    /// local queue, where other slots can steal it while this one is busy.
     fn next_task(&mut self) -> Option<Notified> {
+        self.from_lifo = false;
+        let t = self.pick();
+        if t.is_some() && !self.from_lifo {
+            self.lifo_streak = 0;
+            if let Some(waiting) = self.local.lifo.take() {
+                let stream = waiting.header().class == Class::Stream;
+                let queue = self.shared.route(waiting.header().class);
+                self.local.local[queue.index()].push(waiting);
+                self.shared.notify_work(Some(queue), stream);
+            }
+        }
+        t
+    }
+
+    fn pick(&mut self) -> Option<Notified> {
         self.tick = self.tick.wrapping_add(1);
         let global_first = self.tick.is_multiple_of(GLOBAL_QUEUE_INTERVAL);
         for class in self.class_order().into_iter().flatten() {
@@ -212,7 +233,6 @@ impl Slot {
                 local.pop().or_else(|| self.take_global(class, true))
             };
             if t.is_some() {
-                self.lifo_streak = 0;
                 return t;
             }
             if class == Class::Stream && !self.classes.runs(Class::Batch) {
@@ -237,6 +257,7 @@ impl Slot {
         crate::yield_point::lifo_filled(false);
         if self.lifo_streak < MAX_LIFO_STREAK {
             self.lifo_streak += 1;
+            self.from_lifo = true;
             return Some(t);
         }
         let stream = t.header().class == Class::Stream;
