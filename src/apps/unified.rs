@@ -195,9 +195,9 @@ pub struct Config {
     pub seconds: f64,
     /// Training rows (`--rows`, default 1 000 000).
     pub rows: usize,
-    /// The slot threads' nice value (`--slot-nice`, default
-    /// [`neptune_dataflow::DEFAULT_SLOT_NICE`]).
-    pub slot_nice: i32,
+    /// The slot threads' nice value (`--slot-nice`; unset: the dataflow's default, see
+    /// [`neptune_dataflow::ContextBuilder::slot_nice`]).
+    pub slot_nice: Option<i32>,
     /// Held-out rows (`--holdout`, default 100 000).
     pub holdout: usize,
     /// Stream events per second (`--rate`, default 20 000).
@@ -246,7 +246,7 @@ impl Default for Config {
             seconds: 7.0,
             rows: 1_000_000,
             holdout: 100_000,
-            slot_nice: neptune_dataflow::DEFAULT_SLOT_NICE,
+            slot_nice: None,
             rate: 20_000.0,
             trigger: Duration::from_millis(10),
             partitions: slots,
@@ -299,7 +299,7 @@ impl Config {
                 "--seconds" => cfg.seconds = parse(&name, value())?,
                 "--rows" => cfg.rows = parse(&name, value())?,
                 "--holdout" => cfg.holdout = parse(&name, value())?,
-                "--slot-nice" => cfg.slot_nice = parse(&name, value())?,
+                "--slot-nice" => cfg.slot_nice = Some(parse(&name, value())?),
                 "--rate" => cfg.rate = parse(&name, value())?,
                 "--trigger-ms" => {
                     cfg.trigger = Duration::from_millis(parse(&name, value())?);
@@ -764,10 +764,13 @@ pub fn run_once(
     };
     let builder = Context::builder()
         .slots_per_executor(cfg.slots)
-        .slot_nice(cfg.slot_nice)
         .policy(policy_name)
         .thread_name(format!("unified-{policy}"))
         .builders(builders());
+    let builder = match cfg.slot_nice {
+        Some(nice) => builder.slot_nice(nice),
+        None => builder,
+    };
     let builder = match &cfg.cluster {
         Where::Local => builder.executors(1),
         Where::LocalCluster(n) => builder.local_cluster(*n),

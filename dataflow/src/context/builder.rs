@@ -58,14 +58,15 @@ pub struct ContextBuilder {
     placement_chosen: bool,
     default_partitions: Option<usize>,
     thread_name: String,
-    slot_nice: i32,
+    slot_nice: Option<i32>,
     builders: Builders,
     cluster: Option<ClusterChoice>,
     /// Cluster mode: how long a job with no executor left waits for one.
     executor_grace: std::time::Duration,
 }
 
-/// The slot threads' default nice value (see [`ContextBuilder::slot_nice`]).
+/// The slot threads' nice value when the executors' slots fill every core (see
+/// [`ContextBuilder::slot_nice`]).
 pub const DEFAULT_SLOT_NICE: i32 = 10;
 
 /// Where a cluster context's executors come from.
@@ -116,7 +117,7 @@ impl ContextBuilder {
             placement_chosen: false,
             default_partitions: None,
             thread_name: "neptune".to_owned(),
-            slot_nice: DEFAULT_SLOT_NICE,
+            slot_nice: None,
             builders: Builders::new(),
             cluster: None,
             executor_grace: crate::cluster::NO_EXECUTOR_GRACE,
@@ -257,14 +258,17 @@ impl ContextBuilder {
         self
     }
 
-    /// The nice value of the executors' slot threads (Linux; default
-    /// [`DEFAULT_SLOT_NICE`]; 0 leaves them as they are). With every core busy with
-    /// Batch work, the threads that hand a stream's micro-batches on (its trigger
-    /// thread, the driver thread, the I/O driver) must get a core the moment they wake;
-    /// at the slots' own weight they often waited for the next scheduler tick (2 ms). See
+    /// The nice value of the executors' slot threads (Linux; 0 leaves them as they
+    /// are). By default it is [`DEFAULT_SLOT_NICE`] when the slots of this process's
+    /// executors are at least as many as its cores, and 0 otherwise. With every core
+    /// busy with Batch work, the threads that hand a stream's micro-batches on (its
+    /// trigger thread, the driver thread, the I/O driver) must get a core the moment
+    /// they wake; at the slots' own weight they often waited for the next scheduler tick
+    /// (2 ms). With a core to spare they find it free, and a low weight would only
+    /// make the slots' placement on the cores less even. See
     /// [`neptune_runtime::Builder::slot_nice`].
     pub fn slot_nice(mut self, nice: i32) -> ContextBuilder {
-        self.slot_nice = nice;
+        self.slot_nice = Some(nice);
         self
     }
 
@@ -284,6 +288,13 @@ impl ContextBuilder {
         }
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         let slots = self.slots.unwrap_or((cores / self.executors).max(1));
+        let slot_nice = self
+            .slot_nice
+            .unwrap_or(if slots * self.executors >= cores {
+                DEFAULT_SLOT_NICE
+            } else {
+                0
+            });
         if slots == 0 {
             return Err(DataflowError::Config(
                 "an executor needs at least one slot".into(),
@@ -312,7 +323,7 @@ impl ContextBuilder {
             let runtime = neptune_runtime::Builder::new()
                 .slots(slots)
                 .thread_name(format!("{}-e{i}", self.thread_name))
-                .slot_nice(self.slot_nice)
+                .slot_nice(slot_nice)
                 .policy(make_policy(i, slots))
                 .build()
                 .map_err(DataflowError::Runtime)?;
