@@ -56,6 +56,9 @@ pub struct ExecutorConfig {
     pub bind: SocketAddr,
     /// The address other executors should dial (default: the bound address).
     pub advertise: Option<SocketAddr>,
+    /// The slot threads' nice value (default: the dataflow's rule, see
+    /// [`ContextBuilder::slot_nice`](crate::ContextBuilder::slot_nice)).
+    pub slot_nice: Option<i32>,
 }
 
 impl ExecutorConfig {
@@ -75,6 +78,7 @@ impl ExecutorConfig {
             policy: "neptune".to_owned(),
             bind,
             advertise: None,
+            slot_nice: None,
         }
     }
 }
@@ -229,13 +233,17 @@ impl Node {
 /// The driver cannot be reached, refuses the registration (another binary, other
 /// builders), or the runtimes cannot start.
 pub fn run_executor(config: ExecutorConfig, builders: &Builders) -> Result<()> {
-    let ctx = Context::builder()
+    let builder = Context::builder()
         .executors(1)
         .slots_per_executor(config.slots)
         .policy(config.policy.clone())
         .builders(builders.clone())
-        .thread_name("neptune-exec")
-        .build()?;
+        .thread_name("neptune-exec");
+    let builder = match config.slot_nice {
+        Some(nice) => builder.slot_nice(nice),
+        None => builder,
+    };
+    let ctx = builder.build()?;
     let net = control_runtime("neptune-exec-net")?;
     net.block_on(serve(config, ctx, builders.clone()))
 }

@@ -24,6 +24,8 @@ pub(crate) mod env {
     pub const BIND: &str = "NEPTUNE_EXECUTOR_BIND";
     /// Optional: the block address other executors dial (default: the bound one).
     pub const ADVERTISE: &str = "NEPTUNE_EXECUTOR_ADVERTISE";
+    /// Optional: the slot threads' nice value (default: the executor's own rule).
+    pub const SLOT_NICE: &str = "NEPTUNE_EXECUTOR_SLOT_NICE";
 }
 
 /// How a local cluster's executors are started.
@@ -100,7 +102,15 @@ impl LocalCluster {
             None => std::env::current_exe()
                 .map_err(|e| DataflowError::Cluster(format!("cannot find this executable: {e}")))?,
         };
-        Command::new(&program)
+        let mut command = Command::new(&program);
+        // Together the executors' slots may fill the cores though each process's do
+        // not: then the slots give way to the threads that hand work on, as in one
+        // process (see `ContextBuilder::slot_nice`).
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        if config.executors * config.slots >= cores {
+            command.env(env::SLOT_NICE, crate::DEFAULT_SLOT_NICE.to_string());
+        }
+        command
             .args(&config.args)
             .envs(config.env.iter().map(|(k, v)| (k, v)))
             .env(env::DRIVER, self.driver.to_string())

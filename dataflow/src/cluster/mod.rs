@@ -109,6 +109,11 @@ fn executor_from_env(builders: &Builders) -> Option<Result<()>> {
             config.bind = bind;
         }
         config.advertise = addr(local::env::ADVERTISE)?;
+        if let Ok(nice) = std::env::var(local::env::SLOT_NICE) {
+            config.slot_nice = Some(nice.parse().map_err(|e| {
+                DataflowError::Cluster(format!("{}={nice:?}: {e}", local::env::SLOT_NICE))
+            })?);
+        }
         Ok(config)
     })();
     Some(config.and_then(|c| run_executor(c, builders)))
