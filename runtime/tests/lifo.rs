@@ -174,3 +174,32 @@ fn a_task_in_the_lifo_slot_behind_stream_work_is_handed_to_other_slots() {
         "the Batch task waited in the LIFO slot behind Stream work"
     );
 }
+
+/// On one slot, a task spawns two others: the order they run in.
+fn spawn_order(lifo: bool) -> Vec<&'static str> {
+    let rt = neptune_runtime::Builder::new()
+        .slots(1)
+        .lifo_slot(lifo)
+        .build()
+        .unwrap();
+    let order = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let o = order.clone();
+    let parent = rt.spawn(async move {
+        let (o1, o2) = (o.clone(), o.clone());
+        let b = spawn(async move { o1.lock().unwrap().push("first") });
+        let c = spawn(async move { o2.lock().unwrap().push("second") });
+        b.await.unwrap();
+        c.await.unwrap();
+    });
+    join(parent).unwrap();
+    let order = order.lock().unwrap().clone();
+    order
+}
+
+#[test]
+fn the_lifo_slot_can_be_turned_off() {
+    // With it the task spawned last runs first, right after its spawner's poll;
+    // without it they run in the order they were spawned.
+    assert_eq!(spawn_order(true), ["second", "first"]);
+    assert_eq!(spawn_order(false), ["first", "second"]);
+}

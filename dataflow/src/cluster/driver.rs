@@ -511,6 +511,9 @@ pub(crate) fn control_runtime(name: &str) -> Result<Runtime> {
         .slots(1)
         .thread_name(name)
         .short_time_slices(true)
+        // Served in the order they became ready: with the LIFO slot, a connection
+        // woken last ran first, and MW-1's cluster stream p99 went from 5.9 to 9-10 ms.
+        .lifo_slot(false)
         .build()
         .map_err(DataflowError::Runtime)
 }

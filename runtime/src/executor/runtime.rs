@@ -35,6 +35,7 @@ pub struct Builder {
     policy: Box<dyn Policy>,
     short_slices: bool,
     slot_nice: i32,
+    lifo: bool,
 }
 
 impl Default for Builder {
@@ -51,6 +52,7 @@ impl fmt::Debug for Builder {
             .field("stack_size", &self.stack_size)
             .field("short_slices", &self.short_slices)
             .field("slot_nice", &self.slot_nice)
+            .field("lifo_slot", &self.lifo)
             .field("policy", &self.policy.name())
             .finish()
     }
@@ -70,6 +72,7 @@ impl Builder {
             policy: Box::new(DefaultPolicy),
             short_slices: false,
             slot_nice: 0,
+            lifo: true,
         }
     }
 
@@ -111,6 +114,16 @@ impl Builder {
     /// core is busy with another runtime's Batch work.
     pub fn short_time_slices(mut self, short: bool) -> Builder {
         self.short_slices = short;
+        self
+    }
+
+    /// Whether a task woken or spawned by a poll runs next on the same slot (the LIFO
+    /// slot; default true: message passing between tasks then costs no wake-up of
+    /// another slot). Off, every such task goes to the back of the queue: for a
+    /// runtime of network work (QUIC endpoints and connections) whose tasks must be
+    /// served in the order they became ready.
+    pub fn lifo_slot(mut self, enabled: bool) -> Builder {
+        self.lifo = enabled;
         self
     }
 
@@ -156,6 +169,7 @@ impl Builder {
             policy: self.policy,
             classes,
             uniform,
+            lifo: self.lifo,
             id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             #[cfg(not(loom))]
             recheck: Default::default(),

@@ -104,6 +104,8 @@ pub(crate) struct Shared {
     pub(crate) classes: Box<[SlotClasses]>,
     /// Every slot runs both classes (the common case: any sleeper will do).
     pub(crate) uniform: bool,
+    /// Whether wakes and spawns on a slot go to its LIFO slot (`Builder::lifo_slot`).
+    pub(crate) lifo: bool,
     /// Distinguishes runtimes in the thread-local context.
     pub(crate) id: usize,
     /// When to ask the policy again for Stream work it could not place yet.
@@ -140,7 +142,7 @@ impl Shared {
         }
         let class = task.header().class;
         let queue = self.route(class);
-        let task = match context::push_local(self, queue, task, lifo) {
+        let task = match context::push_local(self, queue, task, lifo && self.lifo) {
             // The slot runs it after the current poll: no other slot needs waking.
             Pushed::Lifo => return,
             Pushed::Queued { queue, stream } => {
