@@ -247,16 +247,12 @@ mod tests {
     fn keeps_the_nice_value() {
         on_thread(|| {
             // Raising one's own nice value needs no privilege.
-            // SAFETY: plain syscalls on the calling thread (who 0).
-            let before = unsafe {
-                libc::setpriority(libc::PRIO_PROCESS, 0, 5);
-                libc::getpriority(libc::PRIO_PROCESS, 0)
-            };
+            set_nice(5).unwrap();
+            let before = nice();
             set_time_slice(SHORT_SLICE).unwrap();
-            // SAFETY: as above.
-            let after = unsafe { libc::getpriority(libc::PRIO_PROCESS, 0) };
-            assert_eq!(before, 5);
-            assert_eq!(after, 5);
+            let after = nice();
+            assert_eq!(before, Some(5));
+            assert_eq!(after, Some(5));
         });
     }
 

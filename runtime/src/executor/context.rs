@@ -11,7 +11,6 @@ use std::ptr;
 
 /// What a slot thread exposes to code running on it.
 pub(crate) struct SlotLocal {
-    pub(crate) runtime: usize,
     pub(crate) index: usize,
     pub(crate) local: [Local; 2],
     pub(crate) shared: Arc<Shared>,
@@ -123,7 +122,7 @@ pub(crate) fn push_local(shared: &Shared, queue: Class, task: Notified, lifo: bo
         // SAFETY: SLOT points at the SlotLocal of the slot running on this thread; it
         // outlives every task poll on the thread (reset before it is dropped).
         match unsafe { p.as_ref() } {
-            Some(l) if l.runtime == shared.id => {
+            Some(l) if l.shared.id == shared.id => {
                 let busy_with_batch = shared.slots[l.index].current.load(Relaxed) != 0;
                 if task.header().class == Class::Stream && busy_with_batch {
                     return Pushed::Elsewhere(task);
@@ -162,23 +161,31 @@ pub(crate) fn push_local(shared: &Shared, queue: Class, task: Notified, lifo: bo
 pub(crate) fn flush_lifo() {
     SLOT.with(|s| {
         // SAFETY: as in `push_local`.
-        let Some(l) = (unsafe { s.get().as_ref() }) else {
-            return;
-        };
-        if let Some(task) = l.lifo.take() {
-            let class = task.header().class;
-            let q = l.shared.route(class);
-            l.local[q.index()].push(task);
-            l.shared.notify_work(Some(q), class == Class::Stream);
+        if let Some(l) = unsafe { s.get().as_ref() } {
+            l.release_lifo();
         }
     })
+}
+
+impl SlotLocal {
+    /// Moves the task in the LIFO slot, if any, to the local queue of its class and
+    /// wakes a slot that may take it.
+    pub(crate) fn release_lifo(&self) {
+        if let Some(task) = self.lifo.take() {
+            crate::yield_point::lifo_filled(false);
+            let class = task.header().class;
+            let queue = self.shared.route(class);
+            self.local[queue.index()].push(task);
+            self.shared.notify_work(Some(queue), class == Class::Stream);
+        }
+    }
 }
 
 /// Whether this thread is slot `slot` of runtime `runtime`.
 pub(crate) fn is_slot(runtime: usize, slot: usize) -> bool {
     SLOT.with(|s| {
         // SAFETY: as in `push_local`.
-        unsafe { s.get().as_ref() }.is_some_and(|l| l.runtime == runtime && l.index == slot)
+        unsafe { s.get().as_ref() }.is_some_and(|l| l.shared.id == runtime && l.index == slot)
     })
 }
 

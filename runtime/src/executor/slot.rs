@@ -59,7 +59,6 @@ impl Slot {
         let stream_check = shared.queueing == Queueing::StreamFirst && classes == SlotClasses::Both;
         Slot {
             local: Box::new(SlotLocal {
-                runtime: shared.id,
                 index,
                 local,
                 shared: shared.clone(),
@@ -199,12 +198,7 @@ impl Slot {
         let t = self.pick();
         if t.is_some() && !self.from_lifo {
             self.lifo_streak = 0;
-            if let Some(waiting) = self.local.lifo.take() {
-                let stream = waiting.header().class == Class::Stream;
-                let queue = self.shared.route(waiting.header().class);
-                self.local.local[queue.index()].push(waiting);
-                self.shared.notify_work(Some(queue), stream);
-            }
+            self.local.release_lifo();
         }
         t
     }
@@ -253,17 +247,15 @@ impl Slot {
         if self.local.lifo.class(&self.shared) != Some(class) {
             return None;
         }
+        if self.lifo_streak >= MAX_LIFO_STREAK {
+            self.local.release_lifo();
+            return None;
+        }
         let t = self.local.lifo.take()?;
         crate::yield_point::lifo_filled(false);
-        if self.lifo_streak < MAX_LIFO_STREAK {
-            self.lifo_streak += 1;
-            self.from_lifo = true;
-            return Some(t);
-        }
-        let stream = t.header().class == Class::Stream;
-        self.local.local[class.index()].push(t);
-        self.shared.notify_work(Some(class), stream);
-        None
+        self.lifo_streak += 1;
+        self.from_lifo = true;
+        Some(t)
     }
 
     /// A task from the resumed queue; first asks the policy about its parked tasks when
