@@ -104,12 +104,10 @@ impl LocalCluster {
         };
         let mut command = Command::new(&program);
         // Together the executors' slots may fill the cores though each process's do
-        // not: then the slots give way to the threads that hand work on, as in one
-        // process (see `ContextBuilder::slot_nice`).
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        if config.executors * config.slots >= cores {
-            command.env(env::SLOT_NICE, crate::DEFAULT_SLOT_NICE.to_string());
-        }
+        // not: the rule of one process applies to all of them together (see
+        // `ContextBuilder::slot_nice`).
+        let nice = crate::context::default_slot_nice(config.executors * config.slots);
+        command.env(env::SLOT_NICE, nice.to_string());
         command
             .args(&config.args)
             .envs(config.env.iter().map(|(k, v)| (k, v)))

@@ -69,6 +69,17 @@ pub struct ContextBuilder {
 /// [`ContextBuilder::slot_nice`]).
 pub const DEFAULT_SLOT_NICE: i32 = 10;
 
+/// The slot threads' default nice value for executors with `slots` slots in all on this
+/// machine: [`DEFAULT_SLOT_NICE`] if they fill every core, else 0.
+pub(crate) fn default_slot_nice(slots: usize) -> i32 {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if slots >= cores {
+        DEFAULT_SLOT_NICE
+    } else {
+        0
+    }
+}
+
 /// Where a cluster context's executors come from.
 enum ClusterChoice {
     /// Executor processes dial in.
@@ -290,11 +301,7 @@ impl ContextBuilder {
         let slots = self.slots.unwrap_or((cores / self.executors).max(1));
         let slot_nice = self
             .slot_nice
-            .unwrap_or(if slots * self.executors >= cores {
-                DEFAULT_SLOT_NICE
-            } else {
-                0
-            });
+            .unwrap_or_else(|| default_slot_nice(slots * self.executors));
         if slots == 0 {
             return Err(DataflowError::Config(
                 "an executor needs at least one slot".into(),

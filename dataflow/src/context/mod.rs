@@ -4,6 +4,7 @@ mod builder;
 mod driver;
 mod executor;
 
+pub(crate) use builder::default_slot_nice;
 pub use builder::{ContextBuilder, DEFAULT_SLOT_NICE};
 pub use executor::Executor;
 pub(crate) use executor::{ExecutorLoad, RunningGuard};

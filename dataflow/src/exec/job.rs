@@ -285,31 +285,26 @@ pub(crate) fn submit<R: Send + 'static>(
     let stream_runtime = (class == Class::Stream)
         .then(|| ctx.executors.first().map(|e| e.handle().clone()))
         .flatten();
-    match driver.remote.as_ref().map(|r| r.cluster.clone()) {
-        None if stream_runtime.is_some() => {
+    match (
+        driver.remote.as_ref().map(|r| r.cluster.clone()),
+        stream_runtime,
+    ) {
+        (None, Some(runtime)) => {
             // A Stream job is driven as a Stream task on the executor's runtime: never
             // paused, and taking a core from Batch work within microseconds. On the
             // driver thread each of its hand-offs (stages to start, tasks that end)
             // would be an OS wake-up of that thread, and with every core busy with
             // Batch work one waited for the next scheduler tick (2 ms here) about one
-            // micro-batch in ten. The job lets go of the context before the answer is
-            // delivered and the last reference is dropped on the driver thread, as in
-            // cluster mode (a runtime cannot stop itself).
+            // micro-batch in ten. The answer is delivered as in cluster mode.
             let to_driver_thread = ctx.driver.sender();
             let run = async move {
                 let outcome = driver.run().await;
                 let answer = answer_of(&driver, outcome);
-                if let Some(last) = Arc::into_inner(driver.into_context()) {
-                    if let Some(to) = to_driver_thread {
-                        let _ = to.unbounded_send(async move { drop(last) }.boxed());
-                    }
-                }
-                let _ = tx.send(answer);
+                deliver_off_driver_thread(driver, to_driver_thread.as_ref(), tx, answer);
             };
-            let runtime = stream_runtime.expect("checked above");
             drop(runtime.spawn_with(SpawnOptions::stream().name(format!("job-{job}")), run));
         }
-        None => {
+        (None, None) => {
             let run = async move {
                 let outcome = driver.run().await;
                 let answer = answer_of(&driver, outcome);
@@ -319,7 +314,7 @@ pub(crate) fn submit<R: Send + 'static>(
             };
             ctx.driver.submit(run.boxed());
         }
-        Some(cluster) => {
+        (Some(cluster), _) => {
             // The stages are driven on the cluster's network runtime, where launches
             // and task updates are handled, so a launch costs no hop between threads.
             // A small answer is decoded and delivered there too; a large one (decoding
@@ -340,13 +335,7 @@ pub(crate) fn submit<R: Send + 'static>(
                 };
                 if small {
                     let answer = answer_of(&driver, outcome);
-                    // The job lets go of the context before the answer is delivered (a
-                    // program that drops its context then stops the cluster at once);
-                    // the last reference is dropped on the driver thread.
-                    if let Some(last) = Arc::into_inner(driver.into_context()) {
-                        let _ = to_driver_thread.unbounded_send(async move { drop(last) }.boxed());
-                    }
-                    let _ = tx.send(answer);
+                    deliver_off_driver_thread(driver, Some(&to_driver_thread), tx, answer);
                 } else {
                     let rest = async move {
                         let answer = answer_of(&driver, outcome);
@@ -360,6 +349,23 @@ pub(crate) fn submit<R: Send + 'static>(
         }
     }
     JobHandle { shared, result: rx }
+}
+
+/// Delivers a job's `answer` from a runtime thread. The job lets go of the context
+/// first (a program that drops its context then stops at once), and the last reference,
+/// if the job held it, is dropped on the driver thread: a runtime cannot stop itself.
+fn deliver_off_driver_thread<T>(
+    driver: JobDriver,
+    to_driver_thread: Option<&futures::channel::mpsc::UnboundedSender<BoxFuture<'static, ()>>>,
+    tx: oneshot::Sender<T>,
+    answer: T,
+) {
+    if let Some(last) = Arc::into_inner(driver.into_context()) {
+        if let Some(to) = to_driver_thread {
+            let _ = to.unbounded_send(async move { drop(last) }.boxed());
+        }
+    }
+    let _ = tx.send(answer);
 }
 
 /// What executors need to rebuild a job over `root`; an error if it cannot run in
