@@ -13,7 +13,7 @@
 use crate::context::Context;
 use crate::dataset::Dataset;
 use crate::error::{DataflowError, Result};
-use crate::exec::yielding::CountOut;
+use crate::exec::feed::CountOut;
 use crate::exec::{StageRunner, TaskEnv, TaskOutput};
 use crate::plan::{AnyNode, NodeId, NodeRef, ShuffleId};
 use crate::Data;
@@ -348,8 +348,8 @@ impl<T: Data> StageRunner for EncodeCollect<T> {
         );
         async move {
             let mut out = Vec::new();
-            while let Some(r) = records.next().await {
-                out.push(r?);
+            while let Some(chunk) = records.next().await {
+                out.extend(chunk?);
             }
             let bytes = postcard::to_allocvec(&out)
                 .map_err(|e| DataflowError::Cluster(format!("cannot encode records: {e}")))?;
@@ -367,9 +367,8 @@ impl<T: Data> StageRunner for EncodeCount<T> {
         );
         async move {
             let mut n = 0u64;
-            while let Some(r) = records.next().await {
-                r?;
-                n += 1;
+            while let Some(chunk) = records.next().await {
+                n += chunk?.len() as u64;
             }
             let bytes = postcard::to_allocvec(&n)
                 .map_err(|e| DataflowError::Cluster(format!("cannot encode a count: {e}")))?;

@@ -4,6 +4,7 @@
 pub(crate) mod blocking;
 mod control;
 mod env;
+pub(crate) mod feed;
 pub(crate) mod harness;
 pub(crate) mod job;
 mod registry;

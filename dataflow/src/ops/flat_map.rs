@@ -1,7 +1,8 @@
-//! `flat_map`: any number of outputs per record, each through a yield point.
+//! `flat_map`: any number of outputs per record, handed on in chunks of their own,
+//! each through a yield point.
 
 use super::narrow::Transform;
-use crate::exec::yielding::YieldPoint;
+use crate::exec::yielding::{Pace, YieldPoint};
 use crate::plan::{Item, Records};
 use futures::{Stream, StreamExt};
 use std::pin::Pin;
@@ -25,27 +26,29 @@ where
         Expand {
             input,
             f: self,
+            records: Vec::new().into_iter(),
             current: None,
-            first: false,
+            pace: Pace::default(),
             point: YieldPoint::default(),
         }
         .boxed()
     }
 }
 
-/// The stream: pulls a record, then emits its expansion one item per yield point. The
-/// first item needs none of its own: the record it comes from passed one on its way
-/// in.
+/// The outputs of a flat_map. One record may expand to more outputs than a chunk
+/// holds (or than fit in memory), so outputs go out in chunks sized by their own
+/// [`Pace`] with a yield point before each, whatever the input chunks are.
 struct Expand<T, F, I> {
     input: Records<T>,
     f: Arc<FlatMap<F>>,
+    /// The rest of the input chunk being expanded.
+    records: std::vec::IntoIter<T>,
+    /// The outputs of the record being expanded.
     current: Option<I>,
-    /// `current` has not been asked for an item yet.
-    first: bool,
+    pace: Pace,
     point: YieldPoint,
 }
 
-// The expansion iterator is only used through `&mut`, never pinned.
 impl<T, F, I> Unpin for Expand<T, F, I> {}
 
 impl<T, U, F, I> Stream for Expand<T, F, I::IntoIter>
@@ -57,24 +60,59 @@ where
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Item<U>>> {
         let this = self.get_mut();
+        let n = this.pace.next_size();
+        ready!(this.point.poll(cx));
+        let mut out = Vec::new();
         loop {
-            if let Some(items) = &mut this.current {
-                if !std::mem::take(&mut this.first) {
-                    ready!(this.point.poll(cx));
+            if let Some(outputs) = &mut this.current {
+                out.extend(outputs.by_ref().take(n - out.len()));
+                if out.len() == n {
+                    this.pace.handed();
+                    return Poll::Ready(Some(Ok(out)));
                 }
-                match items.next() {
-                    Some(u) => return Poll::Ready(Some(Ok(u))),
-                    None => this.current = None,
-                }
+                this.current = None;
+            }
+            if let Some(t) = this.records.next() {
+                this.current = Some((this.f.0)(t).into_iter());
+                continue;
+            }
+            // Hand on what is here before waiting for more input.
+            if !out.is_empty() {
+                this.pace.handed();
+                return Poll::Ready(Some(Ok(out)));
             }
             match ready!(this.input.poll_next_unpin(cx)) {
-                Some(Ok(t)) => {
-                    this.current = Some((this.f.0)(t).into_iter());
-                    this.first = true;
-                }
+                Some(Ok(chunk)) => this.records = chunk.into_iter(),
                 Some(Err(e)) => return Poll::Ready(Some(Err(e))),
                 None => return Poll::Ready(None),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exec::yielding::MAX_CHUNK;
+    use futures::executor::block_on;
+    use futures::stream;
+
+    #[test]
+    fn a_record_expanding_past_a_chunk_comes_out_in_bounded_chunks() {
+        let input: Records<u64> = stream::iter(vec![Ok(vec![5_000u64, 0, 3])]).boxed();
+        let f = Arc::new(FlatMap(|n: u64| 0..n));
+        let out: Vec<Item<u64>> = block_on(f.apply(input).collect());
+        let mut all = Vec::new();
+        for chunk in out {
+            let chunk = chunk.expect("records");
+            assert!(
+                !chunk.is_empty() && chunk.len() <= MAX_CHUNK,
+                "{}",
+                chunk.len()
+            );
+            all.extend(chunk);
+        }
+        let expected: Vec<u64> = (0..5_000).chain(0..3).collect();
+        assert_eq!(all, expected);
     }
 }

@@ -75,7 +75,9 @@ where
     const OP: &'static str = "map";
 
     fn apply(self: Arc<Self>, input: Records<T>) -> Records<U> {
-        input.map(move |r| r.map(|t| (self.0)(t))).boxed()
+        input
+            .map(move |r| r.map(|chunk| chunk.into_iter().map(&self.0).collect()))
+            .boxed()
     }
 }
 
@@ -90,10 +92,14 @@ where
     const OP: &'static str = "filter";
 
     fn apply(self: Arc<Self>, input: Records<T>) -> Records<T> {
+        // A chunk the predicate empties is dropped here: chunks are never empty.
         input
             .filter_map(move |r| {
                 future::ready(match r {
-                    Ok(t) => (self.0)(&t).then_some(Ok(t)),
+                    Ok(mut chunk) => {
+                        chunk.retain(|t| (self.0)(t));
+                        (!chunk.is_empty()).then_some(Ok(chunk))
+                    }
                     Err(e) => Some(Err(e)),
                 })
             })
@@ -113,11 +119,14 @@ where
     const OP: &'static str = "key_by";
 
     fn apply(self: Arc<Self>, input: Records<T>) -> Records<(K, T)> {
-        input.map(move |r| r.map(|t| ((self.0)(&t), t))).boxed()
+        input
+            .map(move |r| r.map(|chunk| chunk.into_iter().map(|t| ((self.0)(&t), t)).collect()))
+            .boxed()
     }
 }
 
-/// `map_async`: one output per record, from a future; records stay in order.
+/// `map_async`: one output per record, from a future; records stay in order, and the
+/// futures of a chunk are awaited one after the other.
 pub(crate) struct MapAsync<F>(pub(crate) F);
 
 impl<T, U, F, Fut> Transform<T, U> for MapAsync<F>
@@ -132,12 +141,14 @@ where
     fn apply(self: Arc<Self>, input: Records<T>) -> Records<U> {
         input
             .then(move |r| {
-                let pending = r.map(|t| (self.0)(t));
+                let f = self.clone();
                 async move {
-                    match pending {
-                        Ok(fut) => Ok(fut.await),
-                        Err(e) => Err(e),
+                    let chunk = r?;
+                    let mut out = Vec::with_capacity(chunk.len());
+                    for t in chunk {
+                        out.push((f.0)(t).await);
                     }
+                    Ok(out)
                 }
             })
             .boxed()

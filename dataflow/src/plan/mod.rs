@@ -1,5 +1,5 @@
 //! The plan: datasets as a graph of nodes, each computing its partitions lazily as a
-//! stream of records.
+//! stream of chunks of records.
 //!
 //! A node knows its partition count, how to compute one partition (as a stream pulled
 //! from its parents), and its dependencies: *narrow* ones (partition `p` needs parent
@@ -18,12 +18,14 @@ use crate::shuffle::ShuffleDep;
 use futures::stream::BoxStream;
 use std::sync::Arc;
 
-/// A record in a pipeline, or the error that ends its task. The error is boxed so that
-/// the item stays small: items move through every operator of the pipeline, and a
-/// wide item costs on every move.
-pub(crate) type Item<T> = std::result::Result<T, Box<DataflowError>>;
+/// A chunk of records in a pipeline (never empty), or the error that ends its task.
+/// Records move through operators a chunk at a time, so that an operator is a tight
+/// loop over a vector rather than a dynamic call per record (see
+/// [`yielding`](crate::exec::yielding) for how large a chunk is). The error is boxed
+/// so that the item stays small.
+pub(crate) type Item<T> = std::result::Result<Vec<T>, Box<DataflowError>>;
 
-/// One partition's records, pulled one at a time; an `Err` ends the task.
+/// One partition's records, pulled a chunk at a time; an `Err` ends the task.
 pub(crate) type Records<T> = BoxStream<'static, Item<T>>;
 
 /// What every node tells the planner, whatever its record type.

@@ -101,6 +101,9 @@ pub(crate) type Table<K, V> = HashMap<K, V, TableHasher>;
 /// The partition (of `n`) that `key` belongs to.
 #[inline]
 pub(crate) fn partition_of<K: Hash + ?Sized>(key: &K, n: usize) -> usize {
+    if n == 1 {
+        return 0;
+    }
     let mut h = StableHasher::with_seed(PARTITION_SEED);
     key.hash(&mut h);
     // Multiply-shift maps the hash onto 0..n using its high bits.

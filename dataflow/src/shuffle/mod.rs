@@ -134,8 +134,10 @@ impl<T: Send + 'static, W: Writer<T>> ShuffleDep for MapSide<T, W> {
         let (id, reduce_partitions) = (self.id, self.reduce_partitions);
         async move {
             let mut state = writer.start(partition, reduce_partitions);
-            while let Some(record) = records.next().await {
-                writer.push(&mut state, record?);
+            while let Some(chunk) = records.next().await {
+                for record in chunk? {
+                    writer.push(&mut state, record);
+                }
             }
             drop(records);
             let buckets = writer.finish(state);

@@ -4,7 +4,7 @@ use super::{Output, Sink};
 use crate::error::Result;
 use crate::exec::TaskEnv;
 use futures::future::BoxFuture;
-use futures::{Future, FutureExt, StreamExt, TryStreamExt};
+use futures::{future, Future, FutureExt, StreamExt, TryStreamExt};
 use std::marker::PhantomData;
 use std::sync::Arc;
 
@@ -22,7 +22,17 @@ impl<T: Send + 'static> Sink<T> for Collect {
         records: Output<T>,
         _env: &TaskEnv,
     ) -> BoxFuture<'static, Result<Vec<T>>> {
-        records.try_collect().map(|r| r.map_err(|e| *e)).boxed()
+        records
+            .try_fold(Vec::new(), |mut all, chunk| {
+                if all.is_empty() {
+                    all = chunk;
+                } else {
+                    all.extend(chunk);
+                }
+                future::ready(Ok(all))
+            })
+            .map(|r| r.map_err(|e| *e))
+            .boxed()
     }
 
     fn combine(&self, parts: Vec<Vec<T>>) -> Result<Vec<T>> {
@@ -50,9 +60,8 @@ impl<T: Send + 'static> Sink<T> for Count {
     ) -> BoxFuture<'static, Result<u64>> {
         async move {
             let mut n = 0u64;
-            while let Some(r) = records.next().await {
-                r?;
-                n += 1;
+            while let Some(chunk) = records.next().await {
+                n += chunk?.len() as u64;
             }
             Ok(n)
         }
@@ -97,12 +106,13 @@ where
         let f = self.f.clone();
         async move {
             let mut acc: Option<T> = None;
-            while let Some(r) = records.next().await {
-                let t = r?;
-                acc = Some(match acc {
-                    Some(a) => f(a, t),
-                    None => t,
-                });
+            while let Some(chunk) = records.next().await {
+                let mut chunk = chunk?.into_iter();
+                let first = match acc.take() {
+                    Some(a) => a,
+                    None => chunk.next().expect("chunks are not empty"),
+                };
+                acc = Some(chunk.fold(first, |a, t| f(a, t)));
             }
             Ok(acc)
         }
@@ -134,8 +144,8 @@ where
     ) -> BoxFuture<'static, Result<()>> {
         let f = self.0.clone();
         async move {
-            while let Some(r) = records.next().await {
-                f(r?);
+            while let Some(chunk) = records.next().await {
+                chunk?.into_iter().for_each(|t| f(t));
             }
             Ok(())
         }
@@ -168,8 +178,10 @@ where
     ) -> BoxFuture<'static, Result<()>> {
         let f = self.0.clone();
         async move {
-            while let Some(r) = records.next().await {
-                f(r?).await;
+            while let Some(chunk) = records.next().await {
+                for t in chunk? {
+                    f(t).await;
+                }
             }
             Ok(())
         }

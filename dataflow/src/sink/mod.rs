@@ -9,7 +9,7 @@ pub use save::SaveSummary;
 pub(crate) use save::{prepare_output_dir, SaveCsv, SaveJsonLines};
 
 use crate::error::Result;
-use crate::exec::yielding::CountOut;
+use crate::exec::feed::CountOut;
 use crate::exec::{StageRunner, TaskEnv, TaskOutput};
 use crate::plan::{NodeRef, Records};
 use futures::future::BoxFuture;

@@ -187,13 +187,16 @@ impl<T: Serialize + Send + 'static> Sink<T> for SaveJsonLines {
                 path: path.clone(),
                 message,
             };
-            while let Some(r) = records.next().await {
-                serde_json::to_writer(&mut chunk, &r?).map_err(|e| write_error(e.to_string()))?;
-                chunk.push(b'\n');
-                n += 1;
-                if chunk.len() >= CHUNK {
-                    let full = std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK));
-                    out.write(full).await?;
+            while let Some(records) = records.next().await {
+                for r in records? {
+                    serde_json::to_writer(&mut chunk, &r)
+                        .map_err(|e| write_error(e.to_string()))?;
+                    chunk.push(b'\n');
+                    n += 1;
+                    if chunk.len() >= CHUNK {
+                        let full = std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK));
+                        out.write(full).await?;
+                    }
                 }
             }
             out.finish(chunk).await?;
@@ -232,11 +235,13 @@ impl<T: Serialize + Send + 'static> Sink<T> for SaveCsv {
                 path: path.clone(),
                 message,
             };
-            while let Some(r) = records.next().await {
-                csv.serialize(r?).map_err(|e| write_error(e.to_string()))?;
-                n += 1;
-                if csv.get_ref().len() >= CHUNK {
-                    out.write(csv.get_ref().take()).await?;
+            while let Some(records) = records.next().await {
+                for r in records? {
+                    csv.serialize(r).map_err(|e| write_error(e.to_string()))?;
+                    n += 1;
+                    if csv.get_ref().len() >= CHUNK {
+                        out.write(csv.get_ref().take()).await?;
+                    }
                 }
             }
             csv.flush().map_err(|e| write_error(e.to_string()))?;

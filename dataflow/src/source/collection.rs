@@ -1,7 +1,7 @@
 //! Collections, ranges and generators.
 
 use super::split;
-use crate::exec::yielding::IterStream;
+use crate::exec::feed::{IterStream, SliceStream};
 use crate::exec::TaskEnv;
 use crate::plan::{AnyNode, Dep, Node, NodeId, Records, ShuffleId};
 use futures::StreamExt;
@@ -56,9 +56,8 @@ impl<T: Clone + Send + Sync + 'static> AnyNode for ParallelizeNode<T> {
 impl<T: Clone + Send + Sync + 'static> Node<T> for ParallelizeNode<T> {
     fn compute(&self, part: usize, env: &TaskEnv) -> Records<T> {
         let range = split(self.data.len() as u64, self.partitions, part);
-        let data = self.data.clone();
-        let records = (range.start as usize..range.end as usize).map(move |i| Ok(data[i].clone()));
-        IterStream::counted(records, env.counters.clone()).boxed()
+        let range = range.start as usize..range.end as usize;
+        SliceStream::counted(self.data.clone(), range, env.counters.clone()).boxed()
     }
 }
 

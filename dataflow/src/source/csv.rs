@@ -2,7 +2,7 @@
 
 use super::file::{FormatName, RecordFormat};
 use crate::error::{BadRecord, DataflowError, Format, Result};
-use crate::exec::yielding::BytesRead;
+use crate::exec::feed::BytesRead;
 use crate::exec::TaskCounters;
 use csv::{ErrorKind, StringRecord};
 use serde::de::DeserializeOwned;

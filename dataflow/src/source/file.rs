@@ -6,7 +6,7 @@ use super::json::JsonFormat;
 use crate::context::ContextInner;
 use crate::dataset::Dataset;
 use crate::error::{DataflowError, Result};
-use crate::exec::yielding::{BlockingIterStream, BytesRead};
+use crate::exec::feed::{BlockingIterStream, BytesRead};
 use crate::exec::{TaskCounters, TaskEnv};
 use crate::plan::{AnyNode, Dep, Node, NodeId, NodeRef, Records, ShuffleId};
 use futures::StreamExt;
@@ -192,8 +192,8 @@ impl<R: FormatName> AnyNode for FileNode<R> {
 }
 
 impl<T: Send + 'static, R: RecordFormat<T>> Node<T> for FileNode<R> {
-    /// The file is read and parsed on the blocking pool, a chunk at a time; the task
-    /// hands the records on, one per yield point.
+    /// The file is read and parsed on the blocking pool a read at a time; the task
+    /// hands the records on in chunks, one per yield point.
     fn compute(&self, part: usize, env: &TaskEnv) -> Records<T> {
         let path = self.files[part].clone();
         let records = self

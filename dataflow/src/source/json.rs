@@ -3,7 +3,7 @@
 use super::csv::missing_field;
 use super::file::{FormatName, RecordFormat};
 use crate::error::{BadRecord, DataflowError, Format, Result};
-use crate::exec::yielding::BytesRead;
+use crate::exec::feed::BytesRead;
 use crate::exec::TaskCounters;
 use serde::de::DeserializeOwned;
 use std::fs::File;

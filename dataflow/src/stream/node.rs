@@ -7,7 +7,7 @@
 //! unless the pipeline uses the micro-batch twice, as in a self-join); every read but
 //! the last clones the partition, the last one takes it.
 
-use crate::exec::yielding::IterStream;
+use crate::exec::feed::IterStream;
 use crate::exec::TaskEnv;
 use crate::plan::{AnyNode, Dep, Node, NodeId, Records, ShuffleId};
 use crate::source::split;

@@ -1,7 +1,7 @@
 //! `repartition`'s reduce side: the buckets of every map task, in map-task order.
 
 use crate::error::DataflowError;
-use crate::exec::yielding::IterStream;
+use crate::exec::feed::IterStream;
 use crate::exec::TaskEnv;
 use crate::plan::{AnyNode, Dep, Node, NodeId, Records, ShuffleId};
 use crate::shuffle::{MapSide, RoundRobinWriter, ShuffleDep};

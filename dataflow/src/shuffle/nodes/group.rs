@@ -1,7 +1,8 @@
 //! `group_by_key`'s reduce side: every value of a key in one vector.
 
 use crate::error::DataflowError;
-use crate::exec::yielding::{yield_point, IterStream};
+use crate::exec::feed::IterStream;
+use crate::exec::yielding::Stride;
 use crate::exec::TaskEnv;
 use crate::plan::{AnyNode, Dep, Node, NodeId, Records, ShuffleId};
 use crate::shuffle::{HashWriter, MapSide, ShuffleDep, Table};
@@ -39,9 +40,10 @@ where
         stream::once(async move {
             let mut groups: Table<K, Vec<V>> = Table::default();
             let mut buckets = side.buckets(&env, part);
+            let mut stride = Stride::default();
             while let Some(bucket) = buckets.next().await {
                 for (k, v) in bucket? {
-                    yield_point().await;
+                    stride.tick().await;
                     groups.entry(k).or_default().push(v);
                 }
             }

@@ -5,7 +5,7 @@
 //! with every right value of its key, in the order they arrived.
 
 use crate::error::DataflowError;
-use crate::exec::yielding::{yield_point, YieldPoint};
+use crate::exec::yielding::{Pace, Stride, YieldPoint};
 use crate::exec::TaskEnv;
 use crate::plan::{AnyNode, Dep, Item, Node, NodeId, Records, ShuffleId};
 use crate::shuffle::{HashWriter, MapSide, ShuffleDep, Table};
@@ -78,9 +78,10 @@ where
             let mut index: Table<K, usize> = Table::default();
             let mut groups: Vec<Vec<W>> = Vec::new();
             let mut right_buckets = right.buckets(&env, part);
+            let mut stride = Stride::default();
             while let Some(bucket) = right_buckets.next().await {
                 for (k, w) in bucket? {
-                    yield_point().await;
+                    stride.tick().await;
                     match index.entry(k) {
                         Entry::Occupied(e) => groups[*e.get()].push(w),
                         Entry::Vacant(e) => {
@@ -96,6 +97,7 @@ where
                 index,
                 groups,
                 current: None,
+                pace: Pace::default(),
                 point: YieldPoint::default(),
             })
         })
@@ -104,8 +106,10 @@ where
     }
 }
 
-/// Streams the left records past the right side's table, with a yield point per left
-/// record and per output.
+/// Streams the left records past the right side's table, in chunks of pairs with a
+/// yield point before each; a chunk ends after its pace's worth of steps (a left record
+/// looked up, or a pair made), so a long run of left records without a match still
+/// passes yield points.
 struct Probe<K, V, W> {
     left: Flatten<std::vec::IntoIter<Vec<(K, V)>>>,
     index: Table<K, usize>,
@@ -113,6 +117,7 @@ struct Probe<K, V, W> {
     groups: Vec<Vec<W>>,
     /// The left record being paired: key, value, its group, the next value's index.
     current: Option<(K, V, usize, usize)>,
+    pace: Pace,
     point: YieldPoint,
 }
 
@@ -129,26 +134,44 @@ where
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
+        // Chunks are never empty: steps that found no match pass another yield point
+        // and go on.
         loop {
+            let n = this.pace.next_size();
             ready!(this.point.poll(cx));
-            if let Some((k, v, g, i)) = this.current.take() {
-                let values = &this.groups[g];
-                let w = values[i].clone();
-                if i + 1 < values.len() {
-                    let out = (k.clone(), (v.clone(), w));
-                    this.current = Some((k, v, g, i + 1));
-                    return Poll::Ready(Some(Ok(out)));
+            let mut out = Vec::new();
+            let mut ended = false;
+            for _ in 0..n {
+                if let Some((k, v, g, i)) = this.current.take() {
+                    let values = &this.groups[g];
+                    let w = values[i].clone();
+                    if i + 1 < values.len() {
+                        out.push((k.clone(), (v.clone(), w)));
+                        this.current = Some((k, v, g, i + 1));
+                    } else {
+                        // The last pairing moves the left record instead of cloning it.
+                        out.push((k, (v, w)));
+                    }
+                    continue;
                 }
-                // The last pairing moves the left record instead of cloning it.
-                return Poll::Ready(Some(Ok((k, (v, w)))));
-            }
-            match this.left.next() {
-                None => return Poll::Ready(None),
-                Some((k, v)) => {
-                    if let Some(&g) = this.index.get(&k) {
-                        this.current = Some((k, v, g, 0));
+                match this.left.next() {
+                    None => {
+                        ended = true;
+                        break;
+                    }
+                    Some((k, v)) => {
+                        if let Some(&g) = this.index.get(&k) {
+                            this.current = Some((k, v, g, 0));
+                        }
                     }
                 }
+            }
+            this.pace.handed();
+            if !out.is_empty() {
+                return Poll::Ready(Some(Ok(out)));
+            }
+            if ended {
+                return Poll::Ready(None);
             }
         }
     }

@@ -1,8 +1,9 @@
 //! Reduce-side nodes: the datasets whose partitions read shuffle buckets.
 //!
 //! Each one builds what it needs from its buckets (a hash table for `reduce_by_key`,
-//! `group_by_key` and `join`; nothing for `repartition`) with a yield point per record
-//! merged, then emits its records through yield points too.
+//! `group_by_key` and `join`; nothing for `repartition`) with a yield point every
+//! [`LOOP_STRIDE`](crate::exec::yielding::LOOP_STRIDE) records merged, then emits its
+//! records in chunks through yield points too.
 
 /// The `AnyNode` methods of a node that reads one shuffle (fields `id` and `side`),
 /// all alike but for the operation's name.

@@ -1,7 +1,8 @@
 //! `reduce_by_key`'s reduce side: merges every map task's combined values per key.
 
 use crate::error::DataflowError;
-use crate::exec::yielding::{yield_point, IterStream};
+use crate::exec::feed::IterStream;
+use crate::exec::yielding::Stride;
 use crate::exec::TaskEnv;
 use crate::plan::{AnyNode, Dep, Node, NodeId, Records, ShuffleId};
 use crate::shuffle::write::combine_into;
@@ -52,8 +53,9 @@ where
                     // The first bucket becomes the table as it is.
                     None => merged = Some(bucket),
                     Some(table) => {
+                        let mut stride = Stride::default();
                         for (k, v) in bucket {
-                            yield_point().await;
+                            stride.tick().await;
                             combine_into(table, k, v.expect("a combined value"), &*f);
                         }
                     }
