@@ -45,27 +45,74 @@ impl<K, V, F> CombineWriter<K, V, F> {
     }
 }
 
+/// The most keys a map task combines in [`Combining::few`] before it turns to hash
+/// tables.
+const FEW_KEYS: usize = 8;
+
+/// A map task's combined values so far.
+///
+/// Aggregations often group by a handful of keys (a flag and a status, a region).
+/// Their first [`FEW_KEYS`] keys are kept in a short list, with their partitions, and
+/// found by comparing keys: a record then costs a comparison or two instead of two
+/// hashes (partition and table) and a probe. The first key past the list's capacity
+/// moves the list into the tables, for good: a task with many keys pays the list once.
+pub(crate) struct Combining<K, V> {
+    /// Key, its reduce partition, its value (`None` only while being combined).
+    few: Vec<(K, usize, Option<V>)>,
+    /// Whether `few` is still in use.
+    few_open: bool,
+    tables: Vec<Table<K, Option<V>>>,
+}
+
+impl<K: Hash + Eq, V> Combining<K, V> {
+    /// Moves the short list into the tables.
+    fn close_few(&mut self) {
+        self.few_open = false;
+        for (k, p, v) in self.few.drain(..) {
+            self.tables[p].insert(k, v);
+        }
+    }
+}
+
 impl<K, V, F> Writer<(K, V)> for CombineWriter<K, V, F>
 where
     K: Hash + Eq + Data,
     V: Data,
     F: Fn(V, V) -> V + Send + Sync + 'static,
 {
-    type State = Vec<Table<K, Option<V>>>;
+    type State = Combining<K, V>;
     type Bucket = Table<K, Option<V>>;
 
     fn start(&self, _map: usize, reduce_partitions: usize) -> Self::State {
-        (0..reduce_partitions).map(|_| Table::default()).collect()
+        Combining {
+            few: Vec::with_capacity(FEW_KEYS),
+            few_open: true,
+            tables: (0..reduce_partitions).map(|_| Table::default()).collect(),
+        }
     }
 
     #[inline]
     fn push(&self, state: &mut Self::State, (k, v): (K, V)) {
-        let p = partition_of(&k, state.len());
-        combine_into(&mut state[p], k, v, &*self.f);
+        if state.few_open {
+            if let Some(entry) = state.few.iter_mut().find(|e| e.0 == k) {
+                let old = entry.2.take().expect("a combined value");
+                entry.2 = Some((self.f)(old, v));
+                return;
+            }
+            if state.few.len() < FEW_KEYS {
+                let p = partition_of(&k, state.tables.len());
+                state.few.push((k, p, Some(v)));
+                return;
+            }
+            state.close_few();
+        }
+        let p = partition_of(&k, state.tables.len());
+        combine_into(&mut state.tables[p], k, v, &*self.f);
     }
 
-    fn finish(&self, state: Self::State) -> Vec<Self::Bucket> {
-        state
+    fn finish(&self, mut state: Self::State) -> Vec<Self::Bucket> {
+        state.close_few();
+        state.tables
     }
 
     fn len(bucket: &Self::Bucket) -> usize {
@@ -152,5 +199,49 @@ impl<T: Data> Writer<T> for RoundRobinWriter<T> {
 
     fn record_bytes() -> u64 {
         std::mem::size_of::<T>() as u64
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Combines `keys` (each key `k` with value `k + 1`, three times over) into
+    /// `partitions` buckets, and checks every bucket's keys and sums.
+    fn combine(keys: u64, partitions: usize) {
+        let w = CombineWriter::<u64, u64, _>::new(Arc::new(|a: u64, b: u64| a + b));
+        let mut state = w.start(0, partitions);
+        for _ in 0..3 {
+            for k in 0..keys {
+                w.push(&mut state, (k, k + 1));
+            }
+        }
+        let buckets = w.finish(state);
+        assert_eq!(buckets.len(), partitions);
+        let mut seen = 0;
+        for (p, bucket) in buckets.into_iter().enumerate() {
+            for (k, v) in bucket {
+                assert_eq!(
+                    partition_of(&k, partitions),
+                    p,
+                    "key {k} in the wrong bucket"
+                );
+                assert_eq!(v, Some(3 * (k + 1)), "key {k}");
+                seen += 1;
+            }
+        }
+        assert_eq!(seen, keys);
+    }
+
+    #[test]
+    fn a_few_keys_combine_in_the_short_list_into_their_partitions() {
+        combine(FEW_KEYS as u64, 3);
+        combine(1, 1);
+    }
+
+    #[test]
+    fn more_keys_than_the_short_list_holds_move_to_the_tables_whole() {
+        combine(FEW_KEYS as u64 + 1, 3);
+        combine(1_000, 4);
     }
 }
