@@ -34,13 +34,20 @@
 //! - **Stream or batch is one line**: [`Dataset::with_class`] (or [`Job::class`]) makes
 //!   a job's tasks Stream tasks; otherwise they are Batch tasks that an executor's
 //!   policy may pause to make room for Stream work.
-//! - **Suspension is transparent**: every record enters a stage's pipeline through a
-//!   yield point (`neptune_runtime::preemption_point`): records read from sources and
-//!   shuffles, records emitted by `flat_map` and `join`, records merged while a reduce
-//!   side builds its table. User closures never mention pausing, yet a Batch task parks
-//!   within one record's worth of work when paused, keeping its progress in its future,
-//!   and resumes where it stopped. [`JobHandle::tasks`] lists a running job's tasks
-//!   with their `TaskHandle`s, to pause and resume them by hand.
+//! - **Records move in chunks**: a partition's records flow through a stage's
+//!   operators as vectors of up to 1,024 records, so each operator is a tight loop
+//!   over a chunk (a `filter` over a parallelized collection even reads records where
+//!   they are and copies out only those it keeps). How large a chunk is depends on
+//!   how long the last one took to pass through the rest of the pipeline: between 5
+//!   and 20 µs of work (one record, if a record takes longer).
+//! - **Suspension is transparent**: every chunk enters a stage's pipeline through a
+//!   yield point (`neptune_runtime::preemption_point`): chunks read from sources and
+//!   shuffles, chunks emitted by `flat_map` and `join`, and every 64 records merged
+//!   while a reduce side builds its table. User closures never mention pausing, yet a
+//!   Batch task parks within one chunk's worth of work (about 20 µs) when paused,
+//!   keeping its progress in its future, and resumes where it stopped.
+//!   [`JobHandle::tasks`] lists a running job's tasks with their `TaskHandle`s, to
+//!   pause and resume them by hand.
 //! - **Streams** ([`stream`]) run as micro-batches: at every trigger interval the
 //!   records a source delivered (a generator at a target rate, a TCP socket, a file
 //!   being appended to) run as one Stream-class job through the same operators, with
@@ -78,30 +85,28 @@
 //!
 //! ## Cargo features
 //!
-//! - `no-yield-points` (off by default): compiles the per-record yield points out, to
-//!   measure what they cost. Tasks then cannot be paused before their partition is
-//!   done, so leave it off in real use.
+//! - `no-yield-points` (off by default): compiles the yield points out, to measure
+//!   what they cost. Tasks then cannot be paused before their partition is done, so
+//!   leave it off in real use.
 //!
-//! ## What the yield points cost
+//! ## What moving records costs
 //!
 //! Measured with the `yield_cost` test (`tests/yield_cost.rs`) on pipelines that do
-//! almost nothing per record, where the yield points weigh the most. Instructions per
-//! record (cachegrind, exact) and nanoseconds per record (best of four alternating
-//! runs on a shared 2-core machine):
+//! almost nothing per record, where the engine's own work weighs the most:
+//! nanoseconds per record, two alternating runs on a shared 2-core machine, with
+//! records moved one at a time (one stream poll per operator and a yield point per
+//! record, as the engine did before) and in chunks:
 //!
-//! | pipeline | instructions, with / without | ns, with / without |
+//! | pipeline | one at a time | in chunks |
 //! |---|---|---|
-//! | `range → map → filter → count` | 88 / 65 | 21.4 / 17.8 |
-//! | `range → flat_map (2 per record) → count` | 134 / 76 | 17.9 / 13.0 per output |
-//! | `range → key_by → map → reduce_by_key → count` | 166 / 143 | 53.6 / 51.7 |
+//! | `range → map → filter → count` | 16.0 / 16.6 | 3.4 / 3.4 |
+//! | `range → flat_map (2 per record) → count` | 10.9 / 10.9 per output | 5.5 / 5.6 |
+//! | `range → key_by → reduce_by_key → count` | 27.3 / 30.9 | 15.3 / 15.2 |
 //!
-//! About 20 instructions and 2 to 5 ns per yield point: a fifth of a pipeline that
-//! does nothing, and well under 1% of one whose records take a microsecond each. A
-//! check every 16 records instead saved only 6 of those instructions (most of the cost
-//! is the stream step around the check, not the check), for a pause that could come 16
-//! records later, so the yield point stays per record. A paused task parked 5 to 12 µs
-//! after the request (p50 to p99 of 50 pauses, from the runtime's pause-to-park
-//! histogram).
+//! A yield point costs about 20 instructions; per chunk, with two clock reads for the
+//! pace, that is well under a nanosecond per record. A paused task parked 1.5 to 8 µs
+//! after the request (p50 to p99 of 50 pauses of a cheap pipeline, from the runtime's
+//! pause-to-park histogram; one run under load saw a p99 of 122 µs).
 
 #![warn(missing_docs)]
 

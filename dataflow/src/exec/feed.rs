@@ -5,7 +5,7 @@ use super::yielding::{Pace, YieldPoint};
 use crate::error::{DataflowError, Result};
 use crate::exec::blocking::blocking;
 use crate::exec::TaskCounters;
-use crate::plan::Item;
+use crate::plan::{Chunk, Item, SharedRecords, SharedRun};
 use futures::future::BoxFuture;
 use futures::Stream;
 use std::io;
@@ -148,7 +148,7 @@ impl Feed {
             return self.finish();
         }
         self.pace.handed();
-        Some(Ok(chunk))
+        Some(Ok(Chunk::Owned(chunk)))
     }
 
     /// The error the stream ends with, once; then nothing.
@@ -211,10 +211,11 @@ impl<T, I: Iterator<Item = Result<T>>> Stream for IterStream<I> {
     }
 }
 
-/// A source stream over a shared slice of records, which copies each chunk out in one
-/// `extend_from_slice` (a `memcpy` for plain data) instead of record by record.
+/// A source stream over a shared collection of records: its chunks are runs of the
+/// collection ([`Chunk::Shared`]), copied out only by the operators that need the
+/// records by value.
 pub(crate) struct SliceStream<T> {
-    data: Arc<Vec<T>>,
+    data: Arc<dyn SharedRecords<T>>,
     next: usize,
     end: usize,
     feed: Feed,
@@ -225,7 +226,7 @@ impl<T> Unpin for SliceStream<T> {}
 impl<T> SliceStream<T> {
     /// The records `data[range]`, counted as the task's records in.
     pub(crate) fn counted(
-        data: Arc<Vec<T>>,
+        data: Arc<dyn SharedRecords<T>>,
         range: std::ops::Range<usize>,
         counters: Arc<TaskCounters>,
     ) -> SliceStream<T> {
@@ -238,7 +239,7 @@ impl<T> SliceStream<T> {
     }
 }
 
-impl<T: Clone> Stream for SliceStream<T> {
+impl<T: 'static> Stream for SliceStream<T> {
     type Item = Item<T>;
 
     #[inline]
@@ -247,26 +248,32 @@ impl<T: Clone> Stream for SliceStream<T> {
         let Some(n) = ready!(this.feed.begin(cx)) else {
             return Poll::Ready(this.feed.finish());
         };
-        let rest = &this.data[this.next..this.end];
-        let (chunk, stop) = if this.feed.tally.armed() {
+        let k = n.min(this.end - this.next);
+        if k == 0 {
+            return Poll::Ready(this.feed.hand(Vec::new(), End::Done));
+        }
+        let run = this.next..this.next + k;
+        if this.feed.tally.armed() {
             // A fault may hit a record of this chunk: count them one by one.
-            let mut records = rest.iter().cloned().map(Ok);
-            let filled = fill(&mut records, n, &mut this.feed.tally);
-            this.next = this.end - records.len();
-            filled
-        } else {
-            let k = n.min(rest.len());
-            let chunk = rest[..k].to_vec();
+            let mut chunk = Vec::with_capacity(k);
+            for i in run {
+                if let Some(e) = this.feed.tally.count() {
+                    // The tripping record is consumed: the error goes out instead.
+                    this.next = i + 1;
+                    return Poll::Ready(this.feed.hand(chunk, End::Failed(e)));
+                }
+                this.data.copy_out(i..i + 1, &mut chunk);
+            }
             this.next += k;
-            this.feed.tally.produced += k as u64;
-            (chunk, Stop::Full)
-        };
-        let end = match stop {
-            Stop::Failed(e) => End::Failed(e),
-            Stop::Full | Stop::Exhausted if this.next == this.end => End::Done,
-            Stop::Full | Stop::Exhausted => End::Open,
-        };
-        Poll::Ready(this.feed.hand(chunk, end))
+            return Poll::Ready(this.feed.hand(chunk, End::Open));
+        }
+        this.next += k;
+        this.feed.tally.produced += k as u64;
+        this.feed.pace.handed();
+        Poll::Ready(Some(Ok(Chunk::Shared(SharedRun::new(
+            this.data.clone(),
+            run,
+        )))))
     }
 }
 
@@ -454,7 +461,7 @@ impl<S> CountOut<S> {
     }
 }
 
-impl<T, S: Stream<Item = Item<T>> + Unpin> Stream for CountOut<S> {
+impl<T: 'static, S: Stream<Item = Item<T>> + Unpin> Stream for CountOut<S> {
     type Item = Item<T>;
 
     #[inline]
@@ -491,11 +498,7 @@ mod tests {
         let mut all = Vec::new();
         for chunk in out {
             let chunk = chunk.expect("no error");
-            assert!(
-                !chunk.is_empty() && chunk.len() <= MAX_CHUNK,
-                "{}",
-                chunk.len()
-            );
+            assert!((1..=MAX_CHUNK).contains(&chunk.len()), "{}", chunk.len());
             all.extend(chunk);
         }
         assert_eq!(all, (0..n).collect::<Vec<_>>());
@@ -511,7 +514,10 @@ mod tests {
         let (last, before) = out.split_last().expect("some items");
         let records: Vec<u64> = before
             .iter()
-            .flat_map(|c| c.as_ref().expect("records").clone())
+            .flat_map(|c| match c {
+                Ok(Chunk::Owned(records)) => records.clone(),
+                _ => panic!("owned records before the error"),
+            })
             .collect();
         assert_eq!(records, (0..50).collect::<Vec<_>>());
         assert!(
@@ -526,10 +532,15 @@ mod tests {
 
     #[test]
     fn a_slice_comes_out_whole_and_counted() {
-        let data: Arc<Vec<u32>> = Arc::new((0..5_000).collect());
+        let data: Arc<dyn SharedRecords<u32>> = Arc::new((0..5_000).collect::<Vec<u32>>());
         let counters = Arc::new(TaskCounters::default());
         let out = chunks(SliceStream::counted(data, 100..4_900, counters.clone()));
-        let all: Vec<u32> = out.into_iter().flat_map(|c| c.expect("records")).collect();
+        let mut all = Vec::new();
+        for chunk in out {
+            let chunk = chunk.expect("records");
+            assert!(matches!(chunk, Chunk::Shared(_)), "runs of the collection");
+            all.extend(chunk);
+        }
         assert_eq!(all, (100..4_900).collect::<Vec<_>>());
         assert_eq!(counters.snapshot().records_in, 4_800);
     }

@@ -51,7 +51,7 @@ struct Expand<T, F, I> {
 
 impl<T, F, I> Unpin for Expand<T, F, I> {}
 
-impl<T, U, F, I> Stream for Expand<T, F, I::IntoIter>
+impl<T: 'static, U, F, I> Stream for Expand<T, F, I::IntoIter>
 where
     F: Fn(T) -> I,
     I: IntoIterator<Item = U>,
@@ -68,7 +68,7 @@ where
                 out.extend(outputs.by_ref().take(n - out.len()));
                 if out.len() == n {
                     this.pace.handed();
-                    return Poll::Ready(Some(Ok(out)));
+                    return Poll::Ready(Some(Ok(out.into())));
                 }
                 this.current = None;
             }
@@ -79,7 +79,7 @@ where
             // Hand on what is here before waiting for more input.
             if !out.is_empty() {
                 this.pace.handed();
-                return Poll::Ready(Some(Ok(out)));
+                return Poll::Ready(Some(Ok(out.into())));
             }
             match ready!(this.input.poll_next_unpin(cx)) {
                 Some(Ok(chunk)) => this.records = chunk.into_iter(),
@@ -99,17 +99,13 @@ mod tests {
 
     #[test]
     fn a_record_expanding_past_a_chunk_comes_out_in_bounded_chunks() {
-        let input: Records<u64> = stream::iter(vec![Ok(vec![5_000u64, 0, 3])]).boxed();
+        let input: Records<u64> = stream::iter(vec![Ok(vec![5_000u64, 0, 3].into())]).boxed();
         let f = Arc::new(FlatMap(|n: u64| 0..n));
         let out: Vec<Item<u64>> = block_on(f.apply(input).collect());
         let mut all = Vec::new();
         for chunk in out {
             let chunk = chunk.expect("records");
-            assert!(
-                !chunk.is_empty() && chunk.len() <= MAX_CHUNK,
-                "{}",
-                chunk.len()
-            );
+            assert!((1..=MAX_CHUNK).contains(&chunk.len()), "{}", chunk.len());
             all.extend(chunk);
         }
         let expected: Vec<u64> = (0..5_000).chain(0..3).collect();

@@ -76,7 +76,7 @@ where
 
     fn apply(self: Arc<Self>, input: Records<T>) -> Records<U> {
         input
-            .map(move |r| r.map(|chunk| chunk.into_iter().map(&self.0).collect()))
+            .map(move |r| r.map(|chunk| chunk.into_iter().map(&self.0).collect::<Vec<_>>().into()))
             .boxed()
     }
 }
@@ -96,9 +96,9 @@ where
         input
             .filter_map(move |r| {
                 future::ready(match r {
-                    Ok(mut chunk) => {
-                        chunk.retain(|t| (self.0)(t));
-                        (!chunk.is_empty()).then_some(Ok(chunk))
+                    Ok(chunk) => {
+                        let kept = chunk.retain(|t| (self.0)(t));
+                        (!kept.is_empty()).then_some(Ok(kept.into()))
                     }
                     Err(e) => Some(Err(e)),
                 })
@@ -120,7 +120,12 @@ where
 
     fn apply(self: Arc<Self>, input: Records<T>) -> Records<(K, T)> {
         input
-            .map(move |r| r.map(|chunk| chunk.into_iter().map(|t| ((self.0)(&t), t)).collect()))
+            .map(move |r| {
+                r.map(|chunk| {
+                    let keyed: Vec<_> = chunk.into_iter().map(|t| ((self.0)(&t), t)).collect();
+                    keyed.into()
+                })
+            })
             .boxed()
     }
 }
@@ -148,7 +153,7 @@ where
                     for t in chunk {
                         out.push((f.0)(t).await);
                     }
-                    Ok(out)
+                    Ok(out.into())
                 }
             })
             .boxed()

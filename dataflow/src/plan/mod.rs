@@ -7,9 +7,11 @@
 //! bucket from every partition of the parent, so the parent runs as an earlier stage).
 //! The [`stages`] planner cuts the graph at shuffles.
 
+mod chunk;
 mod ids;
 pub(crate) mod stages;
 
+pub(crate) use chunk::{Chunk, SharedRecords, SharedRun};
 pub use ids::{JobId, NodeId, ShuffleId, StageId, TaskId};
 
 use crate::error::DataflowError;
@@ -23,7 +25,7 @@ use std::sync::Arc;
 /// loop over a vector rather than a dynamic call per record (see
 /// [`yielding`](crate::exec::yielding) for how large a chunk is). The error is boxed
 /// so that the item stays small.
-pub(crate) type Item<T> = std::result::Result<Vec<T>, Box<DataflowError>>;
+pub(crate) type Item<T> = std::result::Result<Chunk<T>, Box<DataflowError>>;
 
 /// One partition's records, pulled a chunk at a time; an `Err` ends the task.
 pub(crate) type Records<T> = BoxStream<'static, Item<T>>;

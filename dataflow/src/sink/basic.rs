@@ -25,7 +25,7 @@ impl<T: Send + 'static> Sink<T> for Collect {
         records
             .try_fold(Vec::new(), |mut all, chunk| {
                 if all.is_empty() {
-                    all = chunk;
+                    all = chunk.into_vec();
                 } else {
                     all.extend(chunk);
                 }

@@ -3,20 +3,21 @@
 use super::split;
 use crate::exec::feed::{IterStream, SliceStream};
 use crate::exec::TaskEnv;
-use crate::plan::{AnyNode, Dep, Node, NodeId, Records, ShuffleId};
+use crate::plan::{AnyNode, Dep, Node, NodeId, Records, SharedRecords, ShuffleId};
 use futures::StreamExt;
 use std::ops::Range;
 use std::sync::Arc;
 
-/// `Context::parallelize`: a vector cut into contiguous partitions. Each run clones
-/// the records it reads, so the dataset can be used by any number of jobs.
+/// `Context::parallelize`: a vector cut into contiguous partitions. Its chunks are
+/// runs of the vector, and operators copy out the records they need by value, so the
+/// dataset can be used by any number of jobs.
 pub(crate) struct ParallelizeNode<T> {
     id: NodeId,
-    data: Arc<Vec<T>>,
+    data: Arc<dyn SharedRecords<T>>,
     partitions: usize,
 }
 
-impl<T> ParallelizeNode<T> {
+impl<T: Clone + Send + Sync + 'static> ParallelizeNode<T> {
     pub(crate) fn new(id: NodeId, data: Vec<T>, partitions: usize) -> Self {
         ParallelizeNode {
             id,
@@ -55,7 +56,7 @@ impl<T: Clone + Send + Sync + 'static> AnyNode for ParallelizeNode<T> {
 
 impl<T: Clone + Send + Sync + 'static> Node<T> for ParallelizeNode<T> {
     fn compute(&self, part: usize, env: &TaskEnv) -> Records<T> {
-        let range = split(self.data.len() as u64, self.partitions, part);
+        let range = split(self.data.records().len() as u64, self.partitions, part);
         let range = range.start as usize..range.end as usize;
         SliceStream::counted(self.data.clone(), range, env.counters.clone()).boxed()
     }

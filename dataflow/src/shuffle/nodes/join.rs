@@ -168,7 +168,7 @@ where
             }
             this.pace.handed();
             if !out.is_empty() {
-                return Poll::Ready(Some(Ok(out)));
+                return Poll::Ready(Some(Ok(out.into())));
             }
             if ended {
                 return Poll::Ready(None);
