@@ -30,6 +30,7 @@
 
 #[cfg(not(feature = "no-yield-points"))]
 use neptune_runtime::PreemptionPoint;
+use std::cell::Cell;
 #[cfg(not(feature = "no-yield-points"))]
 use std::future::Future;
 #[cfg(not(feature = "no-yield-points"))]
@@ -93,6 +94,7 @@ impl YieldPoint {
                 .get_or_insert_with(neptune_runtime::preemption_point);
             ready!(Pin::new(point).poll(cx));
             self.pending = None;
+            PASSED.with(|n| n.set(n.get().wrapping_add(1)));
         }
         #[cfg(feature = "no-yield-points")]
         let _ = cx;
@@ -100,13 +102,26 @@ impl YieldPoint {
     }
 }
 
+thread_local! {
+    /// Yield points of chunk streams passed on this thread, so far: a pace tells from
+    /// it whether a chunk's trip passed yield points further down the pipeline.
+    static PASSED: Cell<u64> = const { Cell::new(0) };
+}
+
 /// Sizes the chunks a stream hands on from how long the last one took to go through
 /// the rest of the pipeline (see the module's documentation).
+///
+/// A trip that passed a yield point further down (a `flat_map` or a join cutting the
+/// chunk's outputs into chunks of their own) says nothing about the work between two
+/// yield points, which is what the size bounds: the stream further down bounds that.
+/// Such a trip grows the chunk instead, so that a stream feeding one of those is not
+/// shrunk to single records by work it does not pace.
 #[derive(Debug)]
 pub(crate) struct Pace {
     size: usize,
-    /// When the last chunk was handed on; `None` once its trip was measured.
-    handed_at: Option<Instant>,
+    /// When the last chunk was handed on, and [`PASSED`] then; `None` once its trip was
+    /// measured.
+    handed_at: Option<(Instant, u64)>,
 }
 
 impl Default for Pace {
@@ -124,8 +139,12 @@ impl Pace {
     /// a wait for input does not count the wait as the pipeline's work).
     #[inline]
     pub(crate) fn next_size(&mut self) -> usize {
-        if let Some(at) = self.handed_at.take() {
-            self.adjust(at.elapsed());
+        if let Some((at, passed)) = self.handed_at.take() {
+            if PASSED.with(Cell::get) == passed {
+                self.adjust(at.elapsed());
+            } else {
+                self.adjust(Duration::ZERO);
+            }
         }
         self.size
     }
@@ -143,7 +162,7 @@ impl Pace {
     /// A chunk was handed on now.
     #[inline]
     pub(crate) fn handed(&mut self) {
-        self.handed_at = Some(Instant::now());
+        self.handed_at = Some((Instant::now(), PASSED.with(Cell::get)));
     }
 }
 
@@ -182,6 +201,22 @@ mod tests {
             pace.adjust((GROW_BELOW + SHRINK_ABOVE) / 2);
         }
         assert_eq!(pace.size, 4);
+    }
+
+    #[test]
+    #[cfg(not(feature = "no-yield-points"))]
+    fn a_trip_past_a_yield_point_further_down_grows_the_chunk() {
+        let mut pace = Pace::default();
+        pace.handed();
+        std::thread::sleep(Duration::from_millis(1));
+        let mut point = YieldPoint::default();
+        let waker = futures::task::noop_waker();
+        assert!(point.poll(&mut Context::from_waker(&waker)).is_ready());
+        assert_eq!(
+            pace.next_size(),
+            FIRST_CHUNK * 2,
+            "a slow trip, but not this pace's"
+        );
     }
 
     #[test]

@@ -62,7 +62,8 @@ where
         let this = self.get_mut();
         let n = this.pace.next_size();
         ready!(this.point.poll(cx));
-        let mut out = Vec::new();
+        // Most flat_maps emit about a record per record: room for that.
+        let mut out = Vec::with_capacity(n.min(this.records.len().max(1)));
         loop {
             if let Some(outputs) = &mut this.current {
                 out.extend(outputs.by_ref().take(n - out.len()));
