@@ -57,11 +57,41 @@ const FEW_KEYS: usize = 8;
 /// hashes (partition and table) and a probe. The first key past the list's capacity
 /// moves the list into the tables, for good: a task with many keys pays the list once.
 pub(crate) struct Combining<K, V> {
-    /// Key, its reduce partition, its value (`None` only while being combined).
-    few: Vec<(K, usize, Option<V>)>,
+    /// Key, its reduce partition, its value.
+    few: Vec<(K, usize, V)>,
     /// Whether `few` is still in use.
     few_open: bool,
     tables: Vec<Table<K, Option<V>>>,
+}
+
+/// Replaces the value of `list[i]` with `f(value, v)`.
+///
+/// The value is moved out and back in place, with no `Option` to take and put back
+/// around it: on TPC-H Q1's map side (four groups) that was a tenth of the stage.
+#[inline]
+fn merge_in_place<K, V>(list: &mut Vec<(K, usize, V)>, i: usize, v: V, f: &impl Fn(V, V) -> V) {
+    /// If `f` unwinds, takes the entry whose value it consumed out of the list without
+    /// dropping it (its key leaks), so that the value is not dropped twice.
+    struct Forget<'a, K, V> {
+        list: &'a mut Vec<(K, usize, V)>,
+        i: usize,
+    }
+    impl<K, V> Drop for Forget<'_, K, V> {
+        fn drop(&mut self) {
+            std::mem::forget(self.list.swap_remove(self.i));
+        }
+    }
+    let guard = Forget { list, i };
+    let slot: *mut V = &mut guard.list[i].2;
+    // SAFETY: `slot` points to an initialised value inside the list, and nothing reads,
+    // writes or drops it between the read and the write: while `f` runs, `old` is its
+    // only owner. If `f` panics, `old` was dropped by the unwinding and `guard` takes
+    // the entry out of the list unseen, so the list never drops it again.
+    unsafe {
+        let old = std::ptr::read(slot);
+        std::ptr::write(slot, f(old, v));
+    }
+    std::mem::forget(guard);
 }
 
 impl<K: Hash + Eq, V> Combining<K, V> {
@@ -69,7 +99,7 @@ impl<K: Hash + Eq, V> Combining<K, V> {
     fn close_few(&mut self) {
         self.few_open = false;
         for (k, p, v) in self.few.drain(..) {
-            self.tables[p].insert(k, v);
+            self.tables[p].insert(k, Some(v));
         }
     }
 }
@@ -94,14 +124,13 @@ where
     #[inline]
     fn push(&self, state: &mut Self::State, (k, v): (K, V)) {
         if state.few_open {
-            if let Some(entry) = state.few.iter_mut().find(|e| e.0 == k) {
-                let old = entry.2.take().expect("a combined value");
-                entry.2 = Some((self.f)(old, v));
+            if let Some(i) = state.few.iter().position(|e| e.0 == k) {
+                merge_in_place(&mut state.few, i, v, &*self.f);
                 return;
             }
             if state.few.len() < FEW_KEYS {
                 let p = partition_of(&k, state.tables.len());
-                state.few.push((k, p, Some(v)));
+                state.few.push((k, p, v));
                 return;
             }
             state.close_few();
@@ -237,6 +266,65 @@ mod tests {
     fn a_few_keys_combine_in_the_short_list_into_their_partitions() {
         combine(FEW_KEYS as u64, 3);
         combine(1, 1);
+    }
+
+    /// A value that counts its drops.
+    #[derive(Clone, serde::Serialize, serde::Deserialize)]
+    struct Counted {
+        #[serde(skip)]
+        drops: Arc<std::sync::atomic::AtomicUsize>,
+    }
+
+    impl Drop for Counted {
+        fn drop(&mut self) {
+            self.drops.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+
+    #[test]
+    fn a_merge_that_panics_drops_each_value_once() {
+        let drops = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let w = CombineWriter::<u8, Counted, _>::new(Arc::new(|_: Counted, _: Counted| {
+            panic!("a merge that fails")
+        }));
+        let mut state = w.start(0, 2);
+        w.push(
+            &mut state,
+            (
+                1,
+                Counted {
+                    drops: drops.clone(),
+                },
+            ),
+        );
+        w.push(
+            &mut state,
+            (
+                2,
+                Counted {
+                    drops: drops.clone(),
+                },
+            ),
+        );
+        let merge = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            w.push(
+                &mut state,
+                (
+                    1,
+                    Counted {
+                        drops: drops.clone(),
+                    },
+                ),
+            );
+        }));
+        assert!(merge.is_err());
+        // Both values the merge consumed were dropped by its unwinding.
+        assert_eq!(drops.load(std::sync::atomic::Ordering::SeqCst), 2);
+        // The other key's value is still there, and is dropped with the state, once.
+        let buckets = w.finish(state);
+        assert_eq!(buckets.iter().map(|b| b.len()).sum::<usize>(), 1);
+        drop(buckets);
+        assert_eq!(drops.load(std::sync::atomic::Ordering::SeqCst), 3);
     }
 
     #[test]
