@@ -172,6 +172,7 @@ pub(crate) struct SlotCounters {
     pub(crate) parks: AtomicU64,
     pub(crate) resumes: AtomicU64,
     pub(crate) suspended: AtomicUsize,
+    pub(crate) policy_parked: AtomicUsize,
     pub(crate) suspended_bytes: AtomicUsize,
     pub(crate) stream_busy_ns: AtomicU64,
     pub(crate) idle_ns: AtomicU64,
@@ -224,6 +225,8 @@ pub struct SlotMetrics {
     pub resumes: u64,
     /// Tasks in the suspended queue now.
     pub suspended: usize,
+    /// Of those, the tasks a policy paused (the others were paused by their owners).
+    pub policy_parked: usize,
     /// Bytes of the task allocations in the suspended queue now (their futures' state;
     /// heap memory a future owns is not counted).
     pub suspended_bytes: usize,
@@ -250,6 +253,7 @@ impl SlotMetrics {
             parks: c.parks.load(Relaxed),
             resumes: c.resumes.load(Relaxed),
             suspended: c.suspended.load(Relaxed),
+            policy_parked: c.policy_parked.load(Relaxed),
             suspended_bytes: c.suspended_bytes.load(Relaxed),
             stream_busy: Duration::from_nanos(c.stream_busy_ns.load(Relaxed)),
             idle: Duration::from_nanos(c.idle_ns.load(Relaxed)),

@@ -524,6 +524,7 @@ impl Shared {
             .filter(|t| t.header().state.load().is_pause_by_policy())
             .count();
         s.policy_parked.store(by_policy, SeqCst);
+        s.counters.policy_parked.store(by_policy, Relaxed);
     }
 
     /// Wakes slot `slot` if it sleeps (it has resumed or policy-parked tasks to see to).

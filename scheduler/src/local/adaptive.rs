@@ -93,6 +93,9 @@ pub struct Window {
     pub batch_share: f64,
     /// Tasks parked per second.
     pub suspensions_per_s: f64,
+    /// Slots that held tasks parked by the policy at the window's end and resumed none
+    /// during it: parked Batch work that is not getting its slot back.
+    pub starving_slots: usize,
     /// Bytes of the tasks in the suspended queues at the window's end.
     pub suspended_bytes: usize,
     /// Times anti-starvation exempted a running task from a pause in the window.
@@ -124,8 +127,6 @@ pub struct Params {
     pub memory_limit: usize,
     /// Suspensions per second above which pausing costs too much.
     pub max_suspensions_per_s: f64,
-    /// Batch share of the CPU under which Batch work counts as starving.
-    pub min_batch_share: f64,
     /// Windows `Dedicated` lasts before pausing is tried again (doubled, up to 16
     /// times, when `Dedicated` is needed again soon after).
     pub dedicated_hold: u32,
@@ -147,7 +148,6 @@ impl Default for Params {
             max_limit: MAX_LIMIT,
             memory_limit: 256 << 20,
             max_suspensions_per_s: 5_000.0,
-            min_batch_share: 0.1,
             dedicated_hold: 20,
             stream_slots: 1,
         }
@@ -187,10 +187,12 @@ pub struct Decision {
 /// - `Pause` → `NoPreemption`: no Stream task for `quiet` windows (3).
 /// - `Pause` → `Dedicated` (`confirm` windows in a row, 2), when pausing costs more than
 ///   it buys: suspended bytes over `memory_limit` (256 MiB), suspensions over
-///   `max_suspensions_per_s` (5,000/s), Batch's CPU share under `min_batch_share`
-///   (10%) while Stream work runs, or the SLO missed `patience` windows in a row (3)
-///   with Q already at its minimum while Stream work would fit its dedicated slots
-///   (its share at most 80% of theirs). Needs at least two slots.
+///   `max_suspensions_per_s` (5,000/s), parked Batch work starving (a slot that holds
+///   tasks the policy parked resumed none in the window, while Stream work runs), or
+///   the SLO missed `patience` windows in a row (3) with Q already at its minimum
+///   while Stream work would fit its dedicated slots (its share at most 60% of
+///   theirs: dedicated slots that Stream work fills queue it). Needs at least two
+///   slots.
 /// - `Dedicated` → `Pause` after `dedicated_hold` windows (20), to measure pausing
 ///   again; if `Dedicated` is needed again within twice that, the hold doubles (up to
 ///   16 times). `Dedicated` → `NoPreemption` after `quiet` windows without Stream work.
@@ -212,12 +214,16 @@ pub struct Decision {
 /// NEPTUNE's anti-starvation holds with Q ≥ `min_quantum` and N ≤ `max_limit`: a
 /// running Batch task is paused at most N + 1 times between two uninterrupted runs of
 /// at least Q, so at most `max_limit + 1` = 9 pauses pass before it runs 1 ms
-/// undisturbed. And if Stream work leaves Batch work less than `min_batch_share` of the
-/// CPU for `confirm` windows, the rule moves to `Dedicated`, where the slots not
-/// dedicated to Stream (at least one of two or more) run only Batch work, for at least
-/// `dedicated_hold` windows at a time: Batch work then gets at least
-/// `(slots - stream_slots) / slots` of the CPU. So within `confirm` windows of
-/// starving, Batch work gets a guaranteed share, whatever the Stream load.
+/// undisturbed. A parked task resumes when its slot has no Stream work; if Stream work
+/// keeps a slot so busy that it resumes none of its parked tasks for `confirm` windows
+/// in a row, the rule moves to `Dedicated`, where the slots not dedicated to Stream (at
+/// least one of two or more) run only Batch work, for at least `dedicated_hold` windows
+/// at a time, and the runtime hands the tasks parked on the Stream slots to them. So no
+/// parked task waits more than about `confirm + 1` windows (plus, in `Pause` again
+/// after a hold, as long again) for a slot that runs it, and Batch work gets at least
+/// `(slots - stream_slots) / slots` of the CPU while `Dedicated` lasts, whatever the
+/// Stream load. (On a single slot there is nothing to dedicate: there, as under
+/// NEPTUNE, parked work waits for the Stream work to pause.)
 ///
 /// ```
 /// use neptune_scheduler::local::Adaptive;
@@ -336,6 +342,7 @@ impl Adaptive {
             stream_p99_us = window.stream_p99.map_or(0, |d| d.as_micros() as u64),
             stream_share = window.stream_share,
             batch_share = window.batch_share,
+            starving_slots = window.starving_slots,
             suspensions_per_s = window.suspensions_per_s,
             "adaptive policy switches mode"
         );
@@ -496,6 +503,8 @@ struct Totals {
     stream_busy: Duration,
     idle: Duration,
     parks: u64,
+    /// Per slot: resumes so far, and tasks the policy parked there now.
+    slots: Vec<(u64, usize)>,
     latency: HistogramSnapshot,
     suspended_bytes: usize,
     exempt_skips: u64,
@@ -508,6 +517,11 @@ impl Totals {
             stream_busy: m.stream_busy(),
             idle: m.idle(),
             parks: m.total(|s| s.parks),
+            slots: m
+                .slots
+                .iter()
+                .map(|s| (s.resumes, s.policy_parked))
+                .collect(),
             latency: m.stream_latency(),
             suspended_bytes: m.suspended_bytes(),
             exempt_skips,
@@ -531,6 +545,14 @@ impl Totals {
             stream_share: (stream / capacity).clamp(0.0, 1.0),
             batch_share: ((capacity - stream - idle) / capacity).clamp(0.0, 1.0),
             suspensions_per_s: self.parks.saturating_sub(before.parks) as f64 / secs,
+            starving_slots: self
+                .slots
+                .iter()
+                .zip(&before.slots)
+                .filter(|((resumes, parked), (resumes_before, _))| {
+                    *parked > 0 && resumes == resumes_before
+                })
+                .count(),
             suspended_bytes: self.suspended_bytes,
             exempt_skips: self.exempt_skips.saturating_sub(before.exempt_skips),
         }
@@ -627,7 +649,7 @@ impl Rule {
             Mode::Pause => {
                 self.misses = if over { self.misses + 1 } else { 0 };
                 let share_fits = w.stream_share
-                    <= 0.8 * p.stream_slots.min(slots.saturating_sub(1)) as f64
+                    <= 0.6 * p.stream_slots.min(slots.saturating_sub(1)) as f64
                         / slots.max(1) as f64;
                 if !dedicated_ok {
                     (Mode::Pause, "")
@@ -635,8 +657,8 @@ impl Rule {
                     (Mode::Dedicated, "suspended tasks hold too much memory")
                 } else if w.suspensions_per_s > p.max_suspensions_per_s {
                     (Mode::Dedicated, "too many suspensions per second")
-                } else if active && w.batch_share < p.min_batch_share {
-                    (Mode::Dedicated, "batch work below its CPU floor")
+                } else if active && w.starving_slots > 0 {
+                    (Mode::Dedicated, "parked batch work is not resumed")
                 } else if self.misses >= p.patience && q <= p.min_quantum && share_fits {
                     (Mode::Dedicated, "SLO missed with the shortest quantum")
                 } else {
@@ -756,6 +778,7 @@ mod tests {
             stream_share: 0.1,
             batch_share: 0.9,
             suspensions_per_s: 200.0,
+            starving_slots: 0,
             suspended_bytes: 1024,
             exempt_skips: 0,
         }
@@ -825,6 +848,7 @@ mod tests {
         let starving = Window {
             stream_share: 0.97,
             batch_share: 0.03,
+            starving_slots: 2,
             ..busy()
         };
         let mut windows = vec![starving, starving];
