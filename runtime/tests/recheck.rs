@@ -79,6 +79,14 @@ fn the_re_check_hook_resumes_what_draining_slots_leave_parked() {
     wait_for("the batch task to be parked", || {
         task.state() == TaskState::Paused && rt.metrics().slots[0].suspended == 1
     });
+    // What a policy observes through the metrics: the parked task is the policy's and
+    // holds its allocation; the Stream task's latency was recorded.
+    let m = rt.metrics();
+    assert_eq!(m.slots[0].policy_parked, 1);
+    assert!(m.suspended_bytes() >= std::mem::size_of::<usize>());
+    assert!(m.stream_latency().count() >= 1);
+    assert_eq!(m.policy.name, "resume-on-check");
+    assert_eq!((m.policy.mode, m.policy.switches_total()), (None, 0));
     // The slot has drained its Stream work and the policy left the task parked; the
     // re-check keeps running meanwhile.
     let before = policy.checks.load(SeqCst);
@@ -95,6 +103,8 @@ fn the_re_check_hook_resumes_what_draining_slots_leave_parked() {
 #[derive(Default)]
 struct DedicateOnCheck {
     dedicate: AtomicBool,
+    /// Re-checks that found `dedicate` set.
+    applied: AtomicU64,
 }
 
 impl Policy for DedicateOnCheck {
@@ -111,8 +121,12 @@ impl Policy for DedicateOnCheck {
     }
 
     fn on_check(&self, view: &CheckView<'_>) -> Check {
+        let dedicate = self.dedicate.load(SeqCst);
+        if dedicate {
+            self.applied.fetch_add(1, SeqCst);
+        }
         Check {
-            reconfigure: self.dedicate.load(SeqCst),
+            reconfigure: dedicate,
             next: Some(view.now() + Duration::from_millis(1)),
             ..Check::default()
         }
@@ -128,17 +142,15 @@ fn a_re_check_can_change_slot_classes() {
         .build()
         .unwrap();
     policy.dedicate.store(true, SeqCst);
-    // Once the change is in, every Batch task runs on slot 1 and every Stream task on
-    // slot 0; wait until a pair shows it, then check a few more.
+    // A second re-check that saw the flag begins after the first one applied the
+    // change; from then on every slot picks by the new classes.
+    wait_for("the change applied", || policy.applied.load(SeqCst) >= 2);
     let placed = |class: SpawnOptions| {
         let h = rt.spawn_with(class, async { neptune_runtime::Handle::current() });
         let t = h.task();
         join(h).unwrap();
         t.slot()
     };
-    wait_for("the new slot classes", || {
-        placed(SpawnOptions::batch()) == Some(1) && placed(SpawnOptions::stream()) == Some(0)
-    });
     for _ in 0..20 {
         assert_eq!(placed(SpawnOptions::batch()), Some(1));
         assert_eq!(placed(SpawnOptions::stream()), Some(0));

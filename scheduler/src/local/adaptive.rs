@@ -187,15 +187,18 @@ pub struct Decision {
 /// - `Pause` → `NoPreemption`: no Stream task for `quiet` windows (3).
 /// - `Pause` → `Dedicated` (`confirm` windows in a row, 2), when pausing costs more than
 ///   it buys: suspended bytes over `memory_limit` (256 MiB), suspensions over
-///   `max_suspensions_per_s` (5,000/s), parked Batch work starving (a slot that holds
-///   tasks the policy parked resumed none in the window, while Stream work runs), or
-///   the SLO missed `patience` windows in a row (3) with Q already at its minimum
-///   while Stream work would fit its dedicated slots (its share at most 60% of
-///   theirs: dedicated slots that Stream work fills queue it). Needs at least two
-///   slots.
+///   `max_suspensions_per_s` (5,000/s), parked Batch work starving (for `patience`
+///   windows in a row, 3, a slot that holds tasks the policy parked resumed none of
+///   them, while Stream work runs), or the SLO missed `patience` windows in a row with
+///   Q already at its minimum while Stream work would fit its dedicated slots (its
+///   share at most 60% of theirs: dedicated slots that Stream work fills queue it).
+///   Needs at least two slots.
 /// - `Dedicated` → `Pause` after `dedicated_hold` windows (20), to measure pausing
-///   again; if `Dedicated` is needed again within twice that, the hold doubles (up to
-///   16 times). `Dedicated` → `NoPreemption` after `quiet` windows without Stream work.
+///   again; after only `confirm` windows when it was entered for starving parked work
+///   while Stream work does not fit its dedicated slots (moving the parked tasks is
+///   what counts there; holding longer would queue the Stream work). If `Dedicated` is
+///   needed again within twice its hold, the hold doubles (up to 16 times).
+///   `Dedicated` → `NoPreemption` after `quiet` windows without Stream work.
 /// - In `Pause`, Q follows the runs between pauses: half the typical (exponentially
 ///   averaged) `running_for` at a pause, within [`MIN_QUANTUM`] (1 ms) and the
 ///   default quantum (5 ms). A periodic Stream job thus never makes its regular pauses
@@ -215,14 +218,15 @@ pub struct Decision {
 /// running Batch task is paused at most N + 1 times between two uninterrupted runs of
 /// at least Q, so at most `max_limit + 1` = 9 pauses pass before it runs 1 ms
 /// undisturbed. A parked task resumes when its slot has no Stream work; if Stream work
-/// keeps a slot so busy that it resumes none of its parked tasks for `confirm` windows
-/// in a row, the rule moves to `Dedicated`, where the slots not dedicated to Stream (at
-/// least one of two or more) run only Batch work, for at least `dedicated_hold` windows
-/// at a time, and the runtime hands the tasks parked on the Stream slots to them. So no
-/// parked task waits more than about `confirm + 1` windows (plus, in `Pause` again
-/// after a hold, as long again) for a slot that runs it, and Batch work gets at least
-/// `(slots - stream_slots) / slots` of the CPU while `Dedicated` lasts, whatever the
-/// Stream load. (On a single slot there is nothing to dedicate: there, as under
+/// keeps a slot so busy that it resumes none of its parked tasks for `patience`
+/// windows in a row (and `confirm` - 1 more), the rule moves to `Dedicated`, where the
+/// slots not dedicated to Stream (at least one of two or more) run only Batch work,
+/// and the runtime hands the tasks parked on the Stream slots to them. So no parked
+/// task waits more than `patience + confirm` windows (400 ms by default) for a slot
+/// that runs it, and Batch work gets at least `(slots - stream_slots) / slots` of the
+/// CPU while `Dedicated` lasts, whatever the Stream load; under Stream load that keeps
+/// starving it, `Dedicated` comes back within twice its hold and lasts twice as long
+/// each time, up to 16 times. (On a single slot there is nothing to dedicate: there, as under
 /// NEPTUNE, parked work waits for the Stream work to pause.)
 ///
 /// ```
@@ -570,6 +574,12 @@ struct Rule {
     quiet: u32,
     /// Windows in a row over the SLO (in `Pause`).
     misses: u32,
+    /// Windows in a row in which a slot resumed none of its parked tasks (in `Pause`).
+    starving: u32,
+    /// The `Dedicated` being entered rescues parked work from Stream work that does
+    /// not fit its dedicated slots: hold it briefly (moving the parked tasks is what
+    /// counts; a long hold would queue the Stream work).
+    short_hold: bool,
     /// Windows in a row well within the SLO (in `Pause`).
     calm: u32,
     /// Windows `Dedicated` still lasts.
@@ -594,6 +604,8 @@ impl Rule {
             pending: None,
             quiet: 0,
             misses: 0,
+            starving: 0,
+            short_hold: false,
             calm: 0,
             dedicated_left: 0,
             hold: p.dedicated_hold,
@@ -606,12 +618,18 @@ impl Rule {
         self.pending = None;
         self.misses = 0;
         self.calm = 0;
+        self.starving = 0;
         if to == Mode::Dedicated {
-            // Needed again soon after the last time: hold it longer.
-            self.hold = if self.since_dedicated <= 2 * self.hold {
-                (self.hold * 2).min(p.dedicated_hold.saturating_mul(16))
+            let base = if self.short_hold {
+                p.confirm.max(1)
             } else {
                 p.dedicated_hold
+            };
+            // Needed again soon after the last time: hold it longer.
+            self.hold = if self.since_dedicated <= 2 * self.hold {
+                (self.hold * 2).min(base.saturating_mul(16))
+            } else {
+                base
             };
             self.dedicated_left = self.hold;
         }
@@ -648,6 +666,11 @@ impl Rule {
             _ if self.quiet >= p.quiet => (Mode::NoPreemption, "no stream work"),
             Mode::Pause => {
                 self.misses = if over { self.misses + 1 } else { 0 };
+                self.starving = if active && w.starving_slots > 0 {
+                    self.starving + 1
+                } else {
+                    0
+                };
                 let share_fits = w.stream_share
                     <= 0.6 * p.stream_slots.min(slots.saturating_sub(1)) as f64
                         / slots.max(1) as f64;
@@ -657,7 +680,8 @@ impl Rule {
                     (Mode::Dedicated, "suspended tasks hold too much memory")
                 } else if w.suspensions_per_s > p.max_suspensions_per_s {
                     (Mode::Dedicated, "too many suspensions per second")
-                } else if active && w.starving_slots > 0 {
+                } else if self.starving >= p.patience {
+                    self.short_hold = !share_fits;
                     (Mode::Dedicated, "parked batch work is not resumed")
                 } else if self.misses >= p.patience && q <= p.min_quantum && share_fits {
                     (Mode::Dedicated, "SLO missed with the shortest quantum")
@@ -841,30 +865,33 @@ mod tests {
 
     #[test]
     fn starving_batch_work_gets_dedicated_slots_for_a_hold_then_pausing_is_retried() {
-        let p = Params {
-            dedicated_hold: 4,
-            ..Params::default()
-        };
+        let p = Params::default();
         let starving = Window {
             stream_share: 0.97,
             batch_share: 0.03,
             starving_slots: 2,
             ..busy()
         };
-        let mut windows = vec![starving, starving];
-        windows.extend([busy(); 4]);
+        // `patience` starving windows, then `confirm`: the parked work moves. Stream work
+        // that does not fit one slot gets it back after `confirm` windows.
+        let mut windows = vec![starving; 4];
+        windows.extend([busy(); 3]);
         let modes = run(Mode::Pause, &windows, &p, 2);
-        assert_eq!(
-            modes,
-            [
-                Mode::Pause,
-                Mode::Dedicated,
-                Mode::Dedicated,
-                Mode::Dedicated,
-                Mode::Dedicated,
-                Mode::Pause
-            ]
-        );
+        use Mode::{Dedicated as D, Pause as P};
+        assert_eq!(modes, [P, P, P, D, D, P, P]);
+        // Stream work that fits its slot keeps it for the whole hold.
+        let fitting = Window {
+            stream_share: 0.2,
+            ..starving
+        };
+        let mut windows = vec![fitting; 4];
+        windows.extend([busy(); 21]);
+        let modes = run(Mode::Pause, &windows, &p, 2);
+        assert_eq!(modes.iter().filter(|m| **m == D).count(), 20);
+        // A slot that resumes something between starving windows is not starving.
+        let windows = [starving, starving, busy(), starving, starving, busy()];
+        let modes = run(Mode::Pause, &windows, &p, 2);
+        assert!(modes.iter().all(|m| *m == P), "{modes:?}");
     }
 
     #[test]
