@@ -115,6 +115,9 @@ pub struct Params {
     pub quiet: u32,
     /// Windows over the SLO in a row (with Q at its minimum) before `Dedicated`.
     pub patience: u32,
+    /// Windows in a row in which a slot resumed none of the tasks it parked before
+    /// `Dedicated` rescues them.
+    pub starving_windows: u32,
     /// Bounds of Q.
     pub min_quantum: Duration,
     /// The longest Q (also the starting one).
@@ -142,6 +145,7 @@ impl Default for Params {
             confirm: 2,
             quiet: 3,
             patience: 3,
+            starving_windows: 10,
             min_quantum: MIN_QUANTUM,
             max_quantum: DEFAULT_QUANTUM,
             base_limit: DEFAULT_MAX_SUSPENSIONS,
@@ -187,16 +191,16 @@ pub struct Decision {
 /// - `Pause` → `NoPreemption`: no Stream task for `quiet` windows (3).
 /// - `Pause` → `Dedicated` (`confirm` windows in a row, 2), when pausing costs more than
 ///   it buys: suspended bytes over `memory_limit` (256 MiB), suspensions over
-///   `max_suspensions_per_s` (5,000/s), parked Batch work starving (for `patience`
-///   windows in a row, 3, a slot that holds tasks the policy parked resumed none of
-///   them, while Stream work runs), or the SLO missed `patience` windows in a row with
-///   Q already at its minimum while Stream work would fit its dedicated slots (its
+///   `max_suspensions_per_s` (5,000/s), parked Batch work starving (for
+///   `starving_windows` in a row, 10, a slot that holds tasks the policy parked resumed
+///   none of them, while Stream work runs), or the SLO missed `patience` windows in a
+///   row (3) with Q already at its minimum while Stream work would fit its dedicated slots (its
 ///   share at most 60% of theirs: dedicated slots that Stream work fills queue it).
 ///   Needs at least two slots.
 /// - `Dedicated` → `Pause` after `dedicated_hold` windows (20), to measure pausing
-///   again; after only `confirm` windows when it was entered for starving parked work
-///   while Stream work does not fit its dedicated slots (moving the parked tasks is
-///   what counts there; holding longer would queue the Stream work). If `Dedicated` is
+///   again; after one window when it was entered for starving parked work while
+///   Stream work does not fit its dedicated slots (moving the parked tasks is what
+///   counts there; holding longer would queue the Stream work). If `Dedicated` is
 ///   needed again within twice its hold, the hold doubles (up to 16 times).
 ///   `Dedicated` → `NoPreemption` after `quiet` windows without Stream work.
 /// - In `Pause`, Q follows the runs between pauses: half the typical (exponentially
@@ -218,12 +222,12 @@ pub struct Decision {
 /// running Batch task is paused at most N + 1 times between two uninterrupted runs of
 /// at least Q, so at most `max_limit + 1` = 9 pauses pass before it runs 1 ms
 /// undisturbed. A parked task resumes when its slot has no Stream work; if Stream work
-/// keeps a slot so busy that it resumes none of its parked tasks for `patience`
-/// windows in a row (and `confirm` - 1 more), the rule moves to `Dedicated`, where the
-/// slots not dedicated to Stream (at least one of two or more) run only Batch work,
-/// and the runtime hands the tasks parked on the Stream slots to them. So no parked
-/// task waits more than `patience + confirm` windows (400 ms by default) for a slot
-/// that runs it, and Batch work gets at least `(slots - stream_slots) / slots` of the
+/// keeps a slot so busy that it resumes none of its parked tasks for
+/// `starving_windows` in a row (and `confirm` - 1 more), the rule moves to
+/// `Dedicated`, where the slots not dedicated to Stream (at least one of two or more)
+/// run only Batch work, and the runtime hands the tasks parked on the Stream slots to
+/// them. So no parked task waits more than `starving_windows + confirm` windows
+/// (1.2 s by default) for a slot that runs it, and Batch work gets at least `(slots - stream_slots) / slots` of the
 /// CPU while `Dedicated` lasts, whatever the Stream load; under Stream load that keeps
 /// starving it, `Dedicated` comes back within twice its hold and lasts twice as long
 /// each time, up to 16 times. (On a single slot there is nothing to dedicate: there, as under
@@ -620,11 +624,7 @@ impl Rule {
         self.calm = 0;
         self.starving = 0;
         if to == Mode::Dedicated {
-            let base = if self.short_hold {
-                p.confirm.max(1)
-            } else {
-                p.dedicated_hold
-            };
+            let base = if self.short_hold { 1 } else { p.dedicated_hold };
             // Needed again soon after the last time: hold it longer.
             self.hold = if self.since_dedicated <= 2 * self.hold {
                 (self.hold * 2).min(base.saturating_mul(16))
@@ -680,7 +680,7 @@ impl Rule {
                     (Mode::Dedicated, "suspended tasks hold too much memory")
                 } else if w.suspensions_per_s > p.max_suspensions_per_s {
                     (Mode::Dedicated, "too many suspensions per second")
-                } else if self.starving >= p.patience {
+                } else if self.starving >= p.starving_windows {
                     self.short_hold = !share_fits;
                     (Mode::Dedicated, "parked batch work is not resumed")
                 } else if self.misses >= p.patience && q <= p.min_quantum && share_fits {
@@ -865,20 +865,23 @@ mod tests {
 
     #[test]
     fn starving_batch_work_gets_dedicated_slots_for_a_hold_then_pausing_is_retried() {
-        let p = Params::default();
+        let p = Params {
+            starving_windows: 3,
+            ..Params::default()
+        };
         let starving = Window {
             stream_share: 0.97,
             batch_share: 0.03,
             starving_slots: 2,
             ..busy()
         };
-        // `patience` starving windows, then `confirm`: the parked work moves. Stream work
-        // that does not fit one slot gets it back after `confirm` windows.
+        // `starving_windows`, then `confirm`: the parked work moves. Stream work that
+        // does not fit one slot gets it back after a window.
         let mut windows = vec![starving; 4];
         windows.extend([busy(); 3]);
         let modes = run(Mode::Pause, &windows, &p, 2);
         use Mode::{Dedicated as D, Pause as P};
-        assert_eq!(modes, [P, P, P, D, D, P, P]);
+        assert_eq!(modes, [P, P, P, D, P, P, P]);
         // Stream work that fits its slot keeps it for the whole hold.
         let fitting = Window {
             stream_share: 0.2,
