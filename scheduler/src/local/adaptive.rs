@@ -446,10 +446,21 @@ impl Policy for Adaptive {
 
     fn on_check(&self, view: &CheckView<'_>) -> Check {
         let now = view.now();
+        let mut rule = self.lock_rule();
+        // The runtime also calls back at the instants NEPTUNE's exemptions end (one
+        // timer serves both): a window ends only when it is due.
+        if let Some((then, _)) = &rule.last {
+            let due = *then + self.params.window;
+            if now + self.params.window / 20 < due {
+                return Check {
+                    next: Some(due),
+                    ..Check::default()
+                };
+            }
+        }
         let metrics = view.metrics();
         let totals = Totals::of(&metrics, self.neptune.stats().exempt_skips());
         let slots = metrics.slots.len();
-        let mut rule = self.lock_rule();
         let Some((then, before)) = rule.last.replace((now, totals.clone())) else {
             return Check {
                 next: Some(now + self.params.window),
@@ -988,6 +999,9 @@ mod tests {
         let c = p.on_check(&CheckView::fixed(now, &m));
         assert_eq!(c.next, Some(now + Duration::from_millis(50)));
         assert!(!c.reconfigure && c.resume.is_empty());
+        // A call before the window is due (an exemption's end) only names it again.
+        let c = p.on_check(&CheckView::fixed(now + Duration::from_millis(10), &m));
+        assert_eq!(c.next, Some(now + Duration::from_millis(50)));
         // A later check with no Stream work at all: still pausing until `quiet`.
         let c = p.on_check(&CheckView::fixed(now + Duration::from_millis(50), &m));
         assert_eq!(c.next, Some(now + Duration::from_millis(100)));
