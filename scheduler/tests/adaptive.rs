@@ -95,20 +95,27 @@ fn finish_all(rt: &Runtime, tasks: Vec<JoinHandle<u64>>) -> u64 {
     sum
 }
 
+/// Waits until every task is being polled (a Batch task polls until it is paused).
+fn wait_running(tasks: &[JoinHandle<u64>]) {
+    let handles: Vec<_> = tasks.iter().map(|t| t.task()).collect();
+    wait_until("the batch tasks to run", || {
+        handles.iter().all(|t| t.state() == TaskState::Running)
+    });
+}
+
 #[test]
 fn switching_to_dedicated_slots_moves_tasks_parked_on_a_stream_slot() {
-    // NEPTUNE parks both Batch tasks (the Stream queue never empties); STATIC then makes
-    // slot 0 Stream-only. Its parked task must move to the Batch slot, and the Batch
-    // slot must resume its own although the Stream queue is not empty.
-    let rt = Builder::new()
-        .slots(2)
-        .policy(Neptune::new())
-        .build()
-        .unwrap();
+    // NEPTUNE without anti-starvation parks both Batch tasks at the first Stream
+    // arrivals, and they stay parked (the Stream queue never empties); STATIC then
+    // makes slot 0 Stream-only. Its parked task must move to the Batch slot, and the
+    // Batch slot must resume its own although the Stream queue is not empty.
+    let policy = Neptune::new().without_anti_starvation();
+    let rt = Builder::new().slots(2).policy(policy).build().unwrap();
     let tasks: Vec<_> = (0..2)
-        .map(|_| batch(&rt, 2_000, Duration::from_micros(5)))
+        .map(|_| batch(&rt, 20_000, Duration::from_micros(5)))
         .collect();
-    let feeder = Feeder::start(rt.handle().clone(), 64, Duration::from_micros(300));
+    wait_running(&tasks);
+    let feeder = Feeder::start(rt.handle().clone(), 256, Duration::from_micros(300));
     wait_until("both batch tasks parked", || {
         rt.metrics()
             .slots
@@ -118,7 +125,7 @@ fn switching_to_dedicated_slots_moves_tasks_parked_on_a_stream_slot() {
             == 2
     });
     rt.set_policy(Static::new(1));
-    assert_eq!(finish_all(&rt, tasks), 4_000);
+    assert_eq!(finish_all(&rt, tasks), 40_000);
     drop(feeder);
     let m = rt.metrics();
     assert_eq!(m.policy.name, "static");
@@ -179,11 +186,14 @@ fn adaptive_gives_starving_batch_work_dedicated_slots() {
     let policy = Adaptive::new().window(Duration::from_millis(10));
     let stats = policy.stats();
     let rt = Builder::new().slots(2).policy(policy).build().unwrap();
+    // Running before the Stream load starts, so that both are paused (not left queued)
+    // and, parked behind Stream work that never drains, cannot finish without help.
     let tasks: Vec<_> = (0..2)
-        .map(|_| batch(&rt, 5_000, Duration::from_micros(5)))
+        .map(|_| batch(&rt, 20_000, Duration::from_micros(5)))
         .collect();
-    let feeder = Feeder::start(rt.handle().clone(), 64, Duration::from_micros(500));
-    assert_eq!(finish_all(&rt, tasks), 10_000);
+    wait_running(&tasks);
+    let feeder = Feeder::start(rt.handle().clone(), 256, Duration::from_micros(500));
+    assert_eq!(finish_all(&rt, tasks), 40_000);
     drop(feeder);
     let decisions = stats.decisions();
     assert!(

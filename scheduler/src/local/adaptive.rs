@@ -201,7 +201,8 @@ pub struct Decision {
 ///   again; after one window when it was entered for starving parked work while
 ///   Stream work does not fit its dedicated slots (moving the parked tasks is what
 ///   counts there; holding longer would queue the Stream work). If `Dedicated` is
-///   needed again within twice its hold, the hold doubles (up to 16 times).
+///   needed again soon (within twice its hold, plus the windows it takes to find
+///   starving work again), the hold doubles (up to 16 times).
 ///   `Dedicated` → `NoPreemption` after `quiet` windows without Stream work.
 /// - In `Pause`, Q follows the runs between pauses: half the typical (exponentially
 ///   averaged) `running_for` at a pause, within [`MIN_QUANTUM`] (1 ms) and the
@@ -229,8 +230,8 @@ pub struct Decision {
 /// them. So no parked task waits more than `starving_windows + confirm` windows
 /// (1.2 s by default) for a slot that runs it, and Batch work gets at least `(slots - stream_slots) / slots` of the
 /// CPU while `Dedicated` lasts, whatever the Stream load; under Stream load that keeps
-/// starving it, `Dedicated` comes back within twice its hold and lasts twice as long
-/// each time, up to 16 times. (On a single slot there is nothing to dedicate: there, as under
+/// starving it, `Dedicated` comes back and lasts twice as long each time, up to 16
+/// windows for a rescue (16 of every 27 windows or so for Batch work on its slots). (On a single slot there is nothing to dedicate: there, as under
 /// NEPTUNE, parked work waits for the Stream work to pause.)
 ///
 /// ```
@@ -636,8 +637,10 @@ impl Rule {
         self.starving = 0;
         if to == Mode::Dedicated {
             let base = if self.short_hold { 1 } else { p.dedicated_hold };
-            // Needed again soon after the last time: hold it longer.
-            self.hold = if self.since_dedicated <= 2 * self.hold {
+            // Needed again soon after the last time (within twice the hold plus the
+            // time it takes to find starving work again): hold it longer.
+            let soon = 2 * self.hold + p.starving_windows + p.confirm;
+            self.hold = if self.since_dedicated <= soon {
                 (self.hold * 2).min(base.saturating_mul(16))
             } else {
                 base
