@@ -211,12 +211,15 @@ fn run_row(s: &Settings, kind: PolicyKind) -> Result<Vec<PhaseResult>, String> {
     for i in 0..PHASES.len() {
         mw1::sleep_until(phase_at(i) + WARMUP);
         let s0 = setup.snapshot(&shared);
-        mw1::sleep_until(phase_at(i + 1));
-        let s1 = setup.snapshot(&shared);
+        // The mode a little before the phase ends: at the boundary itself the next
+        // phase's first release may already have changed it.
+        mw1::sleep_until(phase_at(i + 1) - Duration::from_millis(5));
         let policy = match &setup {
             Setup::Neptune { rt, .. } => Some(rt.metrics().policy),
             Setup::Tokio { .. } => None,
         };
+        mw1::sleep_until(phase_at(i + 1));
+        let s1 = setup.snapshot(&shared);
         snaps.push((s0, s1, policy));
     }
     let batches = release
