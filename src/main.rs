@@ -6,7 +6,7 @@
 //! training tasks whenever a micro-batch needs a slot. See [`neptune::apps::unified`].
 //!
 //! ```text
-//! cargo run --release -- [--policy fifo|fair|kill|neptune] [--all-policies] [--json] [--seconds S] …
+//! cargo run --release -- [--policy fifo|fair|kill|neptune|static|adaptive] [--all-policies] [--json] [--seconds S] …
 //! ```
 //!
 //! A progress bar is drawn on standard error while it runs; the results go to standard

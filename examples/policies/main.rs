@@ -49,6 +49,8 @@
 
 mod args;
 mod mw1;
+#[path = "../common/svg.rs"]
+mod plot;
 mod report;
 mod svg;
 

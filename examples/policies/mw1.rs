@@ -40,18 +40,27 @@ const FLUSH_EVERY: u64 = 64;
 
 /// Keeps a hot counter on its own cache lines.
 #[repr(align(128))]
-struct Padded<T>(T);
+pub struct Padded<T>(pub T);
 
 /// What the batch tasks of one row share.
-struct BatchShared {
+pub struct BatchShared {
     /// Units done by every attempt so far (including attempts later killed).
-    units: Padded<AtomicU64>,
+    pub units: Padded<AtomicU64>,
     /// Set when the row is over: tasks return at their next unit.
-    stop: Padded<AtomicBool>,
+    pub stop: Padded<AtomicBool>,
+}
+
+impl BatchShared {
+    pub fn new() -> Arc<BatchShared> {
+        Arc::new(BatchShared {
+            units: Padded(AtomicU64::new(0)),
+            stop: Padded(AtomicBool::new(false)),
+        })
+    }
 }
 
 /// Stops the batch job when dropped: on every way out of a row, errors included.
-struct StopOnDrop(Arc<BatchShared>);
+pub struct StopOnDrop(pub Arc<BatchShared>);
 
 impl Drop for StopOnDrop {
     fn drop(&mut self) {
@@ -61,7 +70,7 @@ impl Drop for StopOnDrop {
 
 /// The yield point a batch task awaits after each unit.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Yield {
+pub enum Yield {
     /// `neptune_runtime::preemption_point()`: returns `Pending` only when paused.
     Neptune,
     /// `tokio::task::yield_now()`: always gives the worker back.
@@ -110,14 +119,14 @@ async fn batch_task(
 }
 
 /// One micro-batch as its tasks report it.
-struct MicroBatch {
+pub struct MicroBatch {
     /// Scheduled release, in ns since the row's start.
-    release_ns: u64,
+    pub release_ns: u64,
     /// How late the release thread actually spawned it.
     lag_ns: u64,
-    remaining: AtomicUsize,
+    pub remaining: AtomicUsize,
     /// The latest end of its tasks, in ns since the row's start.
-    last_end_ns: AtomicU64,
+    pub last_end_ns: AtomicU64,
     /// The latest first poll of its tasks, in ns since the row's start.
     last_start_ns: AtomicU64,
     /// The longest first-poll-to-end time of its tasks, in ns.
@@ -138,10 +147,10 @@ async fn stream_task(units: u64, unit_us: f64, start: Instant, mb: Arc<MicroBatc
     mb.remaining.fetch_sub(1, AcqRel);
 }
 
-type SpawnStream = Box<dyn Fn(BoxFuture<'static, ()>) + Send>;
+pub type SpawnStream = Box<dyn Fn(BoxFuture<'static, ()>) + Send>;
 
 /// Sleeps until `at` (`thread::sleep` may return early on some systems: look again).
-fn sleep_until(at: Instant) {
+pub fn sleep_until(at: Instant) {
     loop {
         let now = Instant::now();
         if now >= at {
@@ -158,11 +167,7 @@ fn release_loop(
     end: Instant,
     spawn: SpawnStream,
 ) -> Vec<Arc<MicroBatch>> {
-    if cfg.short_release_slice {
-        if let Err(e) = set_time_slice(SHORT_SLICE) {
-            eprintln!("policies: the release thread keeps the kernel's time slice ({e})");
-        }
-    }
+    release_thread_slice(cfg);
     let trigger_ns = (cfg.trigger_ms * 1e6).round() as u64;
     let (width, units, unit_us) = (cfg.slots, cfg.stream_units(), cfg.unit_us);
     let mut out = Vec::new();
@@ -173,24 +178,49 @@ fn release_loop(
             break;
         }
         sleep_until(at);
-        let mb = Arc::new(MicroBatch {
-            release_ns,
-            lag_ns: at.elapsed().as_nanos() as u64,
-            remaining: AtomicUsize::new(width),
-            last_end_ns: AtomicU64::new(0),
-            last_start_ns: AtomicU64::new(0),
-            max_run_ns: AtomicU64::new(0),
-            spawn_ns: AtomicU64::new(0),
-        });
-        let spawning = Instant::now();
-        for _ in 0..width {
-            spawn(Box::pin(stream_task(units, unit_us, start, mb.clone())));
-        }
-        mb.spawn_ns
-            .store(spawning.elapsed().as_nanos() as u64, Relaxed);
+        let mb = release_micro_batch(release_ns, at, width, units, unit_us, start, &spawn);
         out.push(mb);
     }
     out
+}
+
+/// Gives the calling release thread a short time slice unless `--release-slice
+/// default` (see the module's docs).
+pub fn release_thread_slice(cfg: &Config) {
+    if cfg.short_release_slice {
+        if let Err(e) = set_time_slice(SHORT_SLICE) {
+            eprintln!("the release thread keeps the kernel's time slice ({e})");
+        }
+    }
+}
+
+/// Spawns one micro-batch of `width` stream tasks of `units` units each, due at `at`
+/// (`release_ns` after `start`), and returns it for its tasks to report into.
+pub fn release_micro_batch(
+    release_ns: u64,
+    at: Instant,
+    width: usize,
+    units: u64,
+    unit_us: f64,
+    start: Instant,
+    spawn: &SpawnStream,
+) -> Arc<MicroBatch> {
+    let mb = Arc::new(MicroBatch {
+        release_ns,
+        lag_ns: at.elapsed().as_nanos() as u64,
+        remaining: AtomicUsize::new(width),
+        last_end_ns: AtomicU64::new(0),
+        last_start_ns: AtomicU64::new(0),
+        max_run_ns: AtomicU64::new(0),
+        spawn_ns: AtomicU64::new(0),
+    });
+    let spawning = Instant::now();
+    for _ in 0..width {
+        spawn(Box::pin(stream_task(units, unit_us, start, mb.clone())));
+    }
+    mb.spawn_ns
+        .store(spawning.elapsed().as_nanos() as u64, Relaxed);
+    mb
 }
 
 /// Runs one batch job after another until the row stops; returns how many tasks of
@@ -209,7 +239,7 @@ fn failed<T, E>(results: Vec<Result<T, E>>) -> usize {
 }
 
 /// The runtime(s) of one row.
-enum Setup {
+pub enum Setup {
     Neptune {
         rt: neptune::runtime::Runtime,
         /// Parks are reported as suspensions (the policy pauses batch work).
@@ -236,7 +266,7 @@ fn tokio_rt(workers: usize, name: &str) -> Result<tokio::runtime::Runtime, Strin
 }
 
 impl Setup {
-    fn new(cfg: &Config, row: Row) -> Result<Setup, String> {
+    pub fn new(cfg: &Config, row: Row) -> Result<Setup, String> {
         let w = cfg.slots;
         let neptune = |policy: Box<dyn neptune::runtime::policy::Policy>| {
             Builder::new()
@@ -305,7 +335,7 @@ impl Setup {
         })
     }
 
-    fn stream_spawner(&self) -> SpawnStream {
+    pub fn stream_spawner(&self) -> SpawnStream {
         match self {
             Setup::Neptune { rt, .. } => {
                 let h = rt.handle().clone();
@@ -320,7 +350,7 @@ impl Setup {
 
     /// The batch driver's body: submit the job, wait for it, again, until `stop`.
     /// Returns how many tasks ended in an error (a panic, or a cancel not by KILL).
-    fn batch_driver(
+    pub fn batch_driver(
         &self,
         cfg: &Config,
         shared: Arc<BatchShared>,
@@ -388,7 +418,7 @@ impl Setup {
         }
     }
 
-    fn snapshot(&self, shared: &BatchShared) -> Snapshot {
+    pub fn snapshot(&self, shared: &BatchShared) -> Snapshot {
         let cpu_s = process_cpu_seconds();
         let at = Instant::now();
         let units = shared.units.0.load(Relaxed);
@@ -429,15 +459,15 @@ impl Setup {
 }
 
 /// Counters at one instant.
-struct Snapshot {
-    at: Instant,
+pub struct Snapshot {
+    pub at: Instant,
     cpu_s: Option<f64>,
     /// NEPTUNE's anti-starvation quanta granted and exempt skips so far.
     quanta: Option<(u64, u64)>,
-    units: u64,
-    wasted: u64,
+    pub units: u64,
+    pub wasted: u64,
     kills: u64,
-    suspensions: u64,
+    pub suspensions: u64,
     /// Parks whatever the policy (suspensions only count them for pausing policies).
     parks: u64,
 }
@@ -484,10 +514,7 @@ pub struct Sample {
 /// Runs one row of MW-1 and measures it.
 pub fn run_row(cfg: &Config, row: Row) -> Result<Sample, String> {
     let setup = Setup::new(cfg, row)?;
-    let shared = Arc::new(BatchShared {
-        units: Padded(AtomicU64::new(0)),
-        stop: Padded(AtomicBool::new(false)),
-    });
+    let shared = BatchShared::new();
     let stopper = StopOnDrop(shared.clone());
     let start = Instant::now();
     let end = start + Duration::from_secs_f64(cfg.seconds);
@@ -602,7 +629,7 @@ pub fn run_row(cfg: &Config, row: Row) -> Result<Sample, String> {
     Ok(sample)
 }
 
-fn spawn_thread<T: Send + 'static>(
+pub fn spawn_thread<T: Send + 'static>(
     name: &str,
     f: impl FnOnce() -> T + Send + 'static,
 ) -> Result<JoinHandle<T>, String> {

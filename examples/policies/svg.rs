@@ -2,13 +2,13 @@
 //! log scale (left) and batch throughput against batch-alone (right).
 
 use crate::args::{Config, Row};
+use crate::plot::{esc, short_count, short_us, Svg};
 use crate::report::{settings, RowResult};
 use neptune::scheduler::PolicyKind;
 use std::fmt::Write as _;
 
 const WIDTH: f64 = 1340.0;
 const HEIGHT: f64 = 600.0;
-const FONT: &str = "DejaVu Sans, Helvetica, Arial, sans-serif";
 /// Top and bottom of both plot areas.
 const TOP: f64 = 110.0;
 const BOTTOM: f64 = 450.0;
@@ -25,39 +25,6 @@ const BATCH: &str = "#54A24B";
 const REFERENCE: &str = "#9D9D9D";
 const PEER: &str = "#A6CF98";
 
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-}
-
-/// A latency in µs, short: `850 µs`, `1.2 ms`, `2 ms`, `35 ms`, `1.1 s`.
-fn short_us(us: f64) -> String {
-    let (v, unit) = if us < 1e3 {
-        (us, "µs")
-    } else if us < 1e6 {
-        (us / 1e3, "ms")
-    } else {
-        (us / 1e6, "s")
-    };
-    if v >= 10.0 || (v - v.round()).abs() < 0.05 {
-        format!("{v:.0} {unit}")
-    } else {
-        format!("{v:.1} {unit}")
-    }
-}
-
-/// A count, short: `950`, `12.3k`, `1.83M`.
-fn short_count(n: f64) -> String {
-    if n < 1e3 {
-        format!("{n:.0}")
-    } else if n < 1e6 {
-        format!("{:.1}k", n / 1e3)
-    } else {
-        format!("{:.2}M", n / 1e6)
-    }
-}
-
 fn is_peer(row: Row) -> bool {
     matches!(row, Row::TokioShared | Row::TokioYield | Row::TokioSplit)
 }
@@ -66,33 +33,7 @@ fn is_neptune(row: Row) -> bool {
     matches!(row, Row::Policy(PolicyKind::Neptune) | Row::NeptuneNoStarve)
 }
 
-struct Svg(String);
-
 impl Svg {
-    fn text(&mut self, x: f64, y: f64, size: f64, anchor: &str, extra: &str, s: &str) {
-        let _ = writeln!(
-            self.0,
-            r#"<text x="{x:.1}" y="{y:.1}" font-size="{size}" text-anchor="{anchor}" {extra}>{}</text>"#,
-            esc(s)
-        );
-    }
-
-    fn line(&mut self, x1: f64, y1: f64, x2: f64, y2: f64, style: &str) {
-        let _ = writeln!(
-            self.0,
-            r#"<line x1="{x1:.1}" y1="{y1:.1}" x2="{x2:.1}" y2="{y2:.1}" {style}/>"#
-        );
-    }
-
-    fn rect(&mut self, x: f64, y: f64, w: f64, h: f64, fill: &str, title: &str) {
-        let _ = writeln!(
-            self.0,
-            r#"<rect x="{x:.1}" y="{y:.1}" width="{w:.1}" height="{:.1}" fill="{fill}"><title>{}</title></rect>"#,
-            h.max(0.0),
-            esc(title)
-        );
-    }
-
     /// A row label under an axis, tilted so that long names fit.
     fn row_label(&mut self, x: f64, row: Row) {
         let weight = if is_neptune(row) { "bold" } else { "normal" };
@@ -128,13 +69,7 @@ impl Svg {
 
 /// The whole plot.
 pub fn render(cfg: &Config, results: &[RowResult]) -> String {
-    let mut s = Svg(String::new());
-    let _ = writeln!(
-        s.0,
-        r#"<?xml version="1.0" encoding="UTF-8"?>
-<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" viewBox="0 0 {WIDTH} {HEIGHT}" font-family="{FONT}">
-<rect width="100%" height="100%" fill="white"/>"#
-    );
+    let mut s = Svg::new(WIDTH, HEIGHT);
     s.text(
         WIDTH / 2.0,
         30.0,
@@ -156,8 +91,7 @@ pub fn render(cfg: &Config, results: &[RowResult]) -> String {
     );
     latency_panel(&mut s, results);
     throughput_panel(&mut s, cfg, results);
-    s.0.push_str("</svg>\n");
-    s.0
+    s.finish()
 }
 
 fn latency_panel(s: &mut Svg, results: &[RowResult]) {

@@ -30,7 +30,10 @@
 //! - When a Stream task becomes runnable and more Stream tasks wait than there are idle
 //!   slots, the runtime asks its [`Policy`](policy::Policy) which Batch tasks to pause
 //!   (or cancel), one per waiting task; when a slot runs out of Stream work it asks
-//!   which parked tasks to resume.
+//!   which parked tasks to resume. A policy can also name instants at which it is called
+//!   back (`Policy::on_check`: resume parked tasks, change how slots share the classes),
+//!   and a running runtime's policy can be replaced ([`Handle::set_policy`]); the tasks
+//!   the old one paused become the new one's.
 //! - Timers and I/O run on a driver thread (a mio reactor and a timer heap); their
 //!   wakers schedule tasks like any other wake. The driver thread asks the kernel for a
 //!   short time slice ([`time_slice`]) so that it runs the moment it wakes, even while

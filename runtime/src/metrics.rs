@@ -112,6 +112,34 @@ impl HistogramSnapshot {
         Some(Duration::from_nanos(self.max))
     }
 
+    /// What was recorded after `earlier` (a snapshot of the same histogram taken
+    /// before this one). The maximum is the upper edge of the highest bucket that
+    /// grew (never above this snapshot's maximum).
+    ///
+    /// ```
+    /// use neptune_runtime::metrics::Histogram;
+    /// let h = Histogram::new();
+    /// h.record(1_000_000);
+    /// let before = h.snapshot();
+    /// h.record(1_000);
+    /// let delta = h.snapshot().since(&before);
+    /// assert_eq!(delta.count(), 1);
+    /// assert!(delta.quantile(1.0).unwrap().as_nanos() < 1_200);
+    /// ```
+    pub fn since(&self, earlier: &HistogramSnapshot) -> HistogramSnapshot {
+        let counts: Vec<u64> = self
+            .counts
+            .iter()
+            .enumerate()
+            .map(|(i, c)| c.saturating_sub(earlier.counts.get(i).copied().unwrap_or(0)))
+            .collect();
+        let top = counts.iter().rposition(|&c| c > 0);
+        HistogramSnapshot {
+            max: top.map_or(0, |b| Histogram::bucket_high(b).min(self.max)),
+            counts,
+        }
+    }
+
     /// Adds another snapshot's counts to this one.
     pub fn merge(&mut self, other: &HistogramSnapshot) {
         if self.counts.is_empty() {
@@ -144,8 +172,13 @@ pub(crate) struct SlotCounters {
     pub(crate) parks: AtomicU64,
     pub(crate) resumes: AtomicU64,
     pub(crate) suspended: AtomicUsize,
+    pub(crate) policy_parked: AtomicUsize,
+    pub(crate) suspended_bytes: AtomicUsize,
+    pub(crate) stream_busy_ns: AtomicU64,
+    pub(crate) idle_ns: AtomicU64,
     pub(crate) pause_to_park: Histogram,
     pub(crate) resume_to_poll: Histogram,
+    pub(crate) stream_latency: Histogram,
 }
 
 /// The slot-local copy of its counters, published with relaxed stores.
@@ -156,6 +189,8 @@ pub(crate) struct LocalCounters {
     pub(crate) steals: u64,
     pub(crate) parks: u64,
     pub(crate) resumes: u64,
+    pub(crate) stream_busy_ns: u64,
+    pub(crate) idle_ns: u64,
 }
 
 impl LocalCounters {
@@ -167,6 +202,8 @@ impl LocalCounters {
         to.steals.store(self.steals, Relaxed);
         to.parks.store(self.parks, Relaxed);
         to.resumes.store(self.resumes, Relaxed);
+        to.stream_busy_ns.store(self.stream_busy_ns, Relaxed);
+        to.idle_ns.store(self.idle_ns, Relaxed);
     }
 }
 
@@ -188,10 +225,22 @@ pub struct SlotMetrics {
     pub resumes: u64,
     /// Tasks in the suspended queue now.
     pub suspended: usize,
+    /// Of those, the tasks a policy paused (the others were paused by their owners).
+    pub policy_parked: usize,
+    /// Bytes of the task allocations in the suspended queue now (their futures' state;
+    /// heap memory a future owns is not counted).
+    pub suspended_bytes: usize,
+    /// Time spent polling Stream tasks so far.
+    pub stream_busy: Duration,
+    /// Time spent asleep with no work so far.
+    pub idle: Duration,
     /// From a pause request to the task parked, for tasks that were running.
     pub pause_to_park: HistogramSnapshot,
     /// From `resume` to the task's next poll.
     pub resume_to_poll: HistogramSnapshot,
+    /// Stream latency: from a Stream task becoming runnable to the end of the poll
+    /// that ran it (queueing, waiting for a pause to take effect, and the poll).
+    pub stream_latency: HistogramSnapshot,
 }
 
 impl SlotMetrics {
@@ -204,8 +253,13 @@ impl SlotMetrics {
             parks: c.parks.load(Relaxed),
             resumes: c.resumes.load(Relaxed),
             suspended: c.suspended.load(Relaxed),
+            policy_parked: c.policy_parked.load(Relaxed),
+            suspended_bytes: c.suspended_bytes.load(Relaxed),
+            stream_busy: Duration::from_nanos(c.stream_busy_ns.load(Relaxed)),
+            idle: Duration::from_nanos(c.idle_ns.load(Relaxed)),
             pause_to_park: c.pause_to_park.snapshot(),
             resume_to_poll: c.resume_to_poll.snapshot(),
+            stream_latency: c.stream_latency.snapshot(),
         }
     }
 
@@ -225,6 +279,36 @@ pub struct RuntimeMetrics {
     pub slots: Vec<SlotMetrics>,
     /// Tasks alive (spawned and not finished).
     pub live_tasks: usize,
+    /// The scheduling policy: its name, mode and switches.
+    pub policy: PolicyMetrics,
+}
+
+/// The runtime's scheduling policy, as metrics see it.
+///
+/// `switches_total()` is what an exporter publishes as `neptune_policy_switches_total`
+/// and `mode` (or `name` for a fixed policy) as the active mode's label.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PolicyMetrics {
+    /// The policy's name.
+    pub name: String,
+    /// The mechanism it uses now, for a policy that changes mechanisms.
+    pub mode: Option<&'static str>,
+    /// Times the policy was replaced ([`Handle::set_policy`](crate::Handle::set_policy)).
+    pub replacements: u64,
+    /// Times the current policy changed mode.
+    pub mode_switches: u64,
+}
+
+impl PolicyMetrics {
+    /// Every switch: replacements plus mode changes.
+    pub fn switches_total(&self) -> u64 {
+        self.replacements + self.mode_switches
+    }
+
+    /// The active mode: the mode of a policy that has modes, else its name.
+    pub fn active(&self) -> &str {
+        self.mode.unwrap_or(&self.name)
+    }
 }
 
 impl RuntimeMetrics {
@@ -240,6 +324,30 @@ impl RuntimeMetrics {
             h.merge(&s.pause_to_park);
         }
         h
+    }
+
+    /// Stream latencies of every slot together (see [`SlotMetrics::stream_latency`]).
+    pub fn stream_latency(&self) -> HistogramSnapshot {
+        let mut h = HistogramSnapshot::default();
+        for s in &self.slots {
+            h.merge(&s.stream_latency);
+        }
+        h
+    }
+
+    /// Bytes of the tasks in every slot's suspended queue.
+    pub fn suspended_bytes(&self) -> usize {
+        self.slots.iter().map(|s| s.suspended_bytes).sum()
+    }
+
+    /// Time spent polling Stream tasks, every slot together.
+    pub fn stream_busy(&self) -> Duration {
+        self.slots.iter().map(|s| s.stream_busy).sum()
+    }
+
+    /// Time slots spent asleep with no work, every slot together.
+    pub fn idle(&self) -> Duration {
+        self.slots.iter().map(|s| s.idle).sum()
     }
 
     /// Resume-to-poll latencies of every slot together.

@@ -7,12 +7,21 @@
 //!   there are idle slots ([`Policy::on_stream_waiting`]: pause or cancel some running
 //!   Batch tasks);
 //! - what to do when a slot runs out of Stream work while it holds tasks the policy
-//!   paused ([`Policy::on_stream_drained`]: which of them to resume).
+//!   paused ([`Policy::on_stream_drained`]: which of them to resume);
+//! - what to do at an instant the policy asked for ([`Policy::on_check`], the re-check
+//!   hook: resume parked tasks, change queueing or slot classes, name the next instant),
+//!   so that decisions which expire end when they should, not at the next Stream
+//!   arrival.
+//!
+//! A running runtime's policy can be replaced with
+//! [`Handle::set_policy`](crate::Handle::set_policy): the new one adopts the tasks the
+//! old one paused (it is asked about them as about its own).
 //!
 //! [`DefaultPolicy`] pauses the most recently started Batch task and resumes everything
 //! as soon as the slot has no Stream work. The `neptune-scheduler` crate ships the full
 //! set (STATIC, FIFO, FAIR, KILL, NEPTUNE).
 
+use crate::metrics::RuntimeMetrics;
 use crate::task::{Class, TaskHandle};
 use std::time::{Duration, Instant};
 
@@ -159,6 +168,125 @@ pub trait Policy: Send + Sync + 'static {
         let _ = slot;
         suspended.to_vec()
     }
+
+    /// The re-check hook: the runtime calls it once when the policy starts (when the
+    /// runtime is built, or when [`set_policy`](crate::Handle::set_policy) installs
+    /// it), then at every instant the policy asked for (its last [`Check::next`], or a
+    /// [`Preempt::AskAgainAt`]), on the runtime's timer thread. The answer may resume
+    /// tasks the policy parked, ask the runtime to read [`queueing`](Self::queueing)
+    /// and [`slot_classes`](Self::slot_classes) again, and name the next instant.
+    /// Several requested instants collapse into the earliest: a policy that wants a
+    /// later one too names it again from that call.
+    ///
+    /// Default: nothing, and no further call.
+    fn on_check(&self, view: &CheckView<'_>) -> Check {
+        let _ = view;
+        Check::default()
+    }
+
+    /// What the policy reports of itself in the runtime's metrics
+    /// ([`RuntimeMetrics::policy`]). Default: no mode, no switches.
+    fn status(&self) -> PolicyStatus {
+        PolicyStatus::default()
+    }
+}
+
+/// What the runtime shows a policy in [`Policy::on_check`].
+pub struct CheckView<'a> {
+    now: Instant,
+    source: Source<'a>,
+}
+
+enum Source<'a> {
+    /// A running runtime (loom models run without the timer that calls the hook).
+    #[cfg_attr(loom, allow(dead_code))]
+    Live(&'a dyn CheckSource),
+    /// Figures given by hand ([`CheckView::fixed`]).
+    Fixed(&'a RuntimeMetrics),
+}
+
+/// Where a live [`CheckView`] reads from.
+pub(crate) trait CheckSource {
+    fn metrics(&self) -> RuntimeMetrics;
+    fn parked(&self) -> Vec<(usize, Vec<TaskHandle>)>;
+}
+
+impl<'a> CheckView<'a> {
+    #[cfg_attr(loom, allow(dead_code))]
+    pub(crate) fn live(now: Instant, source: &'a dyn CheckSource) -> CheckView<'a> {
+        CheckView {
+            now,
+            source: Source::Live(source),
+        }
+    }
+
+    /// A view with fixed metrics and no parked tasks: for testing a policy's
+    /// [`on_check`](Policy::on_check) without a runtime.
+    ///
+    /// ```
+    /// use neptune_runtime::metrics::RuntimeMetrics;
+    /// use neptune_runtime::policy::{CheckView, DefaultPolicy, Policy};
+    /// let m = RuntimeMetrics::default();
+    /// let check = DefaultPolicy.on_check(&CheckView::fixed(std::time::Instant::now(), &m));
+    /// assert!(check.next.is_none() && check.resume.is_empty());
+    /// ```
+    pub fn fixed(now: Instant, metrics: &'a RuntimeMetrics) -> CheckView<'a> {
+        CheckView {
+            now,
+            source: Source::Fixed(metrics),
+        }
+    }
+
+    /// When the runtime made the call.
+    pub fn now(&self) -> Instant {
+        self.now
+    }
+
+    /// The runtime's metrics now (per-slot counters and histograms; computed on each
+    /// call).
+    pub fn metrics(&self) -> RuntimeMetrics {
+        match self.source {
+            Source::Live(s) => s.metrics(),
+            Source::Fixed(m) => m.clone(),
+        }
+    }
+
+    /// The tasks parked by a policy (this one or the one it replaced), per slot that
+    /// holds some: `(slot, tasks)`.
+    pub fn parked(&self) -> Vec<(usize, Vec<TaskHandle>)> {
+        match self.source {
+            Source::Live(s) => s.parked(),
+            Source::Fixed(_) => Vec::new(),
+        }
+    }
+}
+
+impl std::fmt::Debug for CheckView<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CheckView").field("now", &self.now).finish()
+    }
+}
+
+/// A policy's answer to [`Policy::on_check`].
+#[derive(Clone, Debug, Default)]
+pub struct Check {
+    /// Parked tasks to resume now (on the slots that parked them).
+    pub resume: Vec<TaskHandle>,
+    /// Read [`Policy::queueing`] and [`Policy::slot_classes`] again: the policy changed
+    /// how slots share the classes. Slots pick the change up at their next task.
+    pub reconfigure: bool,
+    /// When to call [`Policy::on_check`] again, if ever.
+    pub next: Option<Instant>,
+}
+
+/// What a policy reports of itself ([`Policy::status`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PolicyStatus {
+    /// The mechanism it uses now, for a policy that changes mechanisms (an adaptive
+    /// one); `None` for a fixed policy.
+    pub mode: Option<&'static str>,
+    /// How many times it changed mode so far.
+    pub mode_switches: u64,
 }
 
 /// What a policy does to running Batch tasks when Stream work waits
@@ -239,6 +367,12 @@ macro_rules! forward_policy {
             }
             fn on_stream_drained(&self, slot: usize, suspended: &[TaskHandle]) -> Vec<TaskHandle> {
                 (**self).on_stream_drained(slot, suspended)
+            }
+            fn on_check(&self, view: &CheckView<'_>) -> Check {
+                (**self).on_check(view)
+            }
+            fn status(&self) -> PolicyStatus {
+                (**self).status()
             }
         }
     };

@@ -14,7 +14,9 @@
 //!   Queueing and slot classes are read once at start. STATIC splits the slots, FIFO
 //!   queues by arrival, FAIR weights two pools, KILL cancels Batch tasks (restarted from
 //!   scratch by [`restart`]), NEPTUNE pauses them and resumes them later, with
-//!   anti-starvation. Pick one by name with [`policy_by_name`] or [`PolicyKind`].
+//!   anti-starvation, and ADAPTIVE switches among those mechanisms as the load changes
+//!   (observing the runtime's metrics through the re-check hook, `on_check`). Pick one
+//!   by name with [`policy_by_name`] or [`PolicyKind`].
 //! - **Placement policies** ([`placement`]) decide which executor gets each task of a
 //!   task set, from [`ExecutorView`](placement::ExecutorView)s kept up to date by
 //!   heartbeats: RANDOM, LB (even load, Stream tasks towards pausable Batch work) and

@@ -1,6 +1,7 @@
-//! Choosing a local policy by name (`static`, `fifo`, `fair`, `kill`, `neptune`).
+//! Choosing a local policy by name (`static`, `fifo`, `fair`, `kill`, `neptune`,
+//! `adaptive`).
 
-use crate::local::{Fair, Fifo, Kill, KillLog, Neptune, Static};
+use crate::local::{Adaptive, Fair, Fifo, Kill, KillLog, Neptune, Static};
 use neptune_runtime::policy::Policy;
 use std::fmt;
 use std::str::FromStr;
@@ -26,16 +27,19 @@ pub enum PolicyKind {
     Kill,
     /// [`Neptune`]: pause Batch work for Stream arrivals.
     Neptune,
+    /// [`Adaptive`]: one of the mechanisms above, chosen while it runs.
+    Adaptive,
 }
 
 impl PolicyKind {
     /// Every kind, in the order of the design notes' table.
-    pub const ALL: [PolicyKind; 5] = [
+    pub const ALL: [PolicyKind; 6] = [
         PolicyKind::Static,
         PolicyKind::Fifo,
         PolicyKind::Fair,
         PolicyKind::Kill,
         PolicyKind::Neptune,
+        PolicyKind::Adaptive,
     ];
 
     /// The policy's name (as its `Policy::name`).
@@ -46,6 +50,7 @@ impl PolicyKind {
             PolicyKind::Fair => "fair",
             PolicyKind::Kill => "kill",
             PolicyKind::Neptune => "neptune",
+            PolicyKind::Adaptive => "adaptive",
         }
     }
 
@@ -69,6 +74,7 @@ impl PolicyKind {
             PolicyKind::Fair => Box::new(Fair::new()),
             PolicyKind::Kill => Box::new(Kill::with_log(log.clone())),
             PolicyKind::Neptune => Box::new(Neptune::new()),
+            PolicyKind::Adaptive => Box::new(Adaptive::new()),
         }
     }
 }
@@ -116,8 +122,8 @@ impl fmt::Display for UnknownPolicy {
 
 impl std::error::Error for UnknownPolicy {}
 
-/// The local policy called `name` (`static`, `fifo`, `fair`, `kill` or `neptune`, any
-/// case), with default settings for a runtime of `slots` slots.
+/// The local policy called `name` (`static`, `fifo`, `fair`, `kill`, `neptune` or
+/// `adaptive`, any case), with default settings for a runtime of `slots` slots.
 ///
 /// ```
 /// let policy = neptune_scheduler::policy_by_name("kill", 2).unwrap();
@@ -127,7 +133,7 @@ impl std::error::Error for UnknownPolicy {}
 /// let err = neptune_scheduler::policy_by_name("lottery", 2).err().unwrap();
 /// assert_eq!(
 ///     err.to_string(),
-///     "unknown policy \"lottery\"; valid policies: static, fifo, fair, kill, neptune"
+///     "unknown policy \"lottery\"; valid policies: static, fifo, fair, kill, neptune, adaptive"
 /// );
 /// ```
 pub fn policy_by_name(name: &str, slots: usize) -> Result<Box<dyn Policy>, UnknownPolicy> {

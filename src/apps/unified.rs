@@ -261,7 +261,7 @@ impl Default for Config {
 
 /// The command-line usage.
 pub const USAGE: &str =
-    "usage: [--policy fifo|fair|kill|neptune|static|batch-alone|stream-alone] [--all-policies] [--json] \
+    "usage: [--policy fifo|fair|kill|neptune|static|adaptive|batch-alone|stream-alone] [--all-policies] [--json] \
 [--slots N] [--slot-nice N] [--seconds S] [--rows N] [--holdout N] [--rate EVENTS_PER_S] [--trigger-ms T] \
 [--partitions P] [--stream-partitions P] [--learning-rate R] [--seed N] [--cluster local:N]";
 

@@ -4,9 +4,14 @@
 //! second question the Stream task would wait for that Batch task's poll to end, which
 //! may be never for a task that only yields at preemption points.
 //!
+//! The same timer serves the policy's re-check hook
+//! ([`Policy::on_check`](crate::policy::Policy::on_check)): a decision that expires (an
+//! exemption, a mode an adaptive policy chose for a window) names the instant it ends.
+//!
 //! One timer per runtime in the driver's timer queue, moved to the earliest instant
-//! asked for; when it fires (on the driver thread), the runtime counts the Stream tasks
-//! that still find no free slot and, if any, asks the policy again.
+//! asked for; when it fires (on the driver thread), the runtime calls the policy's
+//! re-check hook (which names its next instant again if it wants one), then counts
+//! the Stream tasks that still find no free slot and, if any, asks the policy again.
 
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::task::{Wake, Waker};
@@ -43,7 +48,7 @@ impl Wake for Fire {
     fn wake_by_ref(self: &Arc<Self>) {
         if let Some(shared) = self.0.upgrade() {
             lock(&shared.recheck.state).at = None;
-            shared.ask_policy_again();
+            shared.run_check();
         }
     }
 }

@@ -4,10 +4,10 @@ use super::context;
 use super::idle::{Idle, Parker};
 use super::queue::{self, Inject};
 use super::registry::Registry;
-use super::shared::{Shared, SlotShared};
+use super::shared::{Config, Shared, SlotShared};
 use super::slot::Slot;
-use crate::metrics::{RuntimeMetrics, SlotMetrics};
-use crate::policy::{DefaultPolicy, Policy, SlotClasses};
+use crate::metrics::RuntimeMetrics;
+use crate::policy::{DefaultPolicy, Policy};
 use crate::sync::{lock, Arc, AtomicBool, Condvar, Mutex, Ordering::*};
 use crate::task::{new_task, JoinHandle, SpawnOptions};
 use std::fmt;
@@ -157,18 +157,19 @@ impl Builder {
             locals.push([ls, lb]);
             slots.push(SlotShared::new([rs, rb]));
         }
-        let classes: Box<[SlotClasses]> = (0..n).map(|i| self.policy.slot_classes(i, n)).collect();
-        let uniform = classes.iter().all(|c| *c == SlotClasses::Both);
+        let policy: std::sync::Arc<dyn Policy> = std::sync::Arc::from(self.policy);
+        let config = Config::of(&*policy, n);
+        let (policy, policy_name) = Shared::policy_cell(policy);
         let shared = Arc::new(Shared {
             slots: slots.into_boxed_slice(),
             inject: [Inject::new(), Inject::new()],
             idle: Idle::new(n),
             registry: Registry::new(4 * n),
             shutdown: AtomicBool::new(false),
-            queueing: self.policy.queueing(),
-            policy: self.policy,
-            classes,
-            uniform,
+            policy,
+            policy_name,
+            replacements: Default::default(),
+            config,
             lifo: self.lifo,
             id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             #[cfg(not(loom))]
@@ -196,6 +197,8 @@ impl Builder {
             }));
             let _ = shared.io.set(driver.clone());
             shared.recheck.bind(&shared);
+            // The policy's first re-check (it names its next one, if any).
+            shared.run_check();
         }
         let handle = Handle {
             shared: shared.clone(),
@@ -269,7 +272,7 @@ impl fmt::Debug for Handle {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Handle")
             .field("slots", &self.shared.slots.len())
-            .field("policy", &self.shared.policy.name())
+            .field("policy", &self.shared.policy_name())
             .finish()
     }
 }
@@ -405,18 +408,9 @@ impl Handle {
         block_on_here(future)
     }
 
-    /// A snapshot of per-slot metrics.
+    /// A snapshot of per-slot metrics and of the policy's.
     pub fn metrics(&self) -> RuntimeMetrics {
-        RuntimeMetrics {
-            slots: self
-                .shared
-                .slots
-                .iter()
-                .enumerate()
-                .map(|(i, s)| SlotMetrics::read(i, &s.counters))
-                .collect(),
-            live_tasks: self.shared.registry.len(),
-        }
+        self.shared.metrics()
     }
 
     /// Number of slots.
@@ -426,12 +420,43 @@ impl Handle {
 
     /// The policy's name.
     pub fn policy_name(&self) -> &str {
-        self.shared.policy.name()
+        self.shared.policy_name()
     }
 
     /// What the policy does to running Batch work when Stream work waits.
     pub fn policy_preemption(&self) -> crate::policy::Preemption {
-        self.shared.policy.preemption()
+        self.shared.policy().preemption()
+    }
+
+    /// Replaces the runtime's policy while it runs.
+    ///
+    /// Decisions already under way finish with the old policy; every later one is the
+    /// new policy's. Tasks the old policy paused stay parked on their slots and become
+    /// the new policy's: each slot is woken and asks it about them as soon as it has no
+    /// Stream work (so a policy whose `on_stream_drained` resumes them, as every
+    /// shipped one does, resumes them then), and its re-check hook runs once now. The
+    /// new policy's queueing and slot classes apply from each slot's next task; a
+    /// Batch task waiting on a slot that becomes Stream-only moves to the global queue.
+    /// [`RuntimeMetrics::policy`] counts the replacement.
+    ///
+    /// ```
+    /// use neptune_runtime::policy::{DefaultPolicy, Policy};
+    /// struct Patient;
+    /// impl Policy for Patient {
+    ///     fn name(&self) -> &str { "patient" }
+    /// }
+    /// let rt = neptune_runtime::Builder::new().slots(1).policy(Patient).build().unwrap();
+    /// rt.handle().set_policy(DefaultPolicy);
+    /// assert_eq!(rt.policy_name(), "default");
+    /// assert_eq!(rt.metrics().policy.replacements, 1);
+    /// ```
+    pub fn set_policy(&self, policy: impl Policy) {
+        self.set_policy_boxed(Box::new(policy));
+    }
+
+    /// As [`set_policy`](Self::set_policy), for a policy chosen at run time.
+    pub fn set_policy_boxed(&self, policy: Box<dyn Policy>) {
+        self.shared.set_policy(std::sync::Arc::from(policy));
     }
 }
 
@@ -562,6 +587,11 @@ impl Runtime {
     /// What the policy does to running Batch work when Stream work waits.
     pub fn policy_preemption(&self) -> crate::policy::Preemption {
         self.handle.policy_preemption()
+    }
+
+    /// Replaces the policy while the runtime runs; see [`Handle::set_policy`].
+    pub fn set_policy(&self, policy: impl Policy) {
+        self.handle.set_policy(policy)
     }
 
     /// Shuts down, waiting at most `timeout` for slots to finish the polls they are in.

@@ -10,6 +10,10 @@ use crate::policy::{Policy, Preempt, Queueing, RunningTask, SlotClasses, SlotVie
 use crate::sync::{fence, lock, Arc, AtomicBool, AtomicUsize, Mutex, Ordering::*};
 use crate::task::{Class, Notified, Parking, RawTask, Schedule, TaskHandle};
 use std::ptr::NonNull;
+use std::sync::atomic::{
+    AtomicBool as StdAtomicBool, AtomicU64 as StdAtomicU64, AtomicU8, AtomicUsize as StdAtomicUsize,
+};
+use std::sync::{Arc as StdArc, Mutex as StdMutex};
 use std::time::Duration;
 
 /// `SlotShared::current` while a preemptor inspects the task.
@@ -99,11 +103,16 @@ pub(crate) struct Shared {
     pub(crate) idle: Idle,
     pub(crate) registry: Registry,
     pub(crate) shutdown: AtomicBool,
-    pub(crate) policy: Box<dyn Policy>,
-    pub(crate) queueing: Queueing,
-    pub(crate) classes: Box<[SlotClasses]>,
-    /// Every slot runs both classes (the common case: any sleeper will do).
-    pub(crate) uniform: bool,
+    /// The policy, replaceable while the runtime runs (`Handle::set_policy`). Callers
+    /// clone the `Arc` and call it outside the lock, so a decision never holds it (and
+    /// std's lock even under loom: nothing inside it is a model step).
+    pub(crate) policy: StdMutex<StdArc<dyn Policy>>,
+    /// The policy's name, interned (so that `Handle::policy_name` can lend it).
+    pub(crate) policy_name: StdMutex<&'static str>,
+    /// Times the policy was replaced.
+    pub(crate) replacements: StdAtomicU64,
+    /// How slots share the classes, as the policy last said (see `Config`).
+    pub(crate) config: Config,
     /// Whether wakes and spawns on a slot go to its LIFO slot (`Builder::lifo_slot`).
     pub(crate) lifo: bool,
     /// Distinguishes runtimes in the thread-local context.
@@ -120,11 +129,175 @@ pub(crate) struct Shared {
     pub(crate) blocking: super::blocking::BlockingPool,
 }
 
+/// Queueing and slot classes, which a policy may change while the runtime runs.
+///
+/// Plain (std) atomics, read with relaxed loads on every schedule and every pick: a
+/// reader that sees an old value for a moment acts as under the previous policy, which
+/// is never wrong, only late, and every slot is woken after a change, so it looks
+/// again. Slots cache what they use and compare `generation` before each pick.
+pub(crate) struct Config {
+    queueing: StdAtomicU64,
+    classes: Box<[AtomicU8]>,
+    /// Every slot runs both classes (the common case: any sleeper will do).
+    uniform: StdAtomicBool,
+    generation: StdAtomicUsize,
+}
+
+const WEIGHT_MASK: u64 = (1 << 31) - 1;
+
+fn encode_queueing(q: Queueing) -> u64 {
+    match q {
+        Queueing::StreamFirst => 0,
+        Queueing::Arrival => 1 << 62,
+        Queueing::Weighted { stream, batch } => {
+            let w = |x: u32| (x as u64).clamp(1, WEIGHT_MASK);
+            (2 << 62) | (w(stream) << 31) | w(batch)
+        }
+    }
+}
+
+fn decode_queueing(v: u64) -> Queueing {
+    match v >> 62 {
+        0 => Queueing::StreamFirst,
+        1 => Queueing::Arrival,
+        _ => Queueing::Weighted {
+            stream: ((v >> 31) & WEIGHT_MASK) as u32,
+            batch: (v & WEIGHT_MASK) as u32,
+        },
+    }
+}
+
+fn encode_classes(c: SlotClasses) -> u8 {
+    match c {
+        SlotClasses::Both => 0,
+        SlotClasses::StreamOnly => 1,
+        SlotClasses::BatchOnly => 2,
+    }
+}
+
+fn decode_classes(v: u8) -> SlotClasses {
+    match v {
+        0 => SlotClasses::Both,
+        1 => SlotClasses::StreamOnly,
+        _ => SlotClasses::BatchOnly,
+    }
+}
+
+impl Config {
+    /// What `policy` says for `slots` slots.
+    pub(crate) fn of(policy: &dyn Policy, slots: usize) -> Config {
+        let c = Config {
+            queueing: StdAtomicU64::new(0),
+            classes: (0..slots).map(|_| AtomicU8::new(0)).collect(),
+            uniform: StdAtomicBool::new(true),
+            generation: StdAtomicUsize::new(0),
+        };
+        c.load_from(policy);
+        c
+    }
+
+    /// Reads `policy`'s queueing and slot classes again; slots see a new generation.
+    pub(crate) fn load_from(&self, policy: &dyn Policy) {
+        let n = self.classes.len();
+        let mut uniform = true;
+        for (i, c) in self.classes.iter().enumerate() {
+            let classes = policy.slot_classes(i, n);
+            uniform &= classes == SlotClasses::Both;
+            c.store(encode_classes(classes), Relaxed);
+        }
+        self.uniform.store(uniform, Relaxed);
+        self.queueing
+            .store(encode_queueing(policy.queueing()), Relaxed);
+        self.generation.fetch_add(1, Release);
+    }
+
+    #[inline]
+    pub(crate) fn queueing(&self) -> Queueing {
+        decode_queueing(self.queueing.load(Relaxed))
+    }
+
+    #[inline]
+    pub(crate) fn classes(&self, slot: usize) -> SlotClasses {
+        decode_classes(self.classes[slot].load(Relaxed))
+    }
+
+    #[inline]
+    pub(crate) fn uniform(&self) -> bool {
+        self.uniform.load(Relaxed)
+    }
+
+    #[inline]
+    pub(crate) fn generation(&self) -> usize {
+        self.generation.load(Acquire)
+    }
+}
+
+/// Locks a std mutex, ignoring poisoning (as `sync::lock`).
+fn std_lock<T>(m: &StdMutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Interns a policy name: names are few (one per policy type), and `Handle` lends
+/// them out while the policy may be replaced.
+fn intern(name: &str) -> &'static str {
+    static NAMES: std::sync::Mutex<Vec<&'static str>> = std::sync::Mutex::new(Vec::new());
+    let mut names = NAMES.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(n) = names.iter().find(|n| **n == name) {
+        return n;
+    }
+    let n: &'static str = Box::leak(name.to_owned().into_boxed_str());
+    names.push(n);
+    n
+}
+
 impl Shared {
+    /// The policy now (a clone of the `Arc`: the call that follows holds no lock).
+    #[inline]
+    pub(crate) fn policy(&self) -> StdArc<dyn Policy> {
+        std_lock(&self.policy).clone()
+    }
+
+    /// The policy's name (interned).
+    pub(crate) fn policy_name(&self) -> &'static str {
+        *std_lock(&self.policy_name)
+    }
+
+    /// The lock around the policy and its name, set up for `policy`.
+    #[allow(clippy::type_complexity)]
+    pub(crate) fn policy_cell(
+        policy: StdArc<dyn Policy>,
+    ) -> (StdMutex<StdArc<dyn Policy>>, StdMutex<&'static str>) {
+        let name = intern(policy.name());
+        (StdMutex::new(policy), StdMutex::new(name))
+    }
+
+    /// Installs `policy` in place of the current one. Tasks the old policy paused stay
+    /// parked and are the new policy's to resume: every slot is woken to ask it (a
+    /// slot asks its policy about its parked tasks whenever it has no Stream work),
+    /// and its re-check hook runs once now.
+    pub(crate) fn set_policy(&self, policy: StdArc<dyn Policy>) {
+        let name = intern(policy.name());
+        let old = {
+            let mut p = std_lock(&self.policy);
+            *std_lock(&self.policy_name) = name;
+            self.config.load_from(&*policy);
+            std::mem::replace(&mut *p, policy)
+        };
+        self.replacements.fetch_add(1, Relaxed);
+        // Outside the lock: dropping a policy may take a while.
+        drop(old);
+        for slot in 0..self.slots.len() {
+            self.wake_slot(slot);
+        }
+        self.notify_work(None, true);
+        #[cfg(not(loom))]
+        self.run_check();
+    }
+
     /// The queue class a task of `class` goes to (`Arrival` puts all in one queue).
     #[inline]
     pub(crate) fn route(&self, class: Class) -> Class {
-        match self.queueing {
+        match self.config.queueing() {
             Queueing::Arrival => Class::Batch,
             _ => class,
         }
@@ -141,6 +314,13 @@ impl Shared {
             return;
         }
         let class = task.header().class;
+        if class == Class::Stream {
+            // For the stream latency histogram (the slot records it after the poll).
+            task.header().ready_at.store(
+                crate::clock::now_ns().max(1),
+                std::sync::atomic::Ordering::Relaxed,
+            );
+        }
         let queue = self.route(class);
         let task = match context::push_local(self, queue, task, lifo && self.lifo) {
             // The slot runs it after the current poll: no other slot needs waking.
@@ -176,12 +356,12 @@ impl Shared {
     #[inline]
     pub(crate) fn notify_work(&self, queue: Option<Class>, urgent: bool) {
         let slot = match queue {
-            Some(q) if !self.uniform => {
+            Some(q) if !self.config.uniform() => {
+                let arrival = self.config.queueing() == Queueing::Arrival;
                 let eligible = |s: usize| {
-                    self.classes[s].runs(q)
-                        || (q == Class::Batch
-                            && self.queueing == Queueing::Arrival
-                            && self.classes[s] != SlotClasses::StreamOnly)
+                    let classes = self.config.classes(s);
+                    classes.runs(q)
+                        || (q == Class::Batch && arrival && classes != SlotClasses::StreamOnly)
                 };
                 self.idle.slot_to_notify(Some(&eligible), urgent)
             }
@@ -211,7 +391,7 @@ impl Shared {
             .iter()
             .enumerate()
             .filter(|(i, s)| {
-                self.classes[*i].runs(Class::Stream)
+                self.config.classes(*i).runs(Class::Stream)
                     && s.current.load(Acquire) == 0
                     && !s.stream_busy.load(Acquire)
             })
@@ -245,6 +425,48 @@ impl Shared {
         }
     }
 
+    /// Calls the policy's re-check hook and acts on its answer (resumes, a new
+    /// configuration, the next instant), then asks again about Stream work that still
+    /// finds no free slot. Runs on the timer thread, and once when a policy starts.
+    #[cfg(not(loom))]
+    pub(crate) fn run_check(&self) {
+        if self.shutdown.load(Acquire) {
+            return;
+        }
+        let policy = self.policy();
+        // A `next` that has passed already is served at once, a few times at most (a
+        // policy cannot make this loop).
+        for _ in 0..4 {
+            let check = policy.on_check(&crate::policy::CheckView::live(
+                std::time::Instant::now(),
+                self,
+            ));
+            if check.reconfigure {
+                // Under the lock: a policy replaced meanwhile keeps its own configuration.
+                let current = std_lock(&self.policy);
+                if StdArc::ptr_eq(&policy, &current) {
+                    self.config.load_from(&*policy);
+                }
+                drop(current);
+                for slot in 0..self.slots.len() {
+                    self.wake_slot(slot);
+                }
+                self.notify_work(None, true);
+            }
+            for t in check.resume {
+                t.policy_resume();
+            }
+            let again = match (check.next, self.io.get()) {
+                (Some(at), Some(driver)) => self.recheck.at(driver, at),
+                _ => false,
+            };
+            if !again {
+                break;
+            }
+        }
+        self.ask_policy_again();
+    }
+
     /// One question to the policy, acted upon; true if it asked to be asked again at an
     /// instant that has passed.
     fn preempt(&self, waiting: usize) -> bool {
@@ -252,7 +474,7 @@ impl Shared {
             .slots
             .iter()
             .enumerate()
-            .filter(|(i, _)| self.classes[*i].runs(Class::Stream))
+            .filter(|(i, _)| self.config.classes(*i).runs(Class::Stream))
             .filter_map(|(i, s)| {
                 s.running_task().map(|running| SlotView {
                     slot: i,
@@ -267,7 +489,7 @@ impl Shared {
         // Only set where timers exist (not in loom models, which run without a driver).
         #[cfg_attr(loom, allow(unused_mut))]
         let mut again = false;
-        for p in self.policy.on_stream_waiting(waiting, &views) {
+        for p in self.policy().on_stream_waiting(waiting, &views) {
             match p {
                 Preempt::Pause(t) => {
                     t.policy_pause();
@@ -290,12 +512,19 @@ impl Shared {
     fn update_parked_gauges(&self, slot: usize, parking: &Parking) {
         let s = &self.slots[slot];
         s.counters.suspended.store(parking.suspended.len(), Relaxed);
+        let bytes: usize = parking
+            .suspended
+            .iter()
+            .map(|t| t.header().alloc_size as usize)
+            .sum();
+        s.counters.suspended_bytes.store(bytes, Relaxed);
         let by_policy = parking
             .suspended
             .iter()
             .filter(|t| t.header().state.load().is_pause_by_policy())
             .count();
         s.policy_parked.store(by_policy, SeqCst);
+        s.counters.policy_parked.store(by_policy, Relaxed);
     }
 
     /// Wakes slot `slot` if it sleeps (it has resumed or policy-parked tasks to see to).
@@ -338,6 +567,55 @@ impl Schedule for Arc<Shared> {
 
     fn release(&self, task: &crate::task::Header) -> usize {
         self.registry.remove(task)
+    }
+}
+
+#[cfg(not(loom))]
+impl crate::policy::CheckSource for Shared {
+    fn metrics(&self) -> crate::metrics::RuntimeMetrics {
+        self.metrics()
+    }
+
+    fn parked(&self) -> Vec<(usize, Vec<TaskHandle>)> {
+        self.slots
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.policy_parked.load(Relaxed) > 0)
+            .map(|(i, s)| {
+                let parking = lock(&s.parking);
+                let tasks = parking
+                    .suspended
+                    .iter()
+                    .filter(|t| t.header().state.load().is_pause_by_policy())
+                    .map(|t| TaskHandle::new(t.raw().add_ref()))
+                    .collect();
+                (i, tasks)
+            })
+            .filter(|(_, tasks): &(usize, Vec<TaskHandle>)| !tasks.is_empty())
+            .collect()
+    }
+}
+
+impl Shared {
+    /// A snapshot of the runtime's metrics.
+    pub(crate) fn metrics(&self) -> crate::metrics::RuntimeMetrics {
+        let policy = self.policy();
+        let status = policy.status();
+        crate::metrics::RuntimeMetrics {
+            slots: self
+                .slots
+                .iter()
+                .enumerate()
+                .map(|(i, s)| crate::metrics::SlotMetrics::read(i, &s.counters))
+                .collect(),
+            live_tasks: self.registry.len(),
+            policy: crate::metrics::PolicyMetrics {
+                name: policy.name().to_owned(),
+                mode: status.mode,
+                replacements: self.replacements.load(Relaxed),
+                mode_switches: status.mode_switches,
+            },
+        }
     }
 }
 

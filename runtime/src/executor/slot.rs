@@ -31,7 +31,11 @@ pub(crate) struct Slot {
     shared: Arc<Shared>,
     local: Box<SlotLocal>,
     index: usize,
+    /// The policy's configuration as this slot last read it (`Config`), and its
+    /// generation.
     classes: SlotClasses,
+    queueing: Queueing,
+    generation: usize,
     /// Tasks taken from the resumed queue, run before new Batch work.
     resumed: VecDeque<Notified>,
     /// Batch tasks put back because Stream work arrived just before their poll.
@@ -55,8 +59,10 @@ pub(crate) struct Slot {
 
 impl Slot {
     pub(crate) fn new(shared: Arc<Shared>, index: usize, local: [Local; 2]) -> Slot {
-        let classes = shared.classes[index];
-        let stream_check = shared.queueing == Queueing::StreamFirst && classes == SlotClasses::Both;
+        let generation = shared.config.generation();
+        let classes = shared.config.classes(index);
+        let queueing = shared.config.queueing();
+        let stream_check = queueing == Queueing::StreamFirst && classes == SlotClasses::Both;
         Slot {
             local: Box::new(SlotLocal {
                 index,
@@ -66,10 +72,12 @@ impl Slot {
             }),
             deferred: VecDeque::new(),
             stream_check,
-            weighted: matches!(shared.queueing, Queueing::Weighted { .. }),
+            weighted: matches!(queueing, Queueing::Weighted { .. }),
             shared,
             index,
             classes,
+            queueing,
+            generation,
             resumed: VecDeque::new(),
             counters: LocalCounters::default(),
             searching: false,
@@ -171,9 +179,11 @@ impl Slot {
             self.classes.runs(Class::Stream),
             self.classes.runs(Class::Batch),
         );
-        let stream_first = match self.shared.queueing {
+        let stream_first = match self.queueing {
             Queueing::StreamFirst => true,
-            Queueing::Arrival => return [b.then_some(Class::Batch), None],
+            // Every task goes to the Batch queue; Stream tasks queued before the policy
+            // changed to arrival order are still taken, after it.
+            Queueing::Arrival => return [b.then_some(Class::Batch), s.then_some(Class::Stream)],
             Queueing::Weighted { stream, batch } => {
                 // Run the class that is furthest below its share.
                 self.ran[0] * batch.max(1) as u64 <= self.ran[1] * stream.max(1) as u64
@@ -194,6 +204,10 @@ impl Slot {
     /// work first, a resumed task, the periodic global turn) sends that one to the
     /// local queue, where other slots can steal it while this one is busy.
     fn next_task(&mut self) -> Option<Notified> {
+        let generation = self.shared.config.generation();
+        if generation != self.generation {
+            self.reconfigure(generation);
+        }
         self.from_lifo = false;
         let t = self.pick();
         if t.is_some() && !self.from_lifo {
@@ -201,6 +215,51 @@ impl Slot {
             self.local.release_lifo();
         }
         t
+    }
+
+    /// The policy changed its queueing or slot classes: read them again. Tasks this
+    /// slot holds that it may no longer run go where others can take them: the LIFO
+    /// task to the local queue (stealable), deferred Batch tasks to the global queue.
+    /// A slot that no longer runs Batch work also lets go of the Batch tasks a policy
+    /// parked on it: they are resumed and go to the global queue, for a slot that runs
+    /// Batch work (parked tasks otherwise never migrate, but here staying would strand
+    /// them behind Stream work for as long as the policy keeps the slot to Stream).
+    #[cold]
+    fn reconfigure(&mut self, generation: usize) {
+        self.generation = generation;
+        self.classes = self.shared.config.classes(self.index);
+        self.queueing = self.shared.config.queueing();
+        self.stream_check =
+            self.queueing == Queueing::StreamFirst && self.classes == SlotClasses::Both;
+        self.weighted = matches!(self.queueing, Queueing::Weighted { .. });
+        self.ran = [0; 2];
+        self.lifo_streak = 0;
+        self.local.release_lifo();
+        if !self.classes.runs(Class::Batch) {
+            let parked: Vec<TaskHandle> = {
+                let parking = lock(&self.shared.slots[self.index].parking);
+                parking
+                    .suspended
+                    .iter()
+                    .filter(|t| t.header().state.load().is_pause_by_policy())
+                    .map(|t| TaskHandle::new(t.raw().add_ref()))
+                    .collect()
+            };
+            for t in parked {
+                t.policy_resume();
+            }
+            let batch = self.shared.route(Class::Batch).index();
+            let resumed = take_resumed(&self.shared, self.index);
+            for t in self
+                .deferred
+                .drain(..)
+                .chain(self.resumed.drain(..))
+                .chain(resumed)
+            {
+                self.shared.inject[batch].push(t);
+            }
+            self.shared.notify_work(Some(Class::Batch), false);
+        }
     }
 
     fn pick(&mut self) -> Option<Notified> {
@@ -271,9 +330,11 @@ impl Slot {
         self.resumed.pop_front()
     }
 
+    /// No Stream work this slot would run (a slot that runs no Stream work has none).
     fn no_stream_work(&self) -> bool {
         let i = Class::Stream.index();
-        self.local.local[i].is_empty() && self.shared.inject[i].is_empty()
+        !self.classes.runs(Class::Stream)
+            || (self.local.local[i].is_empty() && self.shared.inject[i].is_empty())
     }
 
     fn resume_by_policy(&self) {
@@ -289,7 +350,7 @@ impl Slot {
         if parked.is_empty() {
             return;
         }
-        for t in self.shared.policy.on_stream_drained(self.index, &parked) {
+        for t in self.shared.policy().on_stream_drained(self.index, &parked) {
             t.policy_resume();
         }
     }
@@ -380,7 +441,9 @@ impl Slot {
                 return;
             }
         }
-        let started = if self.weighted {
+        // Stream polls are timed for the metrics (stream CPU time, stream latency);
+        // Batch polls only under weighted queueing, which needs it.
+        let started = if self.weighted || class == Class::Stream {
             crate::clock::now_ns()
         } else {
             0
@@ -398,15 +461,30 @@ impl Slot {
                 io.batch_poll_starts();
             }
         }
+        let ready_at = if class == Class::Stream {
+            h.ready_at.swap(0, std::sync::atomic::Ordering::Relaxed)
+        } else {
+            0
+        };
         let report = task.run(self.index, publish);
         if class == Class::Stream {
             me.stream_busy.store(false, Release);
         }
         self.counters.polls += 1;
-        if self.weighted {
+        if started != 0 {
+            let ended = crate::clock::now_ns();
+            let took = ended.saturating_sub(started);
             // Shares are of CPU time: one long Batch poll weighs as much as many short
             // Stream polls of the same total length.
-            self.ran[class.index()] += crate::clock::now_ns().saturating_sub(started);
+            self.ran[class.index()] += took;
+            if class == Class::Stream {
+                self.counters.stream_busy_ns += took;
+                if ready_at != 0 {
+                    me.counters
+                        .stream_latency
+                        .record(ended.saturating_sub(ready_at));
+                }
+            }
         }
         match report {
             RunReport::Completed | RunReport::Cancelled => self.counters.tasks[class.index()] += 1,
@@ -439,7 +517,9 @@ impl Slot {
         self.counters
             .publish(&self.shared.slots[self.index].counters);
         self.io_watch(false);
+        let slept = crate::clock::now_ns();
         self.shared.slots[self.index].parker.park();
+        self.counters.idle_ns += crate::clock::now_ns().saturating_sub(slept);
         self.io_watch(true);
         // Still registered means a stale unpark token woke us; otherwise the waker made
         // us a searcher.

@@ -36,6 +36,13 @@ pub(crate) struct Header {
     pub(crate) class: Class,
     /// Bytes between the start of the allocation and the cell (see `CELL_ALIGN`).
     alloc_offset: u8,
+    /// Bytes of the task's allocation (header, future or output), saturated: what a
+    /// suspended task holds besides the heap its future owns.
+    pub(crate) alloc_size: u32,
+    /// When the task last became runnable (ns), for Stream tasks (the runtime's
+    /// stream latency histogram); 0 if not recorded. A statistic only, so std's atomic
+    /// even under loom (the models need not explore it).
+    pub(crate) ready_at: std::sync::atomic::AtomicU64,
     /// The slot that last ran (or parked) the task. Read after seeing `PARKED`, or while
     /// the task is idle, when it no longer changes.
     pub(crate) slot: AtomicUsize,
@@ -203,6 +210,8 @@ where
             id,
             class: options.class,
             alloc_offset: offset as u8,
+            alloc_size: u32::try_from(layout.size()).unwrap_or(u32::MAX),
+            ready_at: std::sync::atomic::AtomicU64::new(0),
             slot: AtomicUsize::new(NO_SLOT),
             suspensions: AtomicU32::new(0),
             pause_at: AtomicU64::new(0),

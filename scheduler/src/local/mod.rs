@@ -9,7 +9,9 @@
 //! | [`Fair`] | waits; shares follow pool weights | Stream waits for a Batch task |
 //! | [`Kill`] | cancels a Batch task (restarted from scratch) | wasted work |
 //! | [`Neptune`] | pauses a Batch task (resumed later) | suspended state in memory |
+//! | [`Adaptive`] | one of the above mechanisms, chosen per window from what it observes | the cost of the mechanism in use |
 
+mod adaptive;
 mod fair;
 mod fifo;
 mod kill;
@@ -17,6 +19,10 @@ mod neptune;
 mod starvation;
 mod static_;
 
+pub use adaptive::{
+    Adaptive, AdaptiveStats, Decision, Mode, Params, Window, DEFAULT_SLO, DEFAULT_WINDOW,
+    MAX_LIMIT, MIN_QUANTUM,
+};
 pub use fair::Fair;
 pub use fifo::Fifo;
 pub use kill::{Kill, KillLog, DEFAULT_KILL_LOG_CAPACITY};

@@ -6,7 +6,7 @@ use neptune_runtime::policy::{Policy, Preempt, SlotView};
 use neptune_runtime::{TaskHandle, TaskId, TaskState};
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -64,8 +64,10 @@ pub const MAX_QUANTUM: Duration = Duration::from_secs(24 * 3600);
 /// assert_eq!(stats.pauses(), 0);
 /// ```
 pub struct Neptune {
-    limit: u32,
-    quantum: Duration,
+    /// N and Q: atomics, so that an adaptive policy can retune them while it runs.
+    limit: AtomicU32,
+    /// Q in nanoseconds.
+    quantum: AtomicU64,
     budgets: Mutex<HashMap<TaskId, Tracked>>,
     stats: NeptuneStats,
 }
@@ -78,8 +80,8 @@ struct Tracked {
 impl fmt::Debug for Neptune {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Neptune")
-            .field("max_suspensions", &self.limit)
-            .field("quantum", &self.quantum)
+            .field("max_suspensions", &self.limit())
+            .field("quantum", &self.quantum_len())
             .field("stats", &self.stats)
             .finish()
     }
@@ -95,8 +97,8 @@ impl Neptune {
     /// NEPTUNE with [`DEFAULT_MAX_SUSPENSIONS`] and [`DEFAULT_QUANTUM`].
     pub fn new() -> Neptune {
         Neptune {
-            limit: DEFAULT_MAX_SUSPENSIONS,
-            quantum: DEFAULT_QUANTUM,
+            limit: AtomicU32::new(DEFAULT_MAX_SUSPENSIONS),
+            quantum: AtomicU64::new(DEFAULT_QUANTUM.as_nanos() as u64),
             budgets: Mutex::new(HashMap::new()),
             stats: NeptuneStats::default(),
         }
@@ -104,15 +106,27 @@ impl Neptune {
 
     /// Sets N: a task paused more than `n` times without running a whole quantum in
     /// between gets a quantum of uninterrupted running.
-    pub fn max_suspensions(mut self, n: u32) -> Neptune {
-        self.limit = n;
+    pub fn max_suspensions(self, n: u32) -> Neptune {
+        self.set_max_suspensions(n);
         self
     }
 
     /// Sets Q, the length of an uninterrupted quantum (at most [`MAX_QUANTUM`]).
-    pub fn quantum(mut self, quantum: Duration) -> Neptune {
-        self.quantum = quantum.min(MAX_QUANTUM);
+    pub fn quantum(self, quantum: Duration) -> Neptune {
+        self.set_quantum(quantum);
         self
+    }
+
+    /// Changes N while the policy runs (the next decision uses it).
+    pub fn set_max_suspensions(&self, n: u32) {
+        self.limit.store(n, Relaxed);
+    }
+
+    /// Changes Q while the policy runs (at most [`MAX_QUANTUM`]); quanta already
+    /// granted keep their end.
+    pub fn set_quantum(&self, quantum: Duration) {
+        self.quantum
+            .store(quantum.min(MAX_QUANTUM).as_nanos() as u64, Relaxed);
     }
 
     /// Turns anti-starvation off: tasks are paused however often.
@@ -122,12 +136,12 @@ impl Neptune {
 
     /// The anti-starvation limit N.
     pub fn limit(&self) -> u32 {
-        self.limit
+        self.limit.load(Relaxed)
     }
 
     /// The anti-starvation quantum Q.
     pub fn quantum_len(&self) -> Duration {
-        self.quantum
+        Duration::from_nanos(self.quantum.load(Relaxed))
     }
 
     /// Counters of this policy's decisions, readable after the policy moved into a
@@ -150,6 +164,7 @@ impl Neptune {
         if needed == 0 {
             return (Vec::new(), None);
         }
+        let (limit, quantum) = (self.limit(), self.quantum_len());
         let mut exempt_until: Option<Instant> = None;
         let mut budgets = self.budgets.lock().unwrap_or_else(|e| e.into_inner());
         if !budgets.is_empty() {
@@ -161,14 +176,14 @@ impl Neptune {
         for s in slots.iter().filter(|s| !s.running.pausing) {
             let id = s.running.task.id();
             let verdict = match budgets.get_mut(&id) {
-                Some(t) => t.budget.check(now, self.limit),
+                Some(t) => t.budget.check(now, limit),
                 None => Verdict::Preemptible,
             };
             match verdict {
                 Verdict::Preemptible => candidates.push(s),
                 Verdict::Granted => {
                     if let Some(t) = budgets.get_mut(&id) {
-                        t.budget.grant(now, self.quantum);
+                        t.budget.grant(now, quantum);
                     }
                     self.stats.inner.quanta.fetch_add(1, Relaxed);
                     self.stats.inner.exempt_skips.fetch_add(1, Relaxed);
@@ -192,7 +207,7 @@ impl Neptune {
                         task: s.running.task.clone(),
                         budget: Budget::default(),
                     });
-                t.budget.charge(s.running.running_for, self.quantum);
+                t.budget.charge(s.running.running_for, quantum);
                 s.running.task.clone()
             })
             .collect();

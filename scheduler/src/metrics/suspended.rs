@@ -26,6 +26,7 @@ pub fn suspended_tasks(metrics: &RuntimeMetrics) -> u64 {
 /// let m = RuntimeMetrics {
 ///     slots: vec![SlotMetrics { suspended: 1, ..Default::default() }],
 ///     live_tasks: 4,
+///     ..Default::default()
 /// };
 /// assert_eq!(suspended_bytes_estimate(&m, 4000), 1000);
 /// ```
