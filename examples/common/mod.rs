@@ -35,6 +35,30 @@ impl Args {
     }
 }
 
+/// A clap value parser for a whole number that must be at least 1 (a count, a size, a
+/// duration in milliseconds): `value_parser = at_least_one::<usize>`.
+pub fn at_least_one<T>(s: &str) -> Result<T, String>
+where
+    T: FromStr + PartialOrd + From<u8>,
+    T::Err: std::fmt::Display,
+{
+    match s.parse::<T>() {
+        Ok(n) if n >= T::from(1) => Ok(n),
+        Ok(_) => Err("must be at least 1".into()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// A clap value parser for a finite number greater than 0 (a rate, a duration in
+/// seconds, a scale factor).
+pub fn positive_f64(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(x) if x.is_finite() && x > 0.0 => Ok(x),
+        Ok(_) => Err("must be a finite number greater than 0".into()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
 /// One worker per available core.
 pub fn available_cores() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
