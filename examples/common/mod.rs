@@ -1,39 +1,6 @@
-//! Command-line parsing and statistics shared by the examples.
+//! Value parsers for the examples' command lines, and statistics they share.
 
 use std::str::FromStr;
-
-/// The process's arguments (after the program name).
-pub struct Args(Vec<String>);
-
-impl Args {
-    pub fn from_env() -> Args {
-        Args(std::env::args().skip(1).collect())
-    }
-
-    /// True if `--name` was given.
-    pub fn flag(&self, name: &str) -> bool {
-        self.0.iter().any(|a| a == name)
-    }
-
-    /// The value of `--name N` or `--name=N`, or `default`; exits on a malformed value.
-    pub fn value<T: FromStr>(&self, name: &str, default: T) -> T {
-        let prefix = format!("{name}=");
-        let raw = self.0.iter().enumerate().find_map(|(i, a)| {
-            if a == name {
-                Some(self.0.get(i + 1).cloned().unwrap_or_default())
-            } else {
-                a.strip_prefix(&prefix).map(str::to_owned)
-            }
-        });
-        match raw {
-            None => default,
-            Some(v) => v.parse().unwrap_or_else(|_| {
-                eprintln!("invalid value for {name}: {v:?}");
-                std::process::exit(2)
-            }),
-        }
-    }
-}
 
 /// A clap value parser for a whole number that must be at least 1 (a count, a size, a
 /// duration in milliseconds): `value_parser = at_least_one::<usize>`.
