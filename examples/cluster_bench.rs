@@ -28,7 +28,9 @@
 #[allow(dead_code)]
 mod common;
 
-use common::{median, quantile, Args};
+use clap::builder::PossibleValuesParser;
+use clap::Parser;
+use common::{at_least_one, median, positive_f64, quantile};
 use neptune::dataflow::cluster::{main_or_executor, Builders};
 use neptune::dataflow::{Class, Context, Dataset, JobHandle};
 use neptune::runtime::TaskState;
@@ -92,7 +94,7 @@ fn builders() -> Builders {
 }
 
 struct Bench {
-    args: Args,
+    args: Cli,
     json: bool,
     executors: usize,
     slots: usize,
@@ -132,7 +134,7 @@ impl Bench {
     fn dispatch(&self) {
         let ctx = self.cluster(self.executors, self.slots, "neptune");
         let per_job = (self.executors * self.slots) as u32;
-        let tasks: usize = self.args.value("--tasks", 10_000);
+        let tasks = self.args.tasks;
         let warm = 200usize;
         let mut us = Vec::with_capacity(tasks);
         let mut wire = Vec::with_capacity(tasks);
@@ -185,7 +187,7 @@ impl Bench {
                 && tasks.iter().all(|t| t.handle.state() == TaskState::Running)
         };
         wait("the gated tasks to run", || running(&job));
-        let pauses: usize = self.args.value("--pauses", 300);
+        let pauses = self.args.pauses;
         let mut us = Vec::with_capacity(pauses);
         let mut wire = Vec::with_capacity(pauses);
         for i in 0..pauses {
@@ -215,8 +217,8 @@ impl Bench {
     }
 
     fn shuffle(&self) {
-        let mib: u64 = self.args.value("--shuffle-mib", 1024);
-        let rounds: usize = self.args.value("--rounds", 3);
+        let mib = self.args.shuffle_mib;
+        let rounds = self.args.rounds;
         let parts = (self.executors * self.slots * 2) as u32;
         let cluster = self.cluster(self.executors, self.slots, "neptune");
         let local = self.local(self.executors, self.slots, "neptune");
@@ -247,7 +249,7 @@ impl Bench {
     }
 
     fn mw1(&self) {
-        let seconds: f64 = self.args.value("--seconds", 5.0);
+        let seconds = self.args.seconds;
         let w = self.executors * self.slots;
         let mut rows = Vec::new();
         for policy in ["neptune", "fifo"] {
@@ -374,28 +376,106 @@ fn wait(what: &str, mut done: impl FnMut() -> bool) {
     }
 }
 
+/// Cluster mode's figures: a driver and executor processes of this binary on loopback,
+/// against local mode where there is one to compare with.
+#[derive(Parser, Debug)]
+#[command(name = "cluster_bench")]
+struct Cli {
+    /// Print one JSON object per figure instead of a table.
+    #[arg(long)]
+    json: bool,
+    /// The figures to measure, comma-separated, in this order.
+    #[arg(
+        long,
+        value_name = "NAME,…",
+        value_delimiter = ',',
+        default_value = "dispatch,remote_pause,mw1,shuffle",
+        value_parser = PossibleValuesParser::new(["dispatch", "remote_pause", "shuffle", "mw1", "mw1_cluster"])
+    )]
+    only: Vec<String>,
+    /// Executor processes of the local cluster (and executors of the local-mode runs).
+    #[arg(long, value_name = "N", default_value_t = 2, value_parser = at_least_one::<usize>)]
+    executors: usize,
+    /// Slots per executor.
+    #[arg(long, value_name = "K", default_value_t = 1, value_parser = at_least_one::<usize>)]
+    slots: usize,
+    /// `dispatch`: tiny tasks measured (after 200 of warm-up).
+    #[arg(long, value_name = "N", default_value_t = 10_000, value_parser = at_least_one::<usize>)]
+    tasks: usize,
+    /// `remote_pause`: pause/resume cycles measured.
+    #[arg(long, value_name = "N", default_value_t = 300, value_parser = at_least_one::<usize>)]
+    pauses: usize,
+    /// `shuffle`: MiB shuffled between the executors per run.
+    #[arg(long, value_name = "M", default_value_t = 1024, value_parser = at_least_one::<u64>)]
+    shuffle_mib: u64,
+    /// `shuffle`: measured rounds, alternating local and cluster mode.
+    #[arg(long, value_name = "R", default_value_t = 3, value_parser = at_least_one::<usize>)]
+    rounds: usize,
+    /// `mw1`: seconds per row.
+    #[arg(long, value_name = "S", default_value_t = 5.0, value_parser = positive_f64)]
+    seconds: f64,
+}
+
 fn main() {
     main_or_executor(&builders());
-    let args = Args::from_env();
+    let args = Cli::parse();
     let bench = Bench {
-        json: args.flag("--json"),
-        executors: args.value("--executors", 2),
-        slots: args.value("--slots", 1),
+        json: args.json,
+        executors: args.executors,
+        slots: args.slots,
         args,
     };
-    let only: String = bench
-        .args
-        .value("--only", "dispatch,remote_pause,mw1,shuffle".to_owned());
-    for figure in only.split(',') {
-        match figure {
+    for figure in &bench.args.only {
+        match figure.as_str() {
             "dispatch" => bench.dispatch(),
             "remote_pause" => bench.remote_pause(),
             "shuffle" => bench.shuffle(),
             "mw1" | "mw1_cluster" => bench.mw1(),
-            other => {
-                eprintln!("cluster_bench: unknown figure {other:?}");
-                std::process::exit(2);
-            }
+            other => unreachable!("--only {other} passed clap's check"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli() {
+        Cli::command().debug_assert();
+        let c = Cli::try_parse_from(["cluster_bench"]).unwrap();
+        assert!(!c.json);
+        assert_eq!(c.only, ["dispatch", "remote_pause", "mw1", "shuffle"]);
+        assert_eq!(
+            (c.executors, c.slots, c.tasks, c.pauses),
+            (2, 1, 10_000, 300)
+        );
+        assert_eq!((c.shuffle_mib, c.rounds, c.seconds), (1024, 3, 5.0));
+        let c = Cli::try_parse_from([
+            "cluster_bench",
+            "--json",
+            "--only=shuffle,mw1_cluster",
+            "--slots",
+            "2",
+            "--seconds",
+            "0.5",
+        ])
+        .unwrap();
+        assert!(c.json);
+        assert_eq!(c.only, ["shuffle", "mw1_cluster"]);
+        assert_eq!((c.slots, c.seconds), (2, 0.5));
+        for bad in [
+            &["--jsno"][..],
+            &["--only", "dispatch,nope"],
+            &["--executors", "0"],
+            &["--tasks", "1e4"],
+            &["--seconds", "0"],
+            &["--seconds", "-1"],
+            &["--shuffle-mib", "0"],
+        ] {
+            let argv = std::iter::once("cluster_bench").chain(bad.iter().copied());
+            assert!(Cli::try_parse_from(argv).is_err(), "{bad:?}");
         }
     }
 }

@@ -27,7 +27,8 @@
 #[allow(dead_code)]
 mod common;
 
-use common::{available_cores, human_ns, quantile, Args};
+use clap::Parser;
+use common::{at_least_one, available_cores, human_ns, quantile};
 use neptune::runtime::{preemption_point, Builder, SpawnOptions, TaskHandle, TaskState};
 use std::hint::black_box;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::*};
@@ -106,11 +107,29 @@ fn ns(d: Option<Duration>) -> u64 {
     d.map_or(0, |d| d.as_nanos() as u64)
 }
 
+/// How fast a pause takes effect (pause() to parked) and how fast a resumed task runs
+/// again (resume() to its next poll).
+#[derive(Parser, Debug)]
+#[command(name = "pause_latency")]
+struct Cli {
+    /// Print one JSON object instead of a table.
+    #[arg(long)]
+    json: bool,
+    /// Pause/resume cycles measured.
+    #[arg(long, value_name = "N", default_value_t = 10_000, value_parser = at_least_one::<usize>)]
+    samples: usize,
+    /// Runtime slots: the target task and W-1 spinners; one per core by default, one
+    /// less than the cores measures the runtime alone.
+    #[arg(long, value_name = "W", default_value_t = available_cores(), value_parser = at_least_one::<usize>)]
+    slots: usize,
+}
+
 fn main() {
-    let args = Args::from_env();
-    let json = args.flag("--json");
-    let samples: usize = args.value("--samples", 10_000).max(1);
-    let slots: usize = args.value("--slots", available_cores()).max(1);
+    let Cli {
+        json,
+        samples,
+        slots,
+    } = Cli::parse();
 
     let unit = calibrate();
     let rt = Builder::new().slots(slots).build().expect("runtime");
@@ -238,5 +257,32 @@ fn main() {
             human_ns(suspend.max().as_nanos() as f64),
             human_ns(resume.max().as_nanos() as f64)
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli() {
+        Cli::command().debug_assert();
+        let c = Cli::try_parse_from(["pause_latency"]).unwrap();
+        assert!(!c.json);
+        assert_eq!((c.samples, c.slots), (10_000, available_cores()));
+        let c = Cli::try_parse_from(["pause_latency", "--json", "--samples=5", "--slots", "3"])
+            .unwrap();
+        assert!(c.json);
+        assert_eq!((c.samples, c.slots), (5, 3));
+        for bad in [
+            &["--jsno"][..],
+            &["--slots", "0"],
+            &["--samples", "x"],
+            &["extra"],
+        ] {
+            let argv = std::iter::once("pause_latency").chain(bad.iter().copied());
+            assert!(Cli::try_parse_from(argv).is_err(), "{bad:?}");
+        }
     }
 }

@@ -29,7 +29,9 @@
 #[allow(dead_code)]
 mod common;
 
-use common::{available_cores, quantile, Args};
+use clap::builder::PossibleValuesParser;
+use clap::Parser;
+use common::{at_least_one, available_cores, quantile};
 use neptune::runtime::quic::{self, ClusterCa, ClusterIdentity};
 use std::future::Future;
 use std::net::{SocketAddr, UdpSocket};
@@ -342,25 +344,70 @@ fn median(mut v: Vec<f64>) -> f64 {
     }
 }
 
+/// quinn on Neptune's runtime against the same quinn on tokio, over loopback; rounds
+/// alternate neptune, tokio, and each side's figure is the median over its rounds.
+#[derive(Parser, Debug)]
+#[command(name = "quic_bench")]
+struct Cli {
+    /// Print one JSON object per workload instead of a table.
+    #[arg(long)]
+    json: bool,
+    /// Measured rounds per side and workload (after one warm-up round).
+    #[arg(long, value_name = "R", default_value_t = 5, value_parser = at_least_one::<usize>)]
+    rounds: usize,
+    /// Worker threads of each runtime, one per core by default.
+    #[arg(long, value_name = "N", default_value_t = available_cores(), value_parser = at_least_one::<usize>)]
+    workers: usize,
+    /// Requests of the `rtt` workload, one at a time.
+    #[arg(long, value_name = "N", default_value_t = 10_000, value_parser = at_least_one::<usize>)]
+    requests: usize,
+    /// MiB that the `bulk` workload sends on one stream.
+    #[arg(long, value_name = "M", default_value_t = 256, value_parser = at_least_one::<u64>)]
+    bulk_mib: u64,
+    /// Concurrent streams of the `streams` workload, 64 KiB each.
+    #[arg(long, value_name = "S", default_value_t = 1_000, value_parser = at_least_one::<usize>)]
+    streams: usize,
+    /// New connections of the `handshake` workload.
+    #[arg(long, value_name = "H", default_value_t = 200, value_parser = at_least_one::<usize>)]
+    handshakes: usize,
+    /// The workloads to run, comma-separated.
+    #[arg(
+        long,
+        value_name = "NAME,…",
+        value_delimiter = ',',
+        default_value = "rtt,bulk,streams,handshake",
+        value_parser = PossibleValuesParser::new(WORKLOADS)
+    )]
+    only: Vec<String>,
+    /// Measure one side alone (for profiling); the figures of the other side are then zero.
+    #[arg(
+        long,
+        value_name = "SIDE",
+        default_value = "both",
+        value_parser = PossibleValuesParser::new(["both", "neptune", "tokio"])
+    )]
+    side: String,
+}
+
 fn main() {
-    let args = Args::from_env();
-    let json = args.flag("--json");
-    let rounds: usize = args.value("--rounds", 5).max(1);
-    let workers: usize = args.value("--workers", available_cores()).max(1);
-    let only: String = args.value("--only", WORKLOADS.join(","));
-    let selected: Vec<&str> = only.split(',').collect();
-    // For profiling one side alone; the figures of the other side are then zero.
-    let side: String = args.value("--side", "both".to_owned());
-    if let Some(bad) = selected.iter().find(|w| !WORKLOADS.contains(w)) {
-        eprintln!("quic_bench: unknown workload {bad:?} (known: {WORKLOADS:?})");
-        std::process::exit(2);
-    }
+    let Cli {
+        json,
+        rounds,
+        workers,
+        requests,
+        bulk_mib,
+        streams,
+        handshakes,
+        only,
+        side,
+    } = Cli::parse();
+    let selected: Vec<&str> = only.iter().map(String::as_str).collect();
     let ca = ClusterCa::generate("quic_bench").expect("CA");
     let cfg = Config {
-        requests: args.value("--requests", 10_000usize).max(1),
-        bulk_bytes: args.value("--bulk-mib", 256u64).max(1) << 20,
-        streams: args.value("--streams", 1_000usize).max(1),
-        handshakes: args.value("--handshakes", 200usize).max(1),
+        requests,
+        bulk_bytes: bulk_mib << 20,
+        streams,
+        handshakes,
         server: ca.issue("bench-server").expect("server identity"),
         client: ca.issue("bench-client").expect("client identity"),
     };
@@ -426,6 +473,50 @@ fn main() {
         );
         for (name, n, t, unit, ratio) in &rows {
             println!("{name:<14} {n:>12.1} {t:>12.1} {unit:>7}  {ratio:.3}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli() {
+        Cli::command().debug_assert();
+        let c = Cli::try_parse_from(["quic_bench"]).unwrap();
+        assert!(!c.json);
+        assert_eq!((c.rounds, c.workers), (5, available_cores()));
+        assert_eq!(
+            (c.requests, c.bulk_mib, c.streams, c.handshakes),
+            (10_000, 256, 1_000, 200)
+        );
+        assert_eq!(c.only, WORKLOADS);
+        assert_eq!(c.side, "both");
+        let c = Cli::try_parse_from([
+            "quic_bench",
+            "--json",
+            "--only",
+            "bulk,rtt",
+            "--bulk-mib=8",
+            "--side",
+            "tokio",
+        ])
+        .unwrap();
+        assert!(c.json);
+        assert_eq!(c.only, ["bulk", "rtt"]);
+        assert_eq!((c.bulk_mib, c.side.as_str()), (8, "tokio"));
+        for bad in [
+            &["--jsno"][..],
+            &["--rounds", "0"],
+            &["--bulk-mib", "0"],
+            &["--streams", "many"],
+            &["--only", "rtt,nope"],
+            &["--side", "quinn"],
+        ] {
+            let argv = std::iter::once("quic_bench").chain(bad.iter().copied());
+            assert!(Cli::try_parse_from(argv).is_err(), "{bad:?}");
         }
     }
 }

@@ -20,7 +20,8 @@
 #[allow(dead_code)]
 mod common;
 
-use common::{human_ns, quantile, Args};
+use clap::Parser;
+use common::{at_least_one, human_ns, quantile};
 use std::time::{Duration, Instant};
 
 /// The sleeps measured, with the samples each round takes of each on each runtime
@@ -86,11 +87,27 @@ fn lateness(start: Instant, d: Duration) -> u64 {
     start.elapsed().saturating_sub(d).as_nanos() as u64
 }
 
+/// How late a sleep completes (50 µs, 100 µs, 1 ms, 10 ms): Neptune against tokio.
+#[derive(Parser, Debug)]
+#[command(name = "timer_accuracy")]
+struct Cli {
+    /// Print one JSON object per runtime and sleep instead of a table.
+    #[arg(long)]
+    json: bool,
+    /// Worker threads of each runtime.
+    #[arg(long, value_name = "N", default_value_t = 2, value_parser = at_least_one::<usize>)]
+    workers: usize,
+    /// Rounds, each taking the same samples of every sleep on both runtimes.
+    #[arg(long, value_name = "R", default_value_t = 20, value_parser = at_least_one::<usize>)]
+    rounds: usize,
+}
+
 fn main() {
-    let args = Args::from_env();
-    let json = args.flag("--json");
-    let workers: usize = args.value("--workers", 2).max(1);
-    let rounds: usize = args.value("--rounds", 20).max(1);
+    let Cli {
+        json,
+        workers,
+        rounds,
+    } = Cli::parse();
 
     let neptune = Neptune(
         neptune::runtime::Builder::new()
@@ -151,6 +168,33 @@ fn main() {
                     human_ns(p99 as f64)
                 );
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli() {
+        Cli::command().debug_assert();
+        let c = Cli::try_parse_from(["timer_accuracy"]).unwrap();
+        assert!(!c.json);
+        assert_eq!((c.workers, c.rounds), (2, 20));
+        let c = Cli::try_parse_from(["timer_accuracy", "--json", "--workers=4", "--rounds", "3"])
+            .unwrap();
+        assert!(c.json);
+        assert_eq!((c.workers, c.rounds), (4, 3));
+        for bad in [
+            &["--jsno"][..],
+            &["--workers", "0"],
+            &["--rounds", "-1"],
+            &["--rounds"],
+        ] {
+            let argv = std::iter::once("timer_accuracy").chain(bad.iter().copied());
+            assert!(Cli::try_parse_from(argv).is_err(), "{bad:?}");
         }
     }
 }

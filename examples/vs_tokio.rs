@@ -19,7 +19,8 @@ mod common;
 #[path = "common/workloads.rs"]
 mod workloads;
 
-use common::{available_cores, human_ns, quantile, Args};
+use clap::Parser;
+use common::{at_least_one, available_cores, human_ns, quantile};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use workloads::{Bench, Neptune, Rt, Tokio, Workload};
@@ -68,30 +69,44 @@ struct Row {
     iters: u32,
 }
 
+/// Neptune against tokio on tokio's multi-thread scheduler benchmarks, with the same
+/// number of worker threads; rounds alternate neptune, tokio.
+#[derive(Parser, Debug)]
+#[command(name = "vs_tokio")]
+struct Cli {
+    /// Print one JSON object per workload instead of a table.
+    #[arg(long)]
+    json: bool,
+    /// Worker threads of each runtime, one per core by default.
+    #[arg(long, value_name = "N", default_value_t = available_cores(), value_parser = at_least_one::<usize>)]
+    workers: usize,
+    /// Measured rounds per workload (at least 10: fewer are raised to 10).
+    #[arg(long, value_name = "R", default_value_t = 15)]
+    rounds: usize,
+    /// One workload only, by its name as printed (for profiling one hot path).
+    #[arg(
+        long,
+        value_name = "WORKLOAD",
+        value_parser = clap::builder::PossibleValuesParser::new(Workload::ALL.map(Workload::name))
+    )]
+    only: Option<String>,
+}
+
 fn main() {
-    let args = Args::from_env();
-    let json = args.flag("--json");
-    let workers: usize = args.value("--workers", available_cores()).max(1);
-    let mut rounds: usize = args.value("--rounds", 15);
+    let Cli {
+        json,
+        workers,
+        mut rounds,
+        only,
+    } = Cli::parse();
     if rounds < 10 {
         eprintln!("--rounds {rounds} is too few: using 10");
         rounds = 10;
     }
-
-    // One workload only (for profiling one hot path): its name as printed.
-    let only: String = args.value("--only", String::new());
     let workloads: Vec<Workload> = Workload::ALL
         .into_iter()
-        .filter(|w| only.is_empty() || w.name() == only)
+        .filter(|w| only.as_deref().is_none_or(|o| w.name() == o))
         .collect();
-    if workloads.is_empty() {
-        let names: Vec<_> = Workload::ALL.iter().map(|w| w.name()).collect();
-        eprintln!(
-            "--only {only}: no such workload (one of {})",
-            names.join(", ")
-        );
-        std::process::exit(2);
-    }
 
     let beat = start_watchdog();
     let mut neptune = Bench::<Neptune>::new(workers);
@@ -154,5 +169,42 @@ fn main() {
             );
         }
         println!("\nratio = neptune / tokio: below 1 means neptune is faster");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli() {
+        Cli::command().debug_assert();
+        let c = Cli::try_parse_from(["vs_tokio"]).unwrap();
+        assert!(!c.json);
+        assert_eq!((c.workers, c.rounds, c.only), (available_cores(), 15, None));
+        let c = Cli::try_parse_from([
+            "vs_tokio",
+            "--json",
+            "--workers=3",
+            "--rounds",
+            "12",
+            "--only",
+            "ping_pong",
+        ])
+        .unwrap();
+        assert!(c.json);
+        assert_eq!((c.workers, c.rounds), (3, 12));
+        assert_eq!(c.only.as_deref(), Some("ping_pong"));
+        for bad in [
+            &["--jsno"][..],
+            &["--help-me"],
+            &["--workers", "0"],
+            &["--rounds", "x"],
+            &["--only", "no_such_workload"],
+        ] {
+            let argv = std::iter::once("vs_tokio").chain(bad.iter().copied());
+            assert!(Cli::try_parse_from(argv).is_err(), "{bad:?}");
+        }
     }
 }

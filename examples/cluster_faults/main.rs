@@ -21,32 +21,48 @@
 mod common;
 mod scenarios;
 
-use common::Args;
+use clap::builder::PossibleValuesParser;
+use clap::Parser;
 use neptune::dataflow::cluster::main_or_executor;
 use scenarios::{Launcher, SCENARIOS, WORKLOADS};
 
+/// Fault scenarios on a 3-executor loopback cluster, each compared with the undisturbed
+/// run. Exits with status 1 unless every scenario is `ok`.
+#[derive(Parser, Debug)]
+#[command(name = "cluster_faults")]
+struct Cli {
+    /// Print one JSON object per scenario and workload instead of a table.
+    #[arg(long)]
+    json: bool,
+    /// Only these scenarios, comma-separated [default: all].
+    #[arg(
+        long,
+        value_name = "SCENARIO,…",
+        value_delimiter = ',',
+        value_parser = PossibleValuesParser::new(SCENARIOS.map(|s| s.name))
+    )]
+    only: Vec<String>,
+    /// Only this workload [default: both].
+    #[arg(
+        long,
+        value_name = "WORKLOAD",
+        value_parser = PossibleValuesParser::new(WORKLOADS.map(|w| w.name))
+    )]
+    workload: Option<String>,
+}
+
 fn main() {
     main_or_executor(&scenarios::builders());
-    let args = Args::from_env();
-    let json = args.flag("--json");
-    let only: String = args.value("--only", String::new());
-    let workload: String = args.value("--workload", String::new());
-    for name in only.split(',').filter(|n| !n.is_empty()) {
-        if !SCENARIOS.iter().any(|s| s.name == name) {
-            let known: Vec<_> = SCENARIOS.iter().map(|s| s.name).collect();
-            eprintln!("cluster_faults: unknown scenario {name:?} (known: {known:?})");
-            std::process::exit(2);
-        }
-    }
-    if !workload.is_empty() && !WORKLOADS.iter().any(|w| w.name == workload) {
-        eprintln!("cluster_faults: unknown workload {workload:?} (word-count, tpch-q1)");
-        std::process::exit(2);
-    }
+    let Cli {
+        json,
+        only,
+        workload,
+    } = Cli::parse();
     let launcher = Launcher::default();
     let mut all_ok = true;
     for w in WORKLOADS
         .iter()
-        .filter(|w| workload.is_empty() || w.name == workload)
+        .filter(|w| workload.as_deref().is_none_or(|name| w.name == name))
     {
         let baseline = match scenarios::baseline(w, &launcher) {
             Ok(b) => b,
@@ -57,7 +73,7 @@ fn main() {
         };
         for s in SCENARIOS
             .iter()
-            .filter(|s| only.is_empty() || only.split(',').any(|n| n == s.name))
+            .filter(|s| only.is_empty() || only.iter().any(|n| n == s.name))
         {
             let outcome = scenarios::run(s, w, &baseline, &launcher);
             all_ok &= outcome.ok;
@@ -87,5 +103,43 @@ fn main() {
     }
     if !all_ok {
         std::process::exit(1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli() {
+        Cli::command().debug_assert();
+        let c = Cli::try_parse_from(["cluster_faults"]).unwrap();
+        assert!(!c.json);
+        assert!(c.only.is_empty());
+        assert_eq!(c.workload, None);
+        let (a, b) = (SCENARIOS[0].name, SCENARIOS[1].name);
+        let both = format!("{a},{b}");
+        let c = Cli::try_parse_from([
+            "cluster_faults",
+            "--json",
+            "--only",
+            &both,
+            "--workload",
+            WORKLOADS[1].name,
+        ])
+        .unwrap();
+        assert!(c.json);
+        assert_eq!(c.only, [a, b]);
+        assert_eq!(c.workload.as_deref(), Some(WORKLOADS[1].name));
+        for bad in [
+            &["--jsno"][..],
+            &["--only", "no-such-scenario"],
+            &["--workload", "no-such-workload"],
+            &["--workload"],
+        ] {
+            let argv = std::iter::once("cluster_faults").chain(bad.iter().copied());
+            assert!(Cli::try_parse_from(argv).is_err(), "{bad:?}");
+        }
     }
 }

@@ -1,37 +1,28 @@
-//! Command-line parsing and statistics shared by the examples.
+//! Value parsers for the examples' command lines, and statistics they share.
 
 use std::str::FromStr;
 
-/// The process's arguments (after the program name).
-pub struct Args(Vec<String>);
-
-impl Args {
-    pub fn from_env() -> Args {
-        Args(std::env::args().skip(1).collect())
+/// A clap value parser for a whole number that must be at least 1 (a count, a size, a
+/// duration in milliseconds): `value_parser = at_least_one::<usize>`.
+pub fn at_least_one<T>(s: &str) -> Result<T, String>
+where
+    T: FromStr + PartialOrd + From<u8>,
+    T::Err: std::fmt::Display,
+{
+    match s.parse::<T>() {
+        Ok(n) if n >= T::from(1) => Ok(n),
+        Ok(_) => Err("must be at least 1".into()),
+        Err(e) => Err(e.to_string()),
     }
+}
 
-    /// True if `--name` was given.
-    pub fn flag(&self, name: &str) -> bool {
-        self.0.iter().any(|a| a == name)
-    }
-
-    /// The value of `--name N` or `--name=N`, or `default`; exits on a malformed value.
-    pub fn value<T: FromStr>(&self, name: &str, default: T) -> T {
-        let prefix = format!("{name}=");
-        let raw = self.0.iter().enumerate().find_map(|(i, a)| {
-            if a == name {
-                Some(self.0.get(i + 1).cloned().unwrap_or_default())
-            } else {
-                a.strip_prefix(&prefix).map(str::to_owned)
-            }
-        });
-        match raw {
-            None => default,
-            Some(v) => v.parse().unwrap_or_else(|_| {
-                eprintln!("invalid value for {name}: {v:?}");
-                std::process::exit(2)
-            }),
-        }
+/// A clap value parser for a finite number greater than 0 (a rate, a duration in
+/// seconds, a scale factor).
+pub fn positive_f64(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(x) if x.is_finite() && x > 0.0 => Ok(x),
+        Ok(_) => Err("must be a finite number greater than 0".into()),
+        Err(e) => Err(e.to_string()),
     }
 }
 

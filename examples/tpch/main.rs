@@ -21,7 +21,8 @@ mod common;
 // Shared with tests/tpch.rs.
 mod queries;
 
-use common::{available_cores, median, Args};
+use clap::Parser;
+use common::{at_least_one, available_cores, median, positive_f64};
 use neptune::dataflow::cluster::main_or_executor;
 use neptune::dataflow::{Context, Dataset};
 use std::process::ExitCode;
@@ -63,35 +64,51 @@ fn compare<T: PartialEq>(
     )
 }
 
+/// TPC-H Q1 and Q6 as batch jobs over LINEITEM generated in-process, checked against
+/// the same queries computed by a single-threaded loop.
+#[derive(Parser, Debug)]
+#[command(name = "tpch")]
+struct Cli {
+    /// TPC-H scale factor (SF 1 is about 6 million LINEITEM rows).
+    #[arg(long, value_name = "SF", default_value_t = 0.1, value_parser = positive_f64)]
+    sf: f64,
+    /// Slots (of each executor process with --cluster), one per core by default.
+    #[arg(long, value_name = "N", default_value_t = available_cores(), value_parser = at_least_one::<usize>)]
+    slots: usize,
+    /// Partitions of LINEITEM [default: 2 × slots].
+    #[arg(long, value_name = "P", value_parser = at_least_one::<usize>)]
+    partitions: Option<usize>,
+    /// Measured rounds of each query, alternating engine and loop (after one warm-up).
+    #[arg(long, value_name = "R", default_value_t = 3, value_parser = at_least_one::<usize>)]
+    rounds: usize,
+    /// Print one JSON object per query instead of a table.
+    #[arg(long)]
+    json: bool,
+    /// Run the queries on N executor processes of this program (`local:N`, N > 0).
+    #[arg(long, value_name = "local:N", value_parser = local_cluster)]
+    cluster: Option<usize>,
+}
+
+/// `local:N` with N > 0: N.
+fn local_cluster(s: &str) -> Result<usize, String> {
+    s.strip_prefix("local:")
+        .and_then(|n| n.parse().ok())
+        .filter(|&n| n > 0)
+        .ok_or_else(|| "expected local:N with N > 0".to_owned())
+}
+
 fn main() -> ExitCode {
     // A process started as an executor of `--cluster local:N` runs only that.
     main_or_executor(&queries::builders());
-    let args = Args::from_env();
-    if args.flag("--help") || args.flag("-h") {
-        println!(
-            "usage: tpch [--sf 0.1] [--slots N] [--partitions P] [--rounds R] [--json] [--cluster local:N]"
-        );
-        return ExitCode::SUCCESS;
-    }
-    let cluster: Option<usize> = match args.value::<String>("--cluster", String::new()) {
-        s if s.is_empty() => None,
-        s => match s
-            .strip_prefix("local:")
-            .and_then(|n| n.parse().ok())
-            .filter(|&n| n > 0)
-        {
-            Some(n) => Some(n),
-            None => {
-                eprintln!("tpch: --cluster: expected local:N with N > 0, got {s:?}");
-                return ExitCode::from(2);
-            }
-        },
-    };
-    let sf: f64 = args.value("--sf", 0.1);
-    let slots: usize = args.value("--slots", available_cores());
-    let partitions: usize = args.value("--partitions", 2 * slots);
-    let rounds: usize = args.value("--rounds", 3).max(1);
-    let json = args.flag("--json");
+    let Cli {
+        sf,
+        slots,
+        partitions,
+        rounds,
+        json,
+        cluster,
+    } = Cli::parse();
+    let partitions = partitions.unwrap_or(2 * slots);
 
     let t = Instant::now();
     let rows = queries::generate(sf, available_cores());
@@ -179,5 +196,52 @@ fn main() -> ExitCode {
     } else {
         eprintln!("tpch: the engine's answers differ from the reference loop's");
         ExitCode::FAILURE
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli() {
+        Cli::command().debug_assert();
+        let c = Cli::try_parse_from(["tpch"]).unwrap();
+        assert!(!c.json);
+        assert_eq!(
+            (c.sf, c.slots, c.partitions),
+            (0.1, available_cores(), None)
+        );
+        assert_eq!((c.rounds, c.cluster), (3, None));
+        let c = Cli::try_parse_from([
+            "tpch",
+            "--json",
+            "--sf=0.01",
+            "--slots",
+            "2",
+            "--partitions",
+            "8",
+            "--cluster",
+            "local:3",
+        ])
+        .unwrap();
+        assert!(c.json);
+        assert_eq!((c.sf, c.slots, c.partitions), (0.01, 2, Some(8)));
+        assert_eq!(c.cluster, Some(3));
+        for bad in [
+            &["--jsno"][..],
+            &["--sf", "0"],
+            &["--sf", "big"],
+            &["--slots", "0"],
+            &["--partitions", "0"],
+            &["--rounds", "0"],
+            &["--cluster", "local:0"],
+            &["--cluster", "3"],
+            &["--cluster", "remote:3"],
+        ] {
+            let argv = std::iter::once("tpch").chain(bad.iter().copied());
+            assert!(Cli::try_parse_from(argv).is_err(), "{bad:?}");
+        }
     }
 }

@@ -30,7 +30,8 @@
 mod common;
 mod events;
 
-use common::{available_cores, median, quantile, Args};
+use clap::Parser;
+use common::{at_least_one, available_cores, median, positive_f64, quantile};
 use events::{Ads, Counts};
 use neptune::dataflow::stream::{batches, generator, sinks, Source, WindowResult, WindowedStream};
 use neptune::dataflow::{Context, Windows};
@@ -56,20 +57,60 @@ struct Config {
     rounds: usize,
 }
 
+/// The Yahoo Streaming Benchmark on Neptune's micro-batch streams; with --cost, also
+/// the engine against a hand-written single-threaded loop.
+#[derive(Parser, Debug)]
+#[command(name = "ysb")]
+struct Cli {
+    /// Print JSON objects instead of a table.
+    #[arg(long)]
+    json: bool,
+    /// Slots, and partitions of every micro-batch; one per core by default.
+    #[arg(long, value_name = "N", default_value_t = available_cores(), value_parser = at_least_one::<usize>)]
+    slots: usize,
+    /// Events per second that the generator targets.
+    #[arg(long, value_name = "EVENTS_PER_S", default_value_t = 50_000.0, value_parser = positive_f64)]
+    rate: f64,
+    /// Seconds the stream runs.
+    #[arg(long, value_name = "S", default_value_t = 30.0, value_parser = positive_f64)]
+    seconds: f64,
+    /// Milliseconds between micro-batches.
+    #[arg(long, value_name = "T", default_value_t = 100, value_parser = at_least_one::<u64>)]
+    trigger_ms: u64,
+    /// Watermark delay in milliseconds: how late an event may be and still count.
+    #[arg(long, value_name = "D", default_value_t = 100, value_parser = clap::value_parser!(i64).range(0..))]
+    delay_ms: i64,
+    /// Tumbling event-time window length in milliseconds.
+    #[arg(long, value_name = "W", default_value_t = 10_000, value_parser = at_least_one::<i64>)]
+    window_ms: i64,
+    /// Then measure the engine against a single-threaded loop on the same input.
+    #[arg(long)]
+    cost: bool,
+    /// --cost: events generated for the comparison.
+    #[arg(long, value_name = "N", default_value_t = 400_000, value_parser = at_least_one::<u64>)]
+    cost_events: u64,
+    /// --cost: events per micro-batch.
+    #[arg(long, value_name = "B", default_value_t = 20_000, value_parser = at_least_one::<usize>)]
+    batch: usize,
+    /// --cost: measured rounds, alternating engine and loop (after one warm-up).
+    #[arg(long, value_name = "R", default_value_t = 5, value_parser = at_least_one::<usize>)]
+    rounds: usize,
+}
+
 impl Config {
-    fn from_args(args: &Args) -> Config {
+    fn from_cli(cli: Cli) -> Config {
         Config {
-            slots: args.value("--slots", available_cores()).max(1),
-            rate: args.value("--rate", 50_000.0),
-            seconds: args.value("--seconds", 30.0),
-            trigger: Duration::from_millis(args.value("--trigger-ms", 100)),
-            delay_ms: args.value("--delay-ms", 100),
-            window_ms: args.value("--window-ms", 10_000),
-            json: args.flag("--json"),
-            cost: args.flag("--cost"),
-            cost_events: args.value("--cost-events", 400_000),
-            batch: args.value("--batch", 20_000).max(1),
-            rounds: args.value("--rounds", 5).max(1),
+            slots: cli.slots,
+            rate: cli.rate,
+            seconds: cli.seconds,
+            trigger: Duration::from_millis(cli.trigger_ms),
+            delay_ms: cli.delay_ms,
+            window_ms: cli.window_ms,
+            json: cli.json,
+            cost: cli.cost,
+            cost_events: cli.cost_events,
+            batch: cli.batch,
+            rounds: cli.rounds,
         }
     }
 
@@ -263,12 +304,7 @@ fn run_cost(ctx: &Context, cfg: &Config, ads: &Arc<Ads>) -> Result<(), String> {
 }
 
 fn main() -> ExitCode {
-    let args = Args::from_env();
-    if args.flag("--help") || args.flag("-h") {
-        println!("usage: ysb [--json] [--slots N] [--rate R] [--seconds S] [--trigger-ms T] [--delay-ms D] [--window-ms W] [--cost [--cost-events N] [--batch B] [--rounds R]]");
-        return ExitCode::SUCCESS;
-    }
-    let cfg = Config::from_args(&args);
+    let cfg = Config::from_cli(Cli::parse());
     let ctx = match Context::builder()
         .executors(1)
         .slots_per_executor(cfg.slots)
@@ -291,6 +327,59 @@ fn main() -> ExitCode {
         Err(e) => {
             eprintln!("ysb: {e}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli() {
+        Cli::command().debug_assert();
+        let c = Config::from_cli(Cli::try_parse_from(["ysb"]).unwrap());
+        assert!(!c.json && !c.cost);
+        assert_eq!(
+            (c.slots, c.rate, c.seconds),
+            (available_cores(), 50_000.0, 30.0)
+        );
+        assert_eq!(c.trigger, Duration::from_millis(100));
+        assert_eq!((c.delay_ms, c.window_ms), (100, 10_000));
+        assert_eq!((c.cost_events, c.batch, c.rounds), (400_000, 20_000, 5));
+        let c = Config::from_cli(
+            Cli::try_parse_from([
+                "ysb",
+                "--json",
+                "--cost",
+                "--slots=1",
+                "--rate",
+                "1e5",
+                "--delay-ms",
+                "0",
+                "--trigger-ms",
+                "50",
+            ])
+            .unwrap(),
+        );
+        assert!(c.json && c.cost);
+        assert_eq!((c.slots, c.rate, c.delay_ms), (1, 100_000.0, 0));
+        assert_eq!(c.trigger, Duration::from_millis(50));
+        for bad in [
+            &["--jsno"][..],
+            &["--slots", "0"],
+            &["--rate", "0"],
+            &["--rate", "fast"],
+            &["--seconds", "inf"],
+            &["--trigger-ms", "0"],
+            &["--delay-ms=-5"],
+            &["--window-ms", "0"],
+            &["--cost-events", "0"],
+            &["--batch", "0"],
+        ] {
+            let argv = std::iter::once("ysb").chain(bad.iter().copied());
+            assert!(Cli::try_parse_from(argv).is_err(), "{bad:?}");
         }
     }
 }
