@@ -48,7 +48,8 @@ mod mw1;
 mod plot;
 
 use args::{Config, Parsed, Row};
-use common::{median, quantile, Args};
+use clap::Parser;
+use common::{at_least_one, median, positive_f64, quantile};
 use mw1::{BatchShared, MicroBatch, Setup, StopOnDrop};
 use neptune::scheduler::PolicyKind;
 use std::io::Write;
@@ -121,51 +122,62 @@ struct PhaseResult {
     switches: Option<u64>,
 }
 
-fn settings() -> Result<Settings, String> {
-    let a = Args::from_env();
-    if a.flag("--help") || a.flag("-h") {
-        println!("{}", USAGE);
-        std::process::exit(0);
+/// The adaptive policy against the fixed ones on a phased workload.
+#[derive(Parser, Debug)]
+#[command(name = "adaptive")]
+struct Cli {
+    /// One JSON object per row and phase on stdout.
+    #[arg(long)]
+    json: bool,
+    /// Also plot stream p99 and batch throughput per phase to FILE (SVG).
+    #[arg(long, value_name = "FILE")]
+    svg: Option<String>,
+    /// Run every row R times and report medians.
+    #[arg(long, value_name = "R", default_value_t = 1, value_parser = at_least_one::<usize>)]
+    rounds: usize,
+    /// Length of each of the five phases, in seconds (more than the 0.1 s warm-up).
+    #[arg(long, value_name = "S", default_value_t = 2.2, value_parser = phase_seconds)]
+    phase_seconds: f64,
+    /// Slots of the runtime, one per core by default.
+    #[arg(long, value_name = "W", default_value_t = common::available_cores(), value_parser = at_least_one::<usize>)]
+    slots: usize,
+    /// The stream p99 target the comparison uses, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 5.0, value_parser = positive_f64)]
+    slo_ms: f64,
+    /// Policies to run, in order.
+    #[arg(long, value_name = "A,B,...", value_delimiter = ',', default_values_t = ROWS.to_vec())]
+    rows: Vec<PolicyKind>,
+}
+
+/// A phase length longer than the warm-up left out of each phase's figures.
+fn phase_seconds(s: &str) -> Result<f64, String> {
+    let x = positive_f64(s)?;
+    if x > WARMUP.as_secs_f64() {
+        Ok(x)
+    } else {
+        Err(format!(
+            "must be more than the {} s warm-up",
+            WARMUP.as_secs_f64()
+        ))
     }
-    let slots: usize = a.value("--slots", common::available_cores());
+}
+
+fn settings(cli: Cli) -> Result<Settings, String> {
     // MW-1's own settings (batch job, units, release thread), at their defaults.
-    let mw1 = match args::parse(["--slots".to_owned(), slots.to_string()])? {
+    let mw1 = match args::parse(["--slots".to_owned(), cli.slots.to_string()])? {
         Parsed::Run(c) => c,
         Parsed::Help => unreachable!("no --help given"),
     };
-    let rows = match a.value("--rows", String::new()) {
-        s if s.is_empty() => ROWS.to_vec(),
-        s => s
-            .split(',')
-            .map(|r| r.parse::<PolicyKind>().map_err(|e| e.to_string()))
-            .collect::<Result<_, _>>()?,
-    };
-    let svg: String = a.value("--svg", String::new());
-    let phase_s: f64 = a.value("--phase-seconds", 2.2);
-    if !(phase_s > WARMUP.as_secs_f64() && phase_s.is_finite()) {
-        return Err("--phase-seconds must be more than 0.1".into());
-    }
     Ok(Settings {
-        json: a.flag("--json"),
-        svg: (!svg.is_empty()).then_some(svg),
-        rounds: a.value("--rounds", 1usize).max(1),
-        phase: Duration::from_secs_f64(phase_s),
-        slo_us: a.value("--slo-ms", 5.0f64) * 1e3,
-        rows,
+        json: cli.json,
+        svg: cli.svg,
+        rounds: cli.rounds,
+        phase: Duration::from_secs_f64(cli.phase_seconds),
+        slo_us: cli.slo_ms * 1e3,
+        rows: cli.rows,
         mw1,
     })
 }
-
-const USAGE: &str = "\
-usage: cargo run --release --example adaptive -- [options]
-
-  --json              one JSON object per row and phase on stdout
-  --svg FILE          also plot stream p99 and batch throughput per phase to FILE
-  --rounds R          run every row R times, report medians (default 1)
-  --phase-seconds S   length of each of the five phases (default 2.2)
-  --slots W           slots of the runtime (default: cores)
-  --slo-ms MS         the stream p99 target the comparison uses (default 5)
-  --rows A,B,...      policies to run (default fifo,fair,neptune,static,adaptive)";
 
 /// Runs the five phases on one runtime with `kind`'s policy.
 fn run_row(s: &Settings, kind: PolicyKind) -> Result<Vec<PhaseResult>, String> {
@@ -553,10 +565,10 @@ fn svg(s: &Settings, results: &[(PolicyKind, Vec<PhaseResult>)]) -> String {
 }
 
 fn main() {
-    let s = match settings() {
+    let s = match settings(Cli::parse()) {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("adaptive: {e}\n{USAGE}");
+            eprintln!("adaptive: {e}");
             std::process::exit(2);
         }
     };
@@ -619,6 +631,50 @@ fn main() {
                 eprintln!("adaptive: cannot write {path}: {e}");
                 std::process::exit(1);
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli() {
+        Cli::command().debug_assert();
+        let c = Cli::try_parse_from(["adaptive"]).unwrap();
+        assert!(!c.json && c.svg.is_none());
+        assert_eq!((c.rounds, c.phase_seconds, c.slo_ms), (1, 2.2, 5.0));
+        assert_eq!(c.slots, common::available_cores());
+        assert_eq!(c.rows, ROWS.to_vec());
+        let c = Cli::try_parse_from([
+            "adaptive",
+            "--json",
+            "--rows",
+            "neptune,adaptive",
+            "--phase-seconds",
+            "1",
+            "--svg",
+            "x.svg",
+        ])
+        .unwrap();
+        assert!(c.json);
+        assert_eq!(c.rows, vec![PolicyKind::Neptune, PolicyKind::Adaptive]);
+        assert_eq!((c.phase_seconds, c.svg.as_deref()), (1.0, Some("x.svg")));
+        for bad in [
+            &["--jsno"][..],
+            &["--rows", "nope"],
+            &["--phase-seconds", "0.05"],
+            &["--slots", "0"],
+            &["--rounds", "0"],
+            &["--slo-ms", "-1"],
+        ] {
+            let args = std::iter::once("adaptive").chain(bad.iter().copied());
+            assert!(
+                Cli::try_parse_from(args).is_err(),
+                "{bad:?} must be refused"
+            );
         }
     }
 }
