@@ -488,10 +488,12 @@ struct SgdTask {
 }
 
 impl Iterator for SgdTask {
-    type Item = Option<Weighted>;
+    /// A step per row (`None`), then the task's model: boxed, so that the items of the
+    /// steps, which carry nothing, are a word rather than the model's size.
+    type Item = Option<Box<Weighted>>;
 
     #[inline]
-    fn next(&mut self) -> Option<Option<Weighted>> {
+    fn next(&mut self) -> Option<Option<Box<Weighted>>> {
         if self.next < self.end {
             self.model.step(&self.data[self.next], self.learning_rate);
             self.next += 1;
@@ -499,7 +501,7 @@ impl Iterator for SgdTask {
             Some(None)
         } else if !self.done {
             self.done = true;
-            Some(Some(Weighted::of(&self.model, self.rows)))
+            Some(Some(Box::new(Weighted::of(&self.model, self.rows))))
         } else {
             None
         }
@@ -541,7 +543,7 @@ pub fn pass(ctx: &Context, pass: Pass) -> Dataset<Weighted> {
         learning_rate,
         done: false,
     })
-    .flat_map(|m| m)
+    .flat_map(|m| m.map(|w| *w))
 }
 
 /// The plan builder of a stream micro-batch: every event scored by the latest model

@@ -82,7 +82,9 @@ fn fill<T>(
     n: usize,
     tally: &mut Tally,
 ) -> (Vec<T>, Stop) {
-    let mut chunk = Vec::with_capacity(n.min(iter.size_hint().0.max(1)));
+    // Room for the whole chunk unless the iterator says it has fewer: growing a chunk
+    // of large records by doubling copies them again and again.
+    let mut chunk = Vec::with_capacity(n.min(iter.size_hint().1.unwrap_or(n)));
     while chunk.len() < n {
         match iter.next() {
             None => return (chunk, Stop::Exhausted),
@@ -127,15 +129,15 @@ impl Feed {
         }
     }
 
-    /// The start of a poll: the size of the chunk to make once the yield point is
-    /// passed, or `None` when the stream has no more records ([`Feed::finish`] then
+    /// The start of a poll: the size of the chunk of `T`s to make once the yield point
+    /// is passed, or `None` when the stream has no more records ([`Feed::finish`] then
     /// says what comes out).
     #[inline]
-    fn begin(&mut self, cx: &mut Context<'_>) -> Poll<Option<usize>> {
+    fn begin<T>(&mut self, cx: &mut Context<'_>) -> Poll<Option<usize>> {
         if !matches!(self.end, End::Open) {
             return Poll::Ready(None);
         }
-        let n = self.pace.next_size();
+        let n = self.pace.records_of::<T>().next_size();
         ready!(self.point.poll(cx));
         Poll::Ready(Some(n))
     }
@@ -198,7 +200,7 @@ impl<T, I: Iterator<Item = Result<T>>> Stream for IterStream<I> {
     #[inline]
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Item<T>>> {
         let this = self.get_mut();
-        let Some(n) = ready!(this.feed.begin(cx)) else {
+        let Some(n) = ready!(this.feed.begin::<T>(cx)) else {
             return Poll::Ready(this.feed.finish());
         };
         let (chunk, stop) = fill(&mut this.iter, n, &mut this.feed.tally);
@@ -245,7 +247,7 @@ impl<T: 'static> Stream for SliceStream<T> {
     #[inline]
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Item<T>>> {
         let this = self.get_mut();
-        let Some(n) = ready!(this.feed.begin(cx)) else {
+        let Some(n) = ready!(this.feed.begin::<T>(cx)) else {
             return Poll::Ready(this.feed.finish());
         };
         let k = n.min(this.end - this.next);
@@ -397,7 +399,7 @@ where
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Item<T>>> {
         let this = self.get_mut();
-        let Some(n) = ready!(this.feed.begin(cx)) else {
+        let Some(n) = ready!(this.feed.begin::<T>(cx)) else {
             return Poll::Ready(this.feed.finish());
         };
         loop {

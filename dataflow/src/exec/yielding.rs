@@ -42,6 +42,12 @@ use std::time::{Duration, Instant};
 
 /// The most records in one chunk.
 pub(crate) const MAX_CHUNK: usize = 1024;
+/// The most bytes of records in one chunk: a chunk is written by one operator and read
+/// by the next, and while it fits in the core's first-level cache that costs little.
+/// Chunks of large records are shorter than [`MAX_CHUNK`] for it (the training pass of
+/// the unified application moves 152-byte records: 1,024 of them made its batch job a
+/// quarter slower than moving them one at a time).
+const CHUNK_BYTES: usize = 32 << 10;
 /// The first chunk of a stream: small, so that an expensive operator is found out
 /// before it holds a slot for long.
 const FIRST_CHUNK: usize = 16;
@@ -119,6 +125,8 @@ thread_local! {
 #[derive(Debug)]
 pub(crate) struct Pace {
     size: usize,
+    /// The largest size, from the records' size.
+    max: usize,
     /// When the last chunk was handed on, and [`PASSED`] then; `None` once its trip was
     /// measured.
     handed_at: Option<(Instant, u64)>,
@@ -128,12 +136,22 @@ impl Default for Pace {
     fn default() -> Pace {
         Pace {
             size: FIRST_CHUNK,
+            max: MAX_CHUNK,
             handed_at: None,
         }
     }
 }
 
 impl Pace {
+    /// Bounds the chunks by the size of their records, `T` (a constant per stream, so
+    /// it is cheap to say at every poll).
+    #[inline]
+    pub(crate) fn records_of<T>(&mut self) -> &mut Pace {
+        self.max = (CHUNK_BYTES / std::mem::size_of::<T>().max(1)).clamp(1, MAX_CHUNK);
+        self.size = self.size.min(self.max);
+        self
+    }
+
     /// The size of the next chunk, called when the pipeline asks for it. Only the first
     /// call after a chunk was handed on measures (a stream asked again after a pause or
     /// a wait for input does not count the wait as the pipeline's work).
@@ -153,7 +171,7 @@ impl Pace {
     #[inline]
     fn adjust(&mut self, took: Duration) {
         if took < GROW_BELOW {
-            self.size = (self.size * 2).min(MAX_CHUNK);
+            self.size = (self.size * 2).min(self.max);
         } else if took > SHRINK_ABOVE {
             self.size = (self.size / 2).max(1);
         }
@@ -181,6 +199,27 @@ mod tests {
         }
         assert!(sizes.windows(2).all(|w| w[1] >= w[0]), "{sizes:?}");
         assert_eq!(*sizes.last().unwrap(), MAX_CHUNK);
+    }
+
+    #[test]
+    fn large_records_make_short_chunks() {
+        let mut pace = Pace::default();
+        pace.records_of::<[u8; 4096]>();
+        for _ in 0..12 {
+            pace.adjust(Duration::from_micros(1));
+        }
+        assert_eq!(pace.size, CHUNK_BYTES / 4096);
+        let mut pace = Pace::default();
+        pace.records_of::<u64>();
+        for _ in 0..12 {
+            pace.adjust(Duration::from_micros(1));
+        }
+        assert_eq!(pace.size, MAX_CHUNK, "small records: the count bounds them");
+        pace.records_of::<[u8; 1 << 20]>();
+        assert_eq!(
+            pace.size, 1,
+            "a record larger than the bound still makes a chunk"
+        );
     }
 
     #[test]

@@ -60,7 +60,7 @@ where
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Item<U>>> {
         let this = self.get_mut();
-        let n = this.pace.next_size();
+        let n = this.pace.records_of::<U>().next_size();
         ready!(this.point.poll(cx));
         // Most flat_maps emit about a record per record: room for that.
         let mut out = Vec::with_capacity(n.min(this.records.len().max(1)));
@@ -73,9 +73,20 @@ where
                 }
                 this.current = None;
             }
-            if let Some(t) = this.records.next() {
-                this.current = Some((this.f.0)(t).into_iter());
-                continue;
+            // The outputs of each record are taken while they are a local: only those of
+            // a record that fills the chunk are kept in the stream (moving every
+            // record's iterator into it cost a copy of its size, per record).
+            while out.len() < n {
+                let Some(t) = this.records.next() else { break };
+                let mut outputs = (this.f.0)(t).into_iter();
+                out.extend(outputs.by_ref().take(n - out.len()));
+                if out.len() == n {
+                    this.current = Some(outputs);
+                }
+            }
+            if out.len() == n {
+                this.pace.handed();
+                return Poll::Ready(Some(Ok(out.into())));
             }
             // Hand on what is here before waiting for more input.
             if !out.is_empty() {

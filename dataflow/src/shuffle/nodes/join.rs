@@ -137,7 +137,7 @@ where
         // Chunks are never empty: steps that found no match pass another yield point
         // and go on.
         loop {
-            let n = this.pace.next_size();
+            let n = this.pace.records_of::<(K, (V, W))>().next_size();
             ready!(this.point.poll(cx));
             let mut out = Vec::new();
             let mut ended = false;
