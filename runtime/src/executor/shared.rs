@@ -515,7 +515,7 @@ impl Shared {
         let bytes: usize = parking
             .suspended
             .iter()
-            .map(|t| t.header().alloc_size as usize)
+            .map(|t| t.header().alloc_size())
             .sum();
         s.counters.suspended_bytes.store(bytes, Relaxed);
         let by_policy = parking
