@@ -236,16 +236,7 @@ impl Slot {
         self.lifo_streak = 0;
         self.local.release_lifo();
         if !self.classes.runs(Class::Batch) {
-            let parked: Vec<TaskHandle> = {
-                let parking = lock(&self.shared.slots[self.index].parking);
-                parking
-                    .suspended
-                    .iter()
-                    .filter(|t| t.header().state.load().is_pause_by_policy())
-                    .map(|t| TaskHandle::new(t.raw().add_ref()))
-                    .collect()
-            };
-            for t in parked {
+            for t in self.parked_by_policy() {
                 t.policy_resume();
             }
             let batch = self.shared.route(Class::Batch).index();
@@ -337,16 +328,20 @@ impl Slot {
             || (self.local.local[i].is_empty() && self.shared.inject[i].is_empty())
     }
 
+    /// The tasks a policy parked on this slot (taken under the parking lock, which is
+    /// not held while they are resumed).
+    fn parked_by_policy(&self) -> Vec<TaskHandle> {
+        let parking = lock(&self.shared.slots[self.index].parking);
+        parking
+            .suspended
+            .iter()
+            .filter(|t| t.header().state.load().is_pause_by_policy())
+            .map(|t| TaskHandle::new(t.raw().add_ref()))
+            .collect()
+    }
+
     fn resume_by_policy(&self) {
-        let parked: Vec<TaskHandle> = {
-            let parking = lock(&self.shared.slots[self.index].parking);
-            parking
-                .suspended
-                .iter()
-                .filter(|t| t.header().state.load().is_pause_by_policy())
-                .map(|t| TaskHandle::new(t.raw().add_ref()))
-                .collect()
-        };
+        let parked = self.parked_by_policy();
         if parked.is_empty() {
             return;
         }
