@@ -94,7 +94,10 @@ where
                 return Poll::Ready(Some(Ok(out.into())));
             }
             match ready!(this.input.poll_next_unpin(cx)) {
-                Some(Ok(chunk)) => this.records = chunk.into_iter(),
+                Some(Ok(chunk)) => {
+                    this.records = chunk.into_iter();
+                    out.reserve(n.min(this.records.len()));
+                }
                 Some(Err(e)) => return Poll::Ready(Some(Err(e))),
                 None => return Poll::Ready(None),
             }

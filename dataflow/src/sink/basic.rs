@@ -108,9 +108,8 @@ where
             let mut acc: Option<T> = None;
             while let Some(chunk) = records.next().await {
                 let mut chunk = chunk?.into_iter();
-                let first = match acc.take() {
-                    Some(a) => a,
-                    None => chunk.next().expect("chunks are not empty"),
+                let Some(first) = acc.take().or_else(|| chunk.next()) else {
+                    continue;
                 };
                 acc = Some(chunk.fold(first, |a, t| f(a, t)));
             }
