@@ -35,9 +35,9 @@
 //!   a job's tasks Stream tasks; otherwise they are Batch tasks that an executor's
 //!   policy may pause to make room for Stream work.
 //! - **Records move in chunks**: a partition's records flow through a stage's
-//!   operators as vectors of up to 1,024 records, so each operator is a tight loop
-//!   over a chunk (a `filter` over a parallelized collection even reads records where
-//!   they are and copies out only those it keeps). How large a chunk is depends on
+//!   operators as vectors of up to 1,024 records (and 32 KiB), so each operator is a
+//!   tight loop over a chunk (a `filter` over a parallelized collection even reads
+//!   records where they are and copies out only those it keeps). How large a chunk is depends on
 //!   how long the last one took to pass through the rest of the pipeline: between 5
 //!   and 20 µs of work (one record, if a record takes longer).
 //! - **Suspension is transparent**: every chunk enters a stage's pipeline through a
