@@ -196,15 +196,12 @@ mod tests {
         assert!(c.json);
         assert_eq!((c.workers, c.rounds), (3, 12));
         assert_eq!(c.only.as_deref(), Some("ping_pong"));
-        for bad in [
+        common::assert_refused::<Cli>(&[
             &["--jsno"][..],
             &["--help-me"],
             &["--workers", "0"],
             &["--rounds", "x"],
             &["--only", "no_such_workload"],
-        ] {
-            let argv = std::iter::once("vs_tokio").chain(bad.iter().copied());
-            assert!(Cli::try_parse_from(argv).is_err(), "{bad:?}");
-        }
+        ]);
     }
 }

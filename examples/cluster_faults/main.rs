@@ -132,14 +132,11 @@ mod tests {
         assert!(c.json);
         assert_eq!(c.only, [a, b]);
         assert_eq!(c.workload.as_deref(), Some(WORKLOADS[1].name));
-        for bad in [
+        common::assert_refused::<Cli>(&[
             &["--jsno"][..],
             &["--only", "no-such-scenario"],
             &["--workload", "no-such-workload"],
             &["--workload"],
-        ] {
-            let argv = std::iter::once("cluster_faults").chain(bad.iter().copied());
-            assert!(Cli::try_parse_from(argv).is_err(), "{bad:?}");
-        }
+        ]);
     }
 }

@@ -26,6 +26,16 @@ pub fn positive_f64(s: &str) -> Result<f64, String> {
     }
 }
 
+/// Asserts that the command line `P` refuses each of `bad` (the arguments after the
+/// program's name): the examples' tests of their flags.
+#[cfg(test)]
+pub fn assert_refused<P: clap::Parser>(bad: &[&[&str]]) {
+    for args in bad {
+        let argv = std::iter::once("example").chain(args.iter().copied());
+        assert!(P::try_parse_from(argv).is_err(), "{args:?} must be refused");
+    }
+}
+
 /// One worker per available core.
 pub fn available_cores() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
