@@ -139,7 +139,8 @@ where
         loop {
             let n = this.pace.records_of::<(K, (V, W))>().next_size();
             ready!(this.point.poll(cx));
-            let mut out = Vec::new();
+            // Room for a pair per step: growing by doubling would copy the pairs again.
+            let mut out = Vec::with_capacity(n);
             let mut ended = false;
             for _ in 0..n {
                 if let Some((k, v, g, i)) = this.current.take() {
