@@ -18,7 +18,8 @@ const BUCKETS: usize = 64 * SUB;
 /// A lock-free latency histogram over nanoseconds (log-linear buckets, ~12% wide).
 pub struct Histogram {
     counts: Box<[AtomicU64]>,
-    total: AtomicU64,
+    /// Sum of the recorded values, in nanoseconds (for an exporter's `_sum`).
+    sum: AtomicU64,
     max: AtomicU64,
 }
 
@@ -27,7 +28,7 @@ impl Histogram {
     pub fn new() -> Histogram {
         Histogram {
             counts: (0..BUCKETS).map(|_| AtomicU64::new(0)).collect(),
-            total: AtomicU64::new(0),
+            sum: AtomicU64::new(0),
             max: AtomicU64::new(0),
         }
     }
@@ -56,7 +57,7 @@ impl Histogram {
     /// Records one value in nanoseconds.
     pub fn record(&self, ns: u64) {
         self.counts[Self::bucket(ns)].fetch_add(1, Relaxed);
-        self.total.fetch_add(1, Relaxed);
+        self.sum.fetch_add(ns, Relaxed);
         self.max.fetch_max(ns, Relaxed);
     }
 
@@ -64,6 +65,7 @@ impl Histogram {
     pub fn snapshot(&self) -> HistogramSnapshot {
         HistogramSnapshot {
             counts: self.counts.iter().map(|c| c.load(Relaxed)).collect(),
+            sum: self.sum.load(Relaxed),
             max: self.max.load(Relaxed),
         }
     }
@@ -79,6 +81,7 @@ impl Default for Histogram {
 #[derive(Clone, Default)]
 pub struct HistogramSnapshot {
     counts: Vec<u64>,
+    sum: u64,
     max: u64,
 }
 
@@ -91,6 +94,36 @@ impl HistogramSnapshot {
     /// The largest recorded value.
     pub fn max(&self) -> Duration {
         Duration::from_nanos(self.max)
+    }
+
+    /// The sum of the recorded values.
+    pub fn sum(&self) -> Duration {
+        Duration::from_nanos(self.sum)
+    }
+
+    /// The non-empty buckets in increasing order: each bucket's upper edge and how
+    /// many values fell in it (what an exporter turns into cumulative buckets).
+    ///
+    /// ```
+    /// use neptune_runtime::metrics::Histogram;
+    /// use std::time::Duration;
+    /// let h = Histogram::new();
+    /// h.record(1_000);
+    /// h.record(1_010);
+    /// h.record(5_000_000);
+    /// let s = h.snapshot();
+    /// let buckets: Vec<_> = s.buckets().collect();
+    /// assert_eq!(buckets.len(), 2);
+    /// assert_eq!(buckets[0].1, 2);
+    /// assert!(buckets[0].0 >= Duration::from_nanos(1_010));
+    /// assert_eq!(s.sum(), Duration::from_nanos(5_002_010));
+    /// ```
+    pub fn buckets(&self) -> impl Iterator<Item = (Duration, u64)> + '_ {
+        self.counts
+            .iter()
+            .enumerate()
+            .filter(|(_, &c)| c > 0)
+            .map(|(b, &c)| (Duration::from_nanos(Histogram::bucket_high(b)), c))
     }
 
     /// The `q`-quantile (0.0..=1.0), as the upper edge of its bucket (never above the
@@ -136,6 +169,7 @@ impl HistogramSnapshot {
         let top = counts.iter().rposition(|&c| c > 0);
         HistogramSnapshot {
             max: top.map_or(0, |b| Histogram::bucket_high(b).min(self.max)),
+            sum: self.sum.saturating_sub(earlier.sum),
             counts,
         }
     }
@@ -149,6 +183,7 @@ impl HistogramSnapshot {
             *a += b;
         }
         self.max = self.max.max(other.max);
+        self.sum = self.sum.saturating_add(other.sum);
     }
 }
 
