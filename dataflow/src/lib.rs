@@ -121,6 +121,7 @@ mod plan;
 mod shuffle;
 mod sink;
 mod source;
+pub mod status;
 pub mod stream;
 
 pub use context::{Context, ContextBuilder, Executor, DEFAULT_SLOT_NICE};

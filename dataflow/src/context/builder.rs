@@ -63,6 +63,8 @@ pub struct ContextBuilder {
     cluster: Option<ClusterChoice>,
     /// Cluster mode: how long a job with no executor left waits for one.
     executor_grace: std::time::Duration,
+    /// Finished jobs the status board keeps (0: its default).
+    retained_jobs: usize,
 }
 
 /// The slot threads' nice value when the executors' slots fill every core (see
@@ -132,6 +134,7 @@ impl ContextBuilder {
             builders: Builders::new(),
             cluster: None,
             executor_grace: crate::cluster::NO_EXECUTOR_GRACE,
+            retained_jobs: 0,
         }
     }
 
@@ -283,6 +286,30 @@ impl ContextBuilder {
         self
     }
 
+    /// How many finished jobs [`Context::status`] keeps (default 200; 0 keeps the
+    /// default). Running jobs are always kept; a stream submits one job per
+    /// micro-batch, so this bounds the board's memory however long a stream runs.
+    ///
+    /// ```
+    /// let ctx = neptune_dataflow::Context::builder()
+    ///     .slots_per_executor(1)
+    ///     .retained_jobs(2)
+    ///     .build()
+    ///     .unwrap();
+    /// for _ in 0..5 {
+    ///     ctx.range(0..10, 1).count().unwrap();
+    /// }
+    /// let status = ctx.status();
+    /// let ids: Vec<u64> = status.jobs.iter().map(|j| j.job_id).collect();
+    /// assert_eq!(ids, [3, 4]);
+    /// assert_eq!(status.totals.jobs_dropped, 3);
+    /// assert_eq!(status.totals.jobs_succeeded, [0, 5]);
+    /// ```
+    pub fn retained_jobs(mut self, n: usize) -> ContextBuilder {
+        self.retained_jobs = n;
+        self
+    }
+
     /// Starts the executors and the driver thread.
     ///
     /// # Errors
@@ -347,6 +374,7 @@ impl ContextBuilder {
             None,
             Broadcasts::default(),
             executors,
+            self.retained_jobs,
         ))
     }
 
@@ -422,6 +450,7 @@ impl ContextBuilder {
             Some(cluster),
             broadcasts,
             Vec::new(),
+            self.retained_jobs,
         ))
     }
 }

@@ -16,6 +16,7 @@ use crate::dataset::Dataset;
 use crate::exec::OperatorRegistry;
 use crate::plan::{JobId, NodeId, NodeRef, ShuffleId};
 use crate::source::{FileReader, GenerateNode, ParallelizeNode, RangeNode};
+use crate::status::{Status, StatusBoard};
 use driver::Driver;
 use neptune_scheduler::placement::Placement;
 use std::fmt;
@@ -56,6 +57,8 @@ pub(crate) struct ContextInner {
     pub(crate) broadcasts: Broadcasts,
     /// Cluster mode: one plan build at a time (see `Context::build`).
     pub(crate) build_lock: Mutex<()>,
+    /// What the job drivers record of jobs, stages and tasks.
+    pub(crate) status: StatusBoard,
     next_node: AtomicU32,
     next_shuffle: AtomicU32,
     next_job: AtomicU64,
@@ -72,6 +75,7 @@ impl ContextInner {
         cluster: Option<Arc<ClusterDriver>>,
         broadcasts: Broadcasts,
         executors: Vec<Executor>,
+        retained_jobs: usize,
     ) -> Context {
         Context {
             inner: Arc::new(ContextInner {
@@ -84,6 +88,7 @@ impl ContextInner {
                 cluster,
                 broadcasts,
                 build_lock: Mutex::new(()),
+                status: StatusBoard::new(retained_jobs),
                 next_node: AtomicU32::new(0),
                 next_shuffle: AtomicU32::new(0),
                 next_job: AtomicU64::new(0),
@@ -211,6 +216,25 @@ impl Context {
     /// The executors.
     pub fn executors(&self) -> &[Executor] {
         &self.inner.executors
+    }
+
+    /// Jobs, stages and tasks as the job drivers know them now: every running job and
+    /// the last finished ones (see [`ContextBuilder::retained_jobs`] and
+    /// [`status`](crate::status)), shaped like Spark's monitoring API.
+    ///
+    /// ```
+    /// use neptune_dataflow::status::{JobState, StageState};
+    /// let ctx = neptune_dataflow::Context::builder().slots_per_executor(2).build().unwrap();
+    /// let sums = ctx.range(0..10, 2).map(|x| (x % 3, x)).reduce_by_key(|a, b| a + b);
+    /// sums.collect().unwrap();
+    /// let status = ctx.status();
+    /// assert_eq!(status.jobs[0].status, JobState::Succeeded);
+    /// assert_eq!(status.jobs[0].name, "collect at reduce_by_key#2");
+    /// assert_eq!(status.stages.len(), 2);
+    /// assert!(status.stages.iter().all(|s| s.status == StageState::Complete));
+    /// ```
+    pub fn status(&self) -> Status {
+        self.inner.status.snapshot()
     }
 
     /// The registry of the running jobs' stages.

@@ -8,7 +8,6 @@ use crate::sink::{
     prepare_output_dir, Collect, Count, ForEach, ForEachAsync, Reduce, ResultStage, SaveCsv,
     SaveJsonLines, SaveSummary, Sink,
 };
-use futures::channel::oneshot;
 use neptune_runtime::Class;
 use serde::Serialize;
 use std::future::Future;
@@ -214,7 +213,7 @@ impl<T: Send + 'static> Job<T> {
         let dir = dir.as_ref().to_owned();
         match prepare_output_dir(&dir) {
             Ok(()) => self.submit(SaveJsonLines(dir)),
-            Err(e) => self.failed(e),
+            Err(e) => self.failed(<SaveJsonLines as Sink<T>>::ACTION, e),
         }
     }
 
@@ -227,13 +226,12 @@ impl<T: Send + 'static> Job<T> {
         let dir = dir.as_ref().to_owned();
         match prepare_output_dir(&dir) {
             Ok(()) => self.submit(SaveCsv(dir)),
-            Err(e) => self.failed(e),
+            Err(e) => self.failed(<SaveCsv as Sink<T>>::ACTION, e),
         }
     }
 
-    fn failed<R>(self, error: crate::DataflowError) -> JobHandle<R> {
-        let (tx, rx) = oneshot::channel();
-        let _ = tx.send(Err(error));
-        job::failed(&self.dataset.ctx, self.class, rx)
+    fn failed<R>(self, action: &str, error: crate::DataflowError) -> JobHandle<R> {
+        let name = format!("{action} at {}", self.dataset.node.erased.label());
+        job::failed(&self.dataset.ctx, self.class, name, error)
     }
 }

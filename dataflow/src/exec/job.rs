@@ -23,6 +23,7 @@ use crate::error::{DataflowError, Result};
 use crate::plan::stages::{self, JobPlan};
 use crate::plan::{AnyNode, JobId, ShuffleId, StageId, TaskId};
 use crate::shuffle::{MapStatus, ShuffleStore};
+use crate::status::{TaskEnd, TaskState};
 use futures::channel::oneshot;
 use futures::future::BoxFuture;
 use futures::stream::FuturesUnordered;
@@ -218,16 +219,13 @@ pub(crate) fn submit<R: Send + 'static>(
     combine: Combine<R>,
 ) -> JobHandle<R> {
     let started = Instant::now();
+    let name = format!("{action} at {}", root.label());
     let job = ctx.next_job();
     let remote = match &ctx.cluster {
         None => None,
         Some(cluster) => match remote_job(cluster, job, root, origin, action) {
             Ok(remote) => Some(remote),
-            Err(e) => {
-                let (tx, rx) = oneshot::channel();
-                let _ = tx.send(Err(e));
-                return failed(ctx, class, rx);
-            }
+            Err(e) => return failed_as(ctx, job, class, name, e),
         },
     };
     let plan = stages::plan(job, root, action, result);
@@ -244,7 +242,8 @@ pub(crate) fn submit<R: Send + 'static>(
                 None => StageKind::Result,
             },
         })
-        .collect();
+        .collect::<Vec<_>>();
+    ctx.status.job_submitted(job, name, class, &stages);
     let registrations = plan
         .stages
         .iter()
@@ -269,10 +268,8 @@ pub(crate) fn submit<R: Send + 'static>(
         remote,
         origin,
     );
-    let answer_of =
-        move |driver: &JobDriver, outcome: Result<Vec<Box<dyn Any + Send>>>| match outcome
-            .and_then(|parts| driver.decode(parts))
-        {
+    let answer_of = move |driver: &JobDriver, outcome: Result<Vec<Box<dyn Any + Send>>>| {
+        let answer = match outcome.and_then(|parts| driver.decode(parts)) {
             Ok(outputs) => combine(outputs).map(|value| JobResult {
                 value,
                 stats: driver.stats(started),
@@ -282,6 +279,10 @@ pub(crate) fn submit<R: Send + 'static>(
                 Err(e)
             }
         };
+        let error = answer.as_ref().err().map(ToString::to_string);
+        driver.ctx.status.job_ended(driver.shared.id, error);
+        answer
+    };
     let stream_runtime = (class == Class::Stream)
         .then(|| ctx.executors.first().map(|e| e.handle().clone()))
         .flatten();
@@ -399,14 +400,30 @@ fn remote_job(
     })
 }
 
-/// A handle to a job that failed before it could start; `result` holds its error.
+/// A handle to a job named `name` that failed with `error` before it could start.
 pub(crate) fn failed<R>(
     ctx: &Arc<ContextInner>,
     class: Class,
-    result: oneshot::Receiver<Result<JobResult<R>>>,
+    name: String,
+    error: DataflowError,
 ) -> JobHandle<R> {
+    failed_as(ctx, ctx.next_job(), class, name, error)
+}
+
+/// [`failed`], for a job already numbered `job`. The status board lists it as failed.
+fn failed_as<R>(
+    ctx: &Arc<ContextInner>,
+    job: JobId,
+    class: Class,
+    name: String,
+    error: DataflowError,
+) -> JobHandle<R> {
+    ctx.status.job_submitted(job, name, class, &[]);
+    ctx.status.job_ended(job, Some(error.to_string()));
+    let (tx, result) = oneshot::channel();
+    let _ = tx.send(Err(error));
     let shared = Arc::new(JobShared {
-        id: ctx.next_job(),
+        id: job,
         class,
         stages: Vec::new(),
         tasks: Mutex::new(Vec::new()),
@@ -651,6 +668,9 @@ impl JobDriver {
         self.rerun += 1;
         let (handle, done) = self.spawn_remote(s, task, executor.0, attempt);
         let launched = self.track(s, task, executor, handle, done);
+        self.ctx
+            .status
+            .task_launched(task, attempt, executor.0, launched.handle.clone());
         self.shared.tasks().push(launched);
         Ok(())
     }
@@ -725,6 +745,9 @@ impl JobDriver {
                 Some(_) => self.spawn_remote(s, task, executor.0, 0),
             };
             let task = self.track(s, task, executor, handle, done);
+            self.ctx
+                .status
+                .task_launched(task.id, 0, executor.0, task.handle.clone());
             launched.push(task);
         }
         self.shared.tasks().extend(launched);
@@ -905,6 +928,27 @@ impl JobDriver {
         executor: usize,
         outcome: Result<TaskReport>,
     ) -> Result<()> {
+        let end = match &outcome {
+            Ok(report) => TaskEnd {
+                state: TaskState::Success,
+                error: None,
+                records: (
+                    report.counters.records_in,
+                    report.counters.records_out + report.counters.shuffle_written,
+                ),
+            },
+            Err(DataflowError::TaskCancelled(_)) => TaskEnd {
+                state: TaskState::Killed,
+                error: None,
+                records: (0, 0),
+            },
+            Err(e) => TaskEnd {
+                state: TaskState::Failed,
+                error: Some(e.to_string()),
+                records: (0, 0),
+            },
+        };
+        self.ctx.status.task_ended(task, end);
         let report = match outcome {
             Ok(report) => report,
             Err(DataflowError::TaskCancelled(_)) if self.shared.cancelled.load(SeqCst) => {
