@@ -120,6 +120,14 @@ pub struct MemberInfo {
     pub running: [usize; 2],
     /// Its process id, as it said at registration.
     pub pid: u32,
+    /// Tasks in its suspended queues, at the last heartbeat.
+    pub suspended: usize,
+    /// Bytes it spilled so far, at the last heartbeat.
+    pub bytes_spilled: u64,
+    /// Bytes it allocated per second, at the last heartbeat.
+    pub alloc_churn: u64,
+    /// Time since the driver last heard from it (registration or heartbeat).
+    pub since_heard: Duration,
 }
 
 #[derive(Default)]
@@ -338,6 +346,10 @@ impl ClusterDriver {
                 memory_in_use: m.view.memory_in_use,
                 running: m.running,
                 pid: m.pid,
+                suspended: m.view.suspended,
+                bytes_spilled: m.view.bytes_spilled,
+                alloc_churn: m.view.alloc_churn,
+                since_heard: m.last_heard.elapsed(),
             })
             .collect()
     }
