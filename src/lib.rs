@@ -11,6 +11,9 @@
 //! [`apps`] holds applications built on them: [`apps::unified`] is the unified
 //! stream/batch application that the `neptune` binary runs. [`cli`] is that binary's
 //! command line, which also makes the cluster's certificates (`neptune cert`).
+//!
+//! [`ui`] serves a live view of a running context: Prometheus metrics, a JSON API
+//! shaped like Spark's, and HTML pages.
 
 pub use neptune_dataflow as dataflow;
 pub use neptune_runtime as runtime;
@@ -18,6 +21,7 @@ pub use neptune_scheduler as scheduler;
 
 pub mod apps;
 pub mod cli;
+pub mod ui;
 pub mod workload;
 
 /// The allocator the applications install as `#[global_allocator]` (feature

@@ -1,0 +1,424 @@
+//! The JSON API (`/api/v1/...`), shaped like Spark's monitoring REST API.
+//!
+//! `jobs`, `stages` and `tasks` are the context's status board
+//! ([`Context::status`](neptune_dataflow::Context::status)) as it is; each takes an
+//! optional `?status=` filter (`running`, `paused`, `succeeded`, … as the entries
+//! write it, in any case). `executors` merges what the board counts per executor with
+//! each local executor's runtime (slots, policy, per-slot counters) or, in cluster
+//! mode, with the driver's view from heartbeats. `overview` is Neptune's own summary
+//! for the overview page: policy, task counts by state, latency percentiles, totals.
+
+use neptune_dataflow::cluster::MemberInfo;
+use neptune_dataflow::status::{ClassName, ExecutorTasks, Status, TaskState};
+use neptune_dataflow::Context;
+use neptune_runtime::metrics::{HistogramSnapshot, RuntimeMetrics};
+use neptune_runtime::Class;
+use serde::Serialize;
+use std::time::{Instant, SystemTime};
+
+/// What a UI serves from: the context, and when the UI started.
+pub(crate) struct Source {
+    pub(crate) ctx: Context,
+    pub(crate) started: Instant,
+    pub(crate) started_wall: SystemTime,
+}
+
+/// The driver's view of a cluster's executors.
+pub(crate) struct ClusterView {
+    pub(crate) live: Vec<MemberInfo>,
+    pub(crate) lost: usize,
+}
+
+impl ClusterView {
+    pub(crate) fn of(ctx: &Context) -> ClusterView {
+        ClusterView {
+            live: ctx.cluster_executors(),
+            lost: ctx.cluster_losses().len(),
+        }
+    }
+}
+
+/// Percentiles of a latency histogram, in seconds (`null` when it is empty).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Percentiles {
+    count: u64,
+    p50: Option<f64>,
+    p90: Option<f64>,
+    p99: Option<f64>,
+    p999: Option<f64>,
+    max: Option<f64>,
+    mean: Option<f64>,
+}
+
+impl Percentiles {
+    fn of(h: &HistogramSnapshot) -> Percentiles {
+        let q = |q: f64| h.quantile(q).map(|d| d.as_secs_f64());
+        let count = h.count();
+        Percentiles {
+            count,
+            p50: q(0.5),
+            p90: q(0.9),
+            p99: q(0.99),
+            p999: q(0.999),
+            max: (count > 0).then(|| h.max().as_secs_f64()),
+            mean: (count > 0).then(|| h.sum().as_secs_f64() / count as f64),
+        }
+    }
+}
+
+/// A pair of figures, one per class.
+#[derive(Serialize, Default)]
+pub(crate) struct PerClass<T> {
+    stream: T,
+    batch: T,
+}
+
+impl<T: Copy> PerClass<T> {
+    fn of(v: [T; 2]) -> PerClass<T> {
+        PerClass {
+            stream: v[Class::Stream.index()],
+            batch: v[Class::Batch.index()],
+        }
+    }
+}
+
+/// Tasks by state.
+#[derive(Serialize, Default, Clone, Copy)]
+pub(crate) struct TaskCounts {
+    running: usize,
+    paused: usize,
+}
+
+/// `/api/v1/overview`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Overview {
+    /// When the UI started.
+    start_time: String,
+    /// Seconds since the UI started.
+    uptime: f64,
+    /// `local` or `cluster`.
+    deploy: &'static str,
+    /// The executors' scheduling policy (several joined by `, `; cluster mode: their
+    /// own, not known to the driver).
+    policy: String,
+    /// The mode the policy uses now (its name for a policy without modes).
+    mode: String,
+    /// Times the executors' policies were replaced or changed mode.
+    policy_switches: u64,
+    placement: String,
+    executors: usize,
+    slots: usize,
+    /// Dataflow tasks running now, by state, in all and per class.
+    tasks: TaskCounts,
+    tasks_by_class: PerClass<TaskCounts>,
+    /// Runtime tasks alive on the local executors (job drivers included).
+    live_runtime_tasks: usize,
+    jobs_active: PerClass<usize>,
+    jobs_succeeded: PerClass<u64>,
+    jobs_failed: PerClass<u64>,
+    tasks_succeeded: PerClass<u64>,
+    tasks_failed: PerClass<u64>,
+    tasks_killed: PerClass<u64>,
+    records_read: PerClass<u64>,
+    records_written: PerClass<u64>,
+    wasted_seconds: PerClass<f64>,
+    /// Runtime suspensions (parks) and resumes, every slot together.
+    suspensions: u64,
+    resumes: u64,
+    suspended_tasks: usize,
+    suspended_bytes: usize,
+    stream_latency: Percentiles,
+    pause_to_park: Percentiles,
+    resume_to_poll: Percentiles,
+}
+
+/// The local executors' runtime metrics, with their ids.
+pub(crate) fn local_metrics(ctx: &Context) -> Vec<(u32, RuntimeMetrics)> {
+    ctx.executors()
+        .iter()
+        .map(|e| (e.id().0, e.metrics()))
+        .collect()
+}
+
+fn merged(
+    metrics: &[(u32, RuntimeMetrics)],
+    f: impl Fn(&RuntimeMetrics) -> HistogramSnapshot,
+) -> HistogramSnapshot {
+    let mut h = HistogramSnapshot::default();
+    for (_, m) in metrics {
+        h.merge(&f(m));
+    }
+    h
+}
+
+/// Running and paused dataflow tasks of `class` on the board.
+fn task_counts(status: &Status, class: Option<ClassName>) -> TaskCounts {
+    let mut counts = TaskCounts::default();
+    for t in status
+        .tasks
+        .iter()
+        .filter(|t| class.is_none_or(|c| t.class == c))
+    {
+        match t.status {
+            TaskState::Running => counts.running += 1,
+            TaskState::Paused => counts.paused += 1,
+            _ => {}
+        }
+    }
+    counts
+}
+
+/// The distinct values `f` gives over `metrics`, joined.
+fn joined(metrics: &[(u32, RuntimeMetrics)], f: impl Fn(&RuntimeMetrics) -> String) -> String {
+    let mut names: Vec<String> = metrics.iter().map(|(_, m)| f(m)).collect();
+    names.dedup();
+    names.join(", ")
+}
+
+pub(crate) fn overview(source: &Source, status: &Status) -> Overview {
+    let ctx = &source.ctx;
+    let metrics = local_metrics(ctx);
+    let cluster = ctx.is_cluster().then(|| ClusterView::of(ctx));
+    let t = &status.totals;
+    let active = |c: ClassName| {
+        status
+            .jobs
+            .iter()
+            .filter(|j| j.class == c && j.completion_time.is_none())
+            .count()
+    };
+    let (policy, mode) = if metrics.is_empty() {
+        let own = "set on each executor".to_owned();
+        (own.clone(), own)
+    } else {
+        (
+            joined(&metrics, |m| m.policy.name.clone()),
+            joined(&metrics, |m| m.policy.active().to_owned()),
+        )
+    };
+    let sum = |f: &dyn Fn(&RuntimeMetrics) -> u64| metrics.iter().map(|(_, m)| f(m)).sum::<u64>();
+    Overview {
+        start_time: neptune_dataflow::status::spark_time(source.started_wall),
+        uptime: source.started.elapsed().as_secs_f64(),
+        deploy: if cluster.is_some() {
+            "cluster"
+        } else {
+            "local"
+        },
+        policy,
+        mode,
+        policy_switches: sum(&|m| m.policy.switches_total()),
+        placement: ctx.placement_name().to_owned(),
+        executors: cluster.as_ref().map_or(metrics.len(), |c| c.live.len()),
+        slots: cluster.as_ref().map_or_else(
+            || metrics.iter().map(|(_, m)| m.slots.len()).sum(),
+            |c| c.live.iter().map(|m| m.slots).sum(),
+        ),
+        tasks: task_counts(status, None),
+        tasks_by_class: PerClass {
+            stream: task_counts(status, Some(ClassName::Stream)),
+            batch: task_counts(status, Some(ClassName::Batch)),
+        },
+        live_runtime_tasks: metrics.iter().map(|(_, m)| m.live_tasks).sum(),
+        jobs_active: PerClass {
+            stream: active(ClassName::Stream),
+            batch: active(ClassName::Batch),
+        },
+        jobs_succeeded: PerClass::of(t.jobs_succeeded),
+        jobs_failed: PerClass::of(t.jobs_failed),
+        tasks_succeeded: PerClass::of(t.tasks_succeeded),
+        tasks_failed: PerClass::of(t.tasks_failed),
+        tasks_killed: PerClass::of(t.tasks_killed),
+        records_read: PerClass::of(t.input_records),
+        records_written: PerClass::of(t.output_records),
+        wasted_seconds: PerClass::of(t.wasted_seconds),
+        suspensions: sum(&|m| m.total(|s| s.parks)),
+        resumes: sum(&|m| m.total(|s| s.resumes)),
+        suspended_tasks: metrics
+            .iter()
+            .map(|(_, m)| m.slots.iter().map(|s| s.suspended).sum::<usize>())
+            .sum::<usize>()
+            + cluster
+                .as_ref()
+                .map_or(0, |c| c.live.iter().map(|m| m.suspended).sum()),
+        suspended_bytes: metrics.iter().map(|(_, m)| m.suspended_bytes()).sum(),
+        stream_latency: Percentiles::of(&merged(&metrics, RuntimeMetrics::stream_latency)),
+        pause_to_park: Percentiles::of(&merged(&metrics, RuntimeMetrics::pause_to_park)),
+        resume_to_poll: Percentiles::of(&merged(&metrics, RuntimeMetrics::resume_to_poll)),
+    }
+}
+
+/// One slot of a local executor.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct SlotJson {
+    slot: usize,
+    polls: u64,
+    tasks_finished: PerClass<u64>,
+    steals: u64,
+    suspensions: u64,
+    resumes: u64,
+    suspended_tasks: usize,
+    suspended_bytes: usize,
+    /// Seconds spent polling Stream tasks.
+    stream_busy: f64,
+    /// Seconds asleep with no work.
+    idle: f64,
+    /// Dataflow tasks on this slot now (as the board last saw them run).
+    running_tasks: usize,
+    paused_tasks: usize,
+}
+
+/// `/api/v1/executors`: one entry per executor.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ExecutorJson {
+    /// `executor-N`.
+    id: String,
+    /// Where it runs: `local` (this process), or the node name from its certificate.
+    host_port: String,
+    is_active: bool,
+    total_cores: usize,
+    max_tasks: usize,
+    active_tasks: usize,
+    paused_tasks: usize,
+    completed_tasks: u64,
+    failed_tasks: u64,
+    killed_tasks: u64,
+    total_tasks: u64,
+    /// Milliseconds its finished dataflow tasks took, launch to end.
+    total_duration: f64,
+    /// Bytes in use (cluster: at the last heartbeat; local: shuffle bytes held).
+    memory_used: u64,
+    policy: Option<String>,
+    mode: Option<String>,
+    suspended_tasks: usize,
+    /// Local mode: per slot.
+    slots: Vec<SlotJson>,
+    /// Cluster mode: heartbeats received and seconds since the last one.
+    heartbeats: Option<usize>,
+    last_heartbeat_age: Option<f64>,
+    pid: Option<u32>,
+}
+
+pub(crate) fn executors(ctx: &Context, status: &Status) -> Vec<ExecutorJson> {
+    let tasks_of = |id: &str| -> ExecutorTasks {
+        status
+            .executors
+            .iter()
+            .find(|e| e.id == id)
+            .cloned()
+            .unwrap_or_default()
+    };
+    let mut out = Vec::new();
+    for e in ctx.executors() {
+        let id = format!("executor-{}", e.id().0);
+        let m = e.metrics();
+        let t = tasks_of(&id);
+        let on_slot = |slot: usize, state: TaskState| {
+            status
+                .tasks
+                .iter()
+                .filter(|task| task.executor_id == id && task.slot == Some(slot))
+                .filter(|task| task.status == state)
+                .count()
+        };
+        let slots = m
+            .slots
+            .iter()
+            .map(|s| SlotJson {
+                slot: s.slot,
+                polls: s.polls,
+                tasks_finished: PerClass::of(s.tasks_run),
+                steals: s.steals,
+                suspensions: s.parks,
+                resumes: s.resumes,
+                suspended_tasks: s.suspended,
+                suspended_bytes: s.suspended_bytes,
+                stream_busy: s.stream_busy.as_secs_f64(),
+                idle: s.idle.as_secs_f64(),
+                running_tasks: on_slot(s.slot, TaskState::Running),
+                paused_tasks: on_slot(s.slot, TaskState::Paused),
+            })
+            .collect();
+        out.push(ExecutorJson {
+            host_port: "local".to_owned(),
+            is_active: true,
+            total_cores: m.slots.len(),
+            max_tasks: m.slots.len(),
+            active_tasks: t.active_tasks,
+            paused_tasks: t.paused_tasks,
+            completed_tasks: t.completed_tasks,
+            failed_tasks: t.failed_tasks,
+            killed_tasks: t.killed_tasks,
+            total_tasks: t.completed_tasks
+                + t.failed_tasks
+                + t.killed_tasks
+                + t.active_tasks as u64,
+            total_duration: t.total_duration,
+            memory_used: e.shuffle_bytes(),
+            policy: Some(m.policy.name.clone()),
+            mode: Some(m.policy.active().to_owned()),
+            suspended_tasks: m.slots.iter().map(|s| s.suspended).sum(),
+            slots,
+            heartbeats: None,
+            last_heartbeat_age: None,
+            pid: None,
+            id,
+        });
+    }
+    if ctx.is_cluster() {
+        for m in ClusterView::of(ctx).live {
+            let id = format!("executor-{}", m.id);
+            let t = tasks_of(&id);
+            out.push(ExecutorJson {
+                host_port: m.name.clone(),
+                is_active: true,
+                total_cores: m.slots,
+                max_tasks: m.slots,
+                active_tasks: t.active_tasks,
+                paused_tasks: t.paused_tasks,
+                completed_tasks: t.completed_tasks,
+                failed_tasks: t.failed_tasks,
+                killed_tasks: t.killed_tasks,
+                total_tasks: t.completed_tasks
+                    + t.failed_tasks
+                    + t.killed_tasks
+                    + t.active_tasks as u64,
+                total_duration: t.total_duration,
+                memory_used: m.memory_in_use,
+                policy: None,
+                mode: None,
+                suspended_tasks: m.suspended,
+                slots: Vec::new(),
+                heartbeats: Some(m.heartbeats),
+                last_heartbeat_age: Some(m.since_heard.as_secs_f64()),
+                pid: Some(m.pid),
+                id,
+            });
+        }
+    }
+    out
+}
+
+/// The value of `key` in a query string (`a=1&b=2`), if given.
+pub(crate) fn query_param<'q>(query: Option<&'q str>, key: &str) -> Option<&'q str> {
+    query?
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .find(|(k, _)| *k == key)
+        .map(|(_, v)| v)
+}
+
+/// Whether a serialised status (as `"RUNNING"`) passes a `?status=` filter.
+pub(crate) fn status_matches<S: Serialize>(status: &S, filter: Option<&str>) -> bool {
+    let Some(filter) = filter else {
+        return true;
+    };
+    match serde_json::to_value(status) {
+        Ok(serde_json::Value::String(s)) => s.eq_ignore_ascii_case(filter),
+        _ => false,
+    }
+}
