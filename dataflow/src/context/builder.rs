@@ -366,7 +366,7 @@ impl ContextBuilder {
         let driver = Driver::start(format!("{}-driver", self.thread_name))
             .map_err(DataflowError::Runtime)?;
         let default_partitions = self.default_partitions.unwrap_or(slots * self.executors);
-        Ok(ContextInner::context(
+        let ctx = ContextInner::context(
             driver,
             placement,
             default_partitions,
@@ -374,8 +374,9 @@ impl ContextBuilder {
             None,
             Broadcasts::default(),
             executors,
-            self.retained_jobs,
-        ))
+        );
+        ctx.inner.status.retain(self.retained_jobs);
+        Ok(ctx)
     }
 
     /// A context whose executors are processes.
@@ -442,7 +443,7 @@ impl ContextBuilder {
             to.broadcast(name, version, value)
         }));
         let default_partitions = self.default_partitions.unwrap_or(slots * expect);
-        Ok(ContextInner::context(
+        let ctx = ContextInner::context(
             driver,
             placement,
             default_partitions,
@@ -450,7 +451,8 @@ impl ContextBuilder {
             Some(cluster),
             broadcasts,
             Vec::new(),
-            self.retained_jobs,
-        ))
+        );
+        ctx.inner.status.retain(self.retained_jobs);
+        Ok(ctx)
     }
 }

@@ -75,7 +75,6 @@ impl ContextInner {
         cluster: Option<Arc<ClusterDriver>>,
         broadcasts: Broadcasts,
         executors: Vec<Executor>,
-        retained_jobs: usize,
     ) -> Context {
         Context {
             inner: Arc::new(ContextInner {
@@ -88,7 +87,7 @@ impl ContextInner {
                 cluster,
                 broadcasts,
                 build_lock: Mutex::new(()),
-                status: StatusBoard::new(retained_jobs),
+                status: StatusBoard::new(),
                 next_node: AtomicU32::new(0),
                 next_shuffle: AtomicU32::new(0),
                 next_job: AtomicU64::new(0),

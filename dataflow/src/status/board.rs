@@ -102,21 +102,22 @@ pub(crate) struct StatusBoard {
 }
 
 impl StatusBoard {
-    /// A board that keeps the last `retain` finished jobs (0: the default).
-    pub(crate) fn new(retain: usize) -> StatusBoard {
+    /// A board that keeps the last [`DEFAULT_RETAINED_JOBS`] finished jobs.
+    pub(crate) fn new() -> StatusBoard {
         StatusBoard {
             board: Mutex::new(Board {
-                retain: if retain == 0 {
-                    DEFAULT_RETAINED_JOBS
-                } else {
-                    retain
-                },
+                retain: DEFAULT_RETAINED_JOBS,
                 jobs: BTreeMap::new(),
                 finished: 0,
                 totals: StatusTotals::default(),
                 executors: BTreeMap::new(),
             }),
         }
+    }
+
+    /// Keeps the last `n` finished jobs from now on (0: the default).
+    pub(crate) fn retain(&self, n: usize) {
+        self.lock().retain = if n == 0 { DEFAULT_RETAINED_JOBS } else { n };
     }
 
     fn lock(&self) -> MutexGuard<'_, Board> {
