@@ -61,6 +61,8 @@ struct Ended {
 
 struct TaskRecord {
     id: TaskId,
+    /// The runtime task's id (local mode).
+    runtime_id: Option<u64>,
     attempt: u32,
     executor: u32,
     launched: Stamp,
@@ -169,8 +171,13 @@ impl StatusBoard {
         if let Some(stage) = job.stages.iter_mut().find(|s| s.info.id == task.stage) {
             stage.first_launch.get_or_insert(now);
         }
+        let runtime_id = match &control {
+            TaskControl::Local(h) => Some(h.id().as_u64()),
+            TaskControl::Remote(_) => None,
+        };
         job.tasks.push(TaskRecord {
             id: task,
+            runtime_id,
             attempt,
             executor,
             launched: now,
@@ -452,6 +459,7 @@ fn task_status(t: &TaskRecord, class: ClassName, now: Instant) -> TaskStatus {
         attempt: t.attempt,
         executor_id: format!("executor-{}", t.executor),
         slot,
+        runtime_task_id: t.runtime_id,
         class,
         status,
         launch_time: spark_time(t.launched.wall),

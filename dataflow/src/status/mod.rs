@@ -272,6 +272,8 @@ pub struct TaskStatus {
     /// The slot that ran it last (local mode; `null` before its first poll and in
     /// cluster mode).
     pub slot: Option<usize>,
+    /// The runtime's id of the task (local mode), as a runtime timeline names it.
+    pub runtime_task_id: Option<u64>,
     /// The class it runs in.
     pub class: ClassName,
     /// Running, paused, success, failed or killed.
