@@ -247,9 +247,9 @@ pub struct SlotMetrics {
     /// since it started, minus `stream_busy`, minus `idle`. That is Batch polls plus the
     /// slot's own work between polls (picking, stealing, polling the reactor), which
     /// is small beside them. Derived rather than measured, so that Batch polls need no
-    /// clock reads: the slot updates it when it reads its clock anyway (after each
-    /// Stream poll, around each sleep, when a Batch task finishes or parks, and every
-    /// 16th poll), so it lags by at most that much. It never decreases.
+    /// clock reads: the slot updates it around each sleep, when a task finishes or
+    /// parks, and every 16th poll, so it lags by at most one poll or 16 short ones. It
+    /// never decreases.
     pub batch_busy: Duration,
     /// From a pause request to the task parked, for tasks that were running.
     pub pause_to_park: HistogramSnapshot,

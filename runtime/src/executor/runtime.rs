@@ -146,8 +146,10 @@ impl Builder {
     /// (0, the default: off): Stream and Batch polls (back-to-back polls of one task
     /// make one span) and the intervals tasks sat parked in the slot's suspended queue.
     /// [`Handle::timeline`] takes a snapshot. Off, recording costs nothing; on, a slot
-    /// reads its clock around each Batch poll too and takes its ring's lock once per
-    /// poll, and the oldest spans make room for new ones.
+    /// reads its clock after each Batch poll too and takes its ring's lock once per
+    /// poll, and the oldest spans make room for new ones. (A Batch span starts where
+    /// the slot's previous poll ended, which saves a clock read: it includes the few
+    /// instructions the slot spent picking the task.)
     ///
     /// ```
     /// use neptune_runtime::{Builder, SpanKind, TaskState};
