@@ -152,17 +152,25 @@ impl Builder {
     /// instructions the slot spent picking the task.)
     ///
     /// ```
-    /// use neptune_runtime::{Builder, SpanKind, TaskState};
+    /// use neptune_runtime::{Builder, SpanKind};
+    /// use std::sync::atomic::{AtomicBool, Ordering};
+    /// use std::sync::Arc;
     /// let rt = Builder::new().slots(1).timeline(64).build().unwrap();
-    /// let h = rt.spawn(async {
+    /// let ran = Arc::new(AtomicBool::new(false));
+    /// let r = ran.clone();
+    /// let h = rt.spawn(async move {
     ///     loop {
+    ///         r.store(true, Ordering::Relaxed);
     ///         neptune_runtime::preemption_point().await;
     ///     }
     /// });
     /// let task = h.task();
-    /// task.pause();
-    /// while task.state() != TaskState::Paused {
+    /// while !ran.load(Ordering::Relaxed) {
     ///     std::thread::yield_now();
+    /// }
+    /// task.pause();
+    /// while task.suspensions() == 0 {
+    ///     std::thread::yield_now(); // it parks at its next yield point
     /// }
     /// let timeline = rt.timeline();
     /// let spans = &timeline.slots[0].spans;

@@ -103,7 +103,7 @@ impl TaskHandle {
     /// wake arrives: that wait does not count.)
     ///
     /// ```
-    /// use neptune_runtime::{Runtime, TaskState};
+    /// use neptune_runtime::Runtime;
     /// use std::time::Duration;
     /// let rt = Runtime::new().unwrap();
     /// let h = rt.spawn(async {
@@ -114,7 +114,8 @@ impl TaskHandle {
     /// let task = h.task();
     /// assert_eq!(task.paused_time(), Duration::ZERO);
     /// task.pause();
-    /// while task.state() != TaskState::Paused {
+    /// // Parked at its next yield point (a pause may also come before its first poll).
+    /// while task.suspensions() == 0 {
     ///     std::thread::yield_now();
     /// }
     /// let a = task.paused_time();
