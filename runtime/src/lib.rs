@@ -82,6 +82,7 @@ pub mod metrics;
 pub mod policy;
 mod sync;
 mod task;
+mod timeline;
 mod yield_point;
 
 #[cfg(not(loom))]
@@ -105,4 +106,5 @@ pub use executor::runtime::{spawn, spawn_with, Builder, EnterGuard, Handle, Runt
 pub use task::{
     Class, JoinError, JoinHandle, JoinSet, SpawnOptions, TaskHandle, TaskId, TaskState,
 };
+pub use timeline::{SlotTimeline, Span, SpanKind, Timeline};
 pub use yield_point::{pause_requested, preemption_point, yield_now, PreemptionPoint, YieldNow};

@@ -212,7 +212,7 @@ impl TestScheduler {
     /// queue, then the global queue.
     pub fn pop(&self, slot: usize) -> Option<Runnable> {
         let s = &self.inner.slots[slot];
-        let resumed = lock(&s.parking).resumed.pop_front();
+        let resumed = lock(&s.parking).resumed.pop_front().map(|r| r.task);
         resumed
             .or_else(|| s.local.pop())
             .or_else(|| self.inner.inject.pop())
@@ -266,8 +266,7 @@ impl TestScheduler {
     pub fn is_suspended_on(&self, slot: usize, task: &TaskHandle) -> bool {
         let ptr: *const Header = task.task_ref().header();
         lock(&self.inner.slots[slot].parking)
-            .suspended
-            .iter()
+            .suspended_tasks()
             .any(|n| n.header_ptr() == ptr)
     }
 
@@ -277,7 +276,7 @@ impl TestScheduler {
         lock(&self.inner.slots[slot].parking)
             .resumed
             .iter()
-            .any(|n| n.header_ptr() == ptr)
+            .any(|r| r.task.header_ptr() == ptr)
     }
 
     /// Task allocations not yet freed.
@@ -370,7 +369,7 @@ impl Runnable {
         match report {
             RunReport::Idle => Ran::Idle,
             RunReport::Rescheduled => Ran::Rescheduled,
-            RunReport::Parked { .. } => Ran::Parked,
+            RunReport::Parked { .. } | RunReport::ParkedUnpolled => Ran::Parked,
             RunReport::Completed => Ran::Completed,
             RunReport::Cancelled => Ran::Cancelled,
         }

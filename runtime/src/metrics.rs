@@ -211,6 +211,15 @@ pub(crate) struct SlotCounters {
     pub(crate) suspended_bytes: AtomicUsize,
     pub(crate) stream_busy_ns: AtomicU64,
     pub(crate) idle_ns: AtomicU64,
+    /// Stored by the slot when it reads its clock anyway (see `SlotMetrics::batch_busy`).
+    pub(crate) batch_busy_ns: AtomicU64,
+    /// Tasks in the suspended queue, per class (set under the parking lock).
+    pub(crate) suspended_by_class: [AtomicUsize; 2],
+    /// Tasks in the resumed queue, per class (set under the parking lock).
+    pub(crate) resumed_by_class: [AtomicUsize; 2],
+    /// Runnable tasks the slot holds in its own lists (taken back from the resumed
+    /// queue, or put back for Stream work), per class; set by the slot when they change.
+    pub(crate) held: [AtomicUsize; 2],
     pub(crate) pause_to_park: Histogram,
     pub(crate) resume_to_poll: Histogram,
     pub(crate) stream_latency: Histogram,
@@ -269,6 +278,14 @@ pub struct SlotMetrics {
     pub stream_busy: Duration,
     /// Time spent asleep with no work so far.
     pub idle: Duration,
+    /// Time busy with anything but Stream polls and sleep so far: the slot's wall time
+    /// since it started, minus `stream_busy`, minus `idle`. That is Batch polls plus the
+    /// slot's own work between polls (picking, stealing, polling the reactor), which
+    /// is small beside them. Derived rather than measured, so that Batch polls need no
+    /// clock reads: the slot updates it around each sleep, when a task finishes or
+    /// parks, and every 16th poll, so it lags by at most one poll or 16 short ones. It
+    /// never decreases.
+    pub batch_busy: Duration,
     /// From a pause request to the task parked, for tasks that were running.
     pub pause_to_park: HistogramSnapshot,
     /// From `resume` to the task's next poll.
@@ -292,6 +309,7 @@ impl SlotMetrics {
             suspended_bytes: c.suspended_bytes.load(Relaxed),
             stream_busy: Duration::from_nanos(c.stream_busy_ns.load(Relaxed)),
             idle: Duration::from_nanos(c.idle_ns.load(Relaxed)),
+            batch_busy: Duration::from_nanos(c.batch_busy_ns.load(Relaxed)),
             pause_to_park: c.pause_to_park.snapshot(),
             resume_to_poll: c.resume_to_poll.snapshot(),
             stream_latency: c.stream_latency.snapshot(),
@@ -301,6 +319,135 @@ impl SlotMetrics {
     /// Tasks finished in `class`.
     pub fn tasks_of(&self, class: Class) -> u64 {
         self.tasks_run[class.index()]
+    }
+
+    /// Busy time of `class`: [`stream_busy`](Self::stream_busy) or
+    /// [`batch_busy`](Self::batch_busy) (what an exporter publishes as
+    /// `neptune_slot_busy_seconds_total{slot,class}`).
+    pub fn busy(&self, class: Class) -> Duration {
+        match class {
+            Class::Stream => self.stream_busy,
+            Class::Batch => self.batch_busy,
+        }
+    }
+}
+
+/// Where a live task stands, for [`TaskCounts`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum CountedState {
+    /// Being polled by a slot now.
+    Running,
+    /// In a run queue (or taken back from a suspended queue and about to run).
+    Runnable,
+    /// Parked in a slot's suspended queue.
+    Paused,
+    /// Alive and none of the above: waiting for a wake (I/O, a timer, a channel), or
+    /// paused while idle and not parked yet.
+    Waiting,
+}
+
+impl CountedState {
+    /// Every state, in a fixed order.
+    pub const ALL: [CountedState; 4] = [
+        CountedState::Running,
+        CountedState::Runnable,
+        CountedState::Paused,
+        CountedState::Waiting,
+    ];
+
+    /// The state's lower-case name (a `state` label value).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CountedState::Running => "running",
+            CountedState::Runnable => "runnable",
+            CountedState::Paused => "paused",
+            CountedState::Waiting => "waiting",
+        }
+    }
+}
+
+/// Live tasks of one class, by state.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ClassTaskCounts {
+    /// Being polled now.
+    pub running: usize,
+    /// Queued to run.
+    pub runnable: usize,
+    /// Parked in a suspended queue.
+    pub paused: usize,
+    /// The rest of the live tasks of the class (see [`CountedState::Waiting`]).
+    pub waiting: usize,
+}
+
+impl ClassTaskCounts {
+    /// The count in `state`.
+    pub fn get(&self, state: CountedState) -> usize {
+        match state {
+            CountedState::Running => self.running,
+            CountedState::Runnable => self.runnable,
+            CountedState::Paused => self.paused,
+            CountedState::Waiting => self.waiting,
+        }
+    }
+
+    /// Every live task of the class.
+    pub fn live(&self) -> usize {
+        self.running + self.runnable + self.paused + self.waiting
+    }
+}
+
+/// Live tasks by class and state: what an exporter publishes as the gauge
+/// `neptune_tasks{class,state}`.
+///
+/// Read from gauges the runtime keeps anyway, not from each task, so a snapshot costs
+/// a few loads per slot however many tasks there are: `running` from what each slot
+/// polls now, `paused` from the suspended queues, `runnable` from queue lengths, and
+/// `waiting` is what remains of the live tasks of the class. The figures are read one
+/// after the other while tasks move, so a task that changes state meanwhile may be
+/// missed or seen twice (the remainder absorbs it: `waiting` never goes below zero).
+/// Under a policy with arrival-order queueing (one queue for both classes) a queued
+/// Stream task counts as Batch.
+///
+/// ```
+/// use neptune_runtime::{Class, Runtime};
+/// let rt = Runtime::new().unwrap();
+/// let h = rt.spawn(async {
+///     loop {
+///         neptune_runtime::preemption_point().await;
+///     }
+/// });
+/// let task = h.task();
+/// task.pause();
+/// // Parked at its next yield point; the gauges follow at once.
+/// while rt.metrics().tasks.of(Class::Batch).paused == 0 {
+///     std::thread::yield_now();
+/// }
+/// assert_eq!(rt.metrics().tasks.of(Class::Stream).paused, 0);
+/// for (class, state, n) in rt.metrics().tasks.gauges() {
+///     println!("neptune_tasks{{class=\"{class}\",state=\"{}\"}} {n}", state.as_str());
+/// }
+/// task.cancel();
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TaskCounts {
+    /// Per class (index with [`Class::index`]).
+    pub classes: [ClassTaskCounts; 2],
+}
+
+impl TaskCounts {
+    /// The counts of `class`.
+    pub fn of(&self, class: Class) -> &ClassTaskCounts {
+        &self.classes[class.index()]
+    }
+
+    /// Every (class, state, count), classes in [`Class::ALL`] order and states in
+    /// [`CountedState::ALL`] order.
+    pub fn gauges(&self) -> impl Iterator<Item = (Class, CountedState, usize)> + '_ {
+        Class::ALL.into_iter().flat_map(move |c| {
+            CountedState::ALL
+                .into_iter()
+                .map(move |s| (c, s, self.of(c).get(s)))
+        })
     }
 }
 
@@ -314,6 +461,8 @@ pub struct RuntimeMetrics {
     pub slots: Vec<SlotMetrics>,
     /// Tasks alive (spawned and not finished).
     pub live_tasks: usize,
+    /// Live tasks by class and state.
+    pub tasks: TaskCounts,
     /// The scheduling policy: its name, mode and switches.
     pub policy: PolicyMetrics,
 }
@@ -378,6 +527,11 @@ impl RuntimeMetrics {
     /// Time spent polling Stream tasks, every slot together.
     pub fn stream_busy(&self) -> Duration {
         self.slots.iter().map(|s| s.stream_busy).sum()
+    }
+
+    /// Time busy with Batch work, every slot together (see [`SlotMetrics::batch_busy`]).
+    pub fn batch_busy(&self) -> Duration {
+        self.slots.iter().map(|s| s.batch_busy).sum()
     }
 
     /// Time slots spent asleep with no work, every slot together.

@@ -52,6 +52,10 @@ mod imp {
         pub(crate) fn is_empty(&self) -> bool {
             self.0.is_empty()
         }
+        /// Tasks in the queue now (for the metrics' task counts).
+        pub(crate) fn len(&self) -> usize {
+            self.0.len()
+        }
         /// Takes one task (used to drain at shutdown).
         pub(crate) fn steal_one(&self) -> Option<Notified> {
             loop {
@@ -147,6 +151,9 @@ mod imp {
         }
         pub(crate) fn is_empty(&self) -> bool {
             lock(&self.0).is_empty()
+        }
+        pub(crate) fn len(&self) -> usize {
+            lock(&self.0).len()
         }
         pub(crate) fn steal_one(&self) -> Option<Notified> {
             lock(&self.0).pop_front()

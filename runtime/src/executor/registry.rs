@@ -9,6 +9,9 @@ use slab::Slab;
 
 struct Shard {
     tasks: Slab<RawTask>,
+    /// Of `tasks`, how many of each class (kept under the lock the slab needs anyway,
+    /// for the task counts of the metrics).
+    per_class: [usize; 2],
     closed: bool,
 }
 
@@ -24,6 +27,7 @@ impl Registry {
                 .map(|_| {
                     Mutex::new(Shard {
                         tasks: Slab::new(),
+                        per_class: [0; 2],
                         closed: false,
                     })
                 })
@@ -42,7 +46,11 @@ impl Registry {
             return Err(task);
         }
         let key = shard.tasks.insert(task.raw());
+        // A slab key counts live tasks: 2^32 of them (at 128 bytes or more each) would
+        // not fit in memory.
+        let key = u32::try_from(key).expect("fewer than 2^32 live tasks");
         task.header().owner_key.store(key, Relaxed);
+        shard.per_class[task.header().class.index()] += 1;
         // The slab now holds the reference.
         let _ = task.into_raw();
         Ok(())
@@ -52,10 +60,11 @@ impl Registry {
     /// on the registry's behalf (1 if it was here, 0 if shutdown already took it).
     pub(crate) fn remove(&self, h: &Header) -> usize {
         let mut shard = lock(self.shard(h));
-        let key = h.owner_key.load(Relaxed);
+        let key = h.owner_key.load(Relaxed) as usize;
         match shard.tasks.get(key) {
             Some(t) if std::ptr::eq(t.header(), h) => {
                 shard.tasks.remove(key);
+                shard.per_class[h.class.index()] -= 1;
                 1
             }
             _ => 0,
@@ -68,6 +77,7 @@ impl Registry {
         for shard in self.shards.iter() {
             let mut shard = lock(shard);
             shard.closed = true;
+            shard.per_class = [0; 2];
             for raw in shard.tasks.drain() {
                 // SAFETY: each entry holds a counted reference, now handed to a TaskRef.
                 out.push(unsafe { TaskRef::from_counted(raw) });
@@ -79,5 +89,13 @@ impl Registry {
     /// Number of live tasks.
     pub(crate) fn len(&self) -> usize {
         self.shards.iter().map(|s| lock(s).tasks.len()).sum()
+    }
+
+    /// Number of live tasks per class (index with `Class::index`).
+    pub(crate) fn len_per_class(&self) -> [usize; 2] {
+        self.shards.iter().fold([0; 2], |acc, s| {
+            let n = lock(s).per_class;
+            [acc[0] + n[0], acc[1] + n[1]]
+        })
     }
 }

@@ -127,6 +127,10 @@ pub(crate) struct Shared {
     /// Threads for blocking code (`spawn_blocking`).
     #[cfg(not(loom))]
     pub(crate) blocking: super::blocking::BlockingPool,
+    /// When the runtime was built.
+    pub(crate) origin: std::time::Instant,
+    /// The per-slot timeline rings, if the timeline is on (`Builder::timeline`).
+    pub(crate) timeline: Option<crate::timeline::Recorder>,
 }
 
 /// Queueing and slot classes, which a policy may change while the runtime runs.
@@ -512,15 +516,26 @@ impl Shared {
     fn update_parked_gauges(&self, slot: usize, parking: &Parking) {
         let s = &self.slots[slot];
         s.counters.suspended.store(parking.suspended.len(), Relaxed);
+        let (mut suspended, mut resumed) = ([0usize; 2], [0usize; 2]);
+        for t in parking.suspended_tasks() {
+            suspended[t.header().class.index()] += 1;
+        }
+        for r in &parking.resumed {
+            resumed[r.task.header().class.index()] += 1;
+        }
+        for (gauge, n) in s.counters.suspended_by_class.iter().zip(suspended) {
+            gauge.store(n, Relaxed);
+        }
+        for (gauge, n) in s.counters.resumed_by_class.iter().zip(resumed) {
+            gauge.store(n, Relaxed);
+        }
         let bytes: usize = parking
-            .suspended
-            .iter()
+            .suspended_tasks()
             .map(|t| t.header().alloc_size())
             .sum();
         s.counters.suspended_bytes.store(bytes, Relaxed);
         let by_policy = parking
-            .suspended
-            .iter()
+            .suspended_tasks()
             .filter(|t| t.header().state.load().is_pause_by_policy())
             .count();
         s.policy_parked.store(by_policy, SeqCst);
@@ -584,8 +599,7 @@ impl crate::policy::CheckSource for Shared {
             .map(|(i, s)| {
                 let parking = lock(&s.parking);
                 let tasks = parking
-                    .suspended
-                    .iter()
+                    .suspended_tasks()
                     .filter(|t| t.header().state.load().is_pause_by_policy())
                     .map(|t| TaskHandle::new(t.raw().add_ref()))
                     .collect();
@@ -609,6 +623,7 @@ impl Shared {
                 .map(|(i, s)| crate::metrics::SlotMetrics::read(i, &s.counters))
                 .collect(),
             live_tasks: self.registry.len(),
+            tasks: self.task_counts(),
             policy: crate::metrics::PolicyMetrics {
                 name: policy.name().to_owned(),
                 mode: status.mode,
@@ -619,12 +634,67 @@ impl Shared {
     }
 }
 
-/// Takes every task out of slot `slot`'s resumed queue.
-pub(crate) fn take_resumed(shared: &Shared, slot: usize) -> Vec<Notified> {
+impl Shared {
+    /// Live tasks by class and state, from gauges (see `TaskCounts`).
+    fn task_counts(&self) -> crate::metrics::TaskCounts {
+        let mut counts = crate::metrics::TaskCounts::default();
+        let live = self.registry.len_per_class();
+        for (i, c) in counts.classes.iter_mut().enumerate() {
+            c.runnable = self.inject[i].len();
+        }
+        let (stream, batch) = (Class::Stream.index(), Class::Batch.index());
+        for s in self.slots.iter() {
+            // What a slot polls: a Batch task it publishes in `current` (or a
+            // preemptor's LOCKED mark on it), a Stream task it flags `stream_busy`.
+            if s.current.load(Relaxed) != 0 {
+                counts.classes[batch].running += 1;
+            }
+            if s.stream_busy.load(Relaxed) {
+                counts.classes[stream].running += 1;
+            }
+            for (i, c) in counts.classes.iter_mut().enumerate() {
+                c.paused += s.counters.suspended_by_class[i].load(Relaxed);
+                c.runnable += s.remote[i].len()
+                    + s.counters.resumed_by_class[i].load(Relaxed)
+                    + s.counters.held[i].load(Relaxed);
+            }
+        }
+        for (c, live) in counts.classes.iter_mut().zip(live) {
+            c.waiting = live.saturating_sub(c.running + c.runnable + c.paused);
+        }
+        counts
+    }
+
+    /// A snapshot of the timeline (empty if it is off).
+    pub(crate) fn timeline(&self) -> crate::timeline::Timeline {
+        match &self.timeline {
+            Some(rec) => rec.snapshot(|i| lock(&self.slots[i].parking)),
+            None => crate::timeline::Timeline {
+                origin: self.origin,
+                now: self.origin.elapsed(),
+                slots: Vec::new(),
+            },
+        }
+    }
+}
+
+/// Takes every task out of slot `slot`'s resumed queue; their parkings go to the
+/// slot's timeline (under the parking lock: see `Recorder::snapshot`).
+pub(crate) fn take_resumed(
+    shared: &Shared,
+    slot: usize,
+    recorder: &mut crate::timeline::SlotRecorder,
+) -> Vec<Notified> {
     let s = &shared.slots[slot];
     s.has_resumed.store(false, SeqCst);
     let mut parking = lock(&s.parking);
-    let out: Vec<Notified> = parking.resumed.drain(..).collect();
+    if let Some(rec) = &shared.timeline {
+        recorder.resumed(rec, slot, &parking);
+    }
+    let out: Vec<Notified> = parking.resumed.drain(..).map(|r| r.task).collect();
+    for c in &s.counters.resumed_by_class {
+        c.store(0, Relaxed);
+    }
     drop(parking);
     out
 }

@@ -13,6 +13,7 @@ use crate::metrics::LocalCounters;
 use crate::policy::{Queueing, SlotClasses};
 use crate::sync::{lock, Arc, Ordering::*};
 use crate::task::{Class, Notified, RunReport, TaskHandle};
+use crate::timeline::SlotRecorder;
 use std::collections::VecDeque;
 
 /// How often a slot checks the global queues before its local ones.
@@ -45,6 +46,19 @@ pub(crate) struct Slot {
     stream_check: bool,
     /// Whether queueing is weighted, so polls must be timed.
     weighted: bool,
+    /// Whether Batch polls are timed: weighted queueing or the timeline needs it.
+    time_batch: bool,
+    /// This slot's side of the timeline (used only if `Shared::timeline` is on).
+    recorder: SlotRecorder,
+    /// When the slot started (ns), for `batch_busy`.
+    start_ns: u64,
+    /// When the slot's last timed poll ended, or it last woke (ns): with the timeline
+    /// on, where a Batch poll's span starts (see `run_task`).
+    mark_ns: u64,
+    /// `batch_busy` as last published (ns).
+    batch_busy_ns: u64,
+    /// Runnable tasks in `resumed` and `deferred`, per class (for the task counts).
+    held: [usize; 2],
     counters: LocalCounters,
     searching: bool,
     /// LIFO tasks run in a row (see `MAX_LIFO_STREAK`).
@@ -73,6 +87,12 @@ impl Slot {
             deferred: VecDeque::new(),
             stream_check,
             weighted: matches!(queueing, Queueing::Weighted { .. }),
+            time_batch: matches!(queueing, Queueing::Weighted { .. }) || shared.timeline.is_some(),
+            recorder: SlotRecorder::new(),
+            start_ns: 0,
+            mark_ns: 0,
+            batch_busy_ns: 0,
+            held: [0; 2],
             shared,
             index,
             classes,
@@ -92,6 +112,8 @@ impl Slot {
     /// The slot's main loop; returns at shutdown.
     pub(crate) fn run(mut self) {
         let _slot = context::enter_slot(&self.local);
+        self.start_ns = crate::clock::now_ns();
+        self.mark_ns = self.start_ns;
         self.io_watch(true);
         while !self.shared.shutdown.load(Acquire) {
             if let Some(task) = self.next_task() {
@@ -99,6 +121,7 @@ impl Slot {
                 self.run_task(task);
                 if self.counters.polls.is_multiple_of(HARVEST_INTERVAL) {
                     self.harvest();
+                    self.account(crate::clock::now_ns());
                 }
                 continue;
             }
@@ -232,6 +255,7 @@ impl Slot {
         self.stream_check =
             self.queueing == Queueing::StreamFirst && self.classes == SlotClasses::Both;
         self.weighted = matches!(self.queueing, Queueing::Weighted { .. });
+        self.time_batch = self.weighted || self.shared.timeline.is_some();
         self.ran = [0; 2];
         self.lifo_streak = 0;
         self.local.release_lifo();
@@ -240,7 +264,7 @@ impl Slot {
                 t.policy_resume();
             }
             let batch = self.shared.route(Class::Batch).index();
-            let resumed = take_resumed(&self.shared, self.index);
+            let resumed = take_resumed(&self.shared, self.index, &mut self.recorder);
             for t in self
                 .deferred
                 .drain(..)
@@ -249,6 +273,8 @@ impl Slot {
             {
                 self.shared.inject[batch].push(t);
             }
+            self.held = [0; 2];
+            self.publish_held();
             self.shared.notify_work(Some(Class::Batch), false);
         }
     }
@@ -262,6 +288,7 @@ impl Slot {
                     return Some(t);
                 }
                 if let Some(t) = self.deferred.pop_front() {
+                    self.release_held(&t);
                     return Some(t);
                 }
             }
@@ -310,15 +337,70 @@ impl Slot {
 
     /// A task from the resumed queue; first asks the policy about its parked tasks when
     /// the slot has no Stream work.
+    #[inline]
     fn next_resumed(&mut self) -> Option<Notified> {
         let me = &self.shared.slots[self.index];
         if me.policy_parked.load(Relaxed) > 0 && self.no_stream_work() {
             self.resume_by_policy();
         }
         if self.resumed.is_empty() && me.has_resumed.load(Acquire) {
-            self.resumed.extend(take_resumed(&self.shared, self.index));
+            self.take_back();
         }
-        self.resumed.pop_front()
+        let t = self.resumed.pop_front()?;
+        self.release_held(&t);
+        Some(t)
+    }
+
+    /// Takes the tasks of the resumed queue into `resumed`.
+    #[cold]
+    fn take_back(&mut self) {
+        let taken = take_resumed(&self.shared, self.index, &mut self.recorder);
+        for t in &taken {
+            self.held[t.header().class.index()] += 1;
+        }
+        self.resumed.extend(taken);
+        self.publish_held();
+    }
+
+    /// A task left `resumed` or `deferred` to run.
+    #[cold]
+    fn release_held(&mut self, t: &Notified) {
+        self.held[t.header().class.index()] -= 1;
+        self.publish_held();
+    }
+
+    /// Publishes `held` (only when it changes, which is off the common path).
+    fn publish_held(&self) {
+        let c = &self.shared.slots[self.index].counters;
+        for (a, n) in c.held.iter().zip(self.held) {
+            a.store(n, Relaxed);
+        }
+    }
+
+    /// `account` at `ended` (ns), or now if that is 0 (the poll was not timed).
+    fn account_at(&mut self, ended: u64) {
+        let now = if ended != 0 {
+            ended
+        } else {
+            crate::clock::now_ns()
+        };
+        self.account(now);
+    }
+
+    /// Publishes `batch_busy` as of `now` (ns): the slot's time since it started, minus
+    /// its Stream polls and its sleeps. Each of those that is counted lies between the
+    /// start and `now`, so the figure cannot go down; `max` guards it all the same.
+    fn account(&mut self, now: u64) {
+        let busy = now
+            .saturating_sub(self.start_ns)
+            .saturating_sub(self.counters.stream_busy_ns)
+            .saturating_sub(self.counters.idle_ns)
+            .max(self.batch_busy_ns);
+        self.batch_busy_ns = busy;
+        self.shared.slots[self.index]
+            .counters
+            .batch_busy_ns
+            .store(busy, Relaxed);
     }
 
     /// No Stream work this slot would run (a slot that runs no Stream work has none).
@@ -333,8 +415,7 @@ impl Slot {
     fn parked_by_policy(&self) -> Vec<TaskHandle> {
         let parking = lock(&self.shared.slots[self.index].parking);
         parking
-            .suspended
-            .iter()
+            .suspended_tasks()
             .filter(|t| t.header().state.load().is_pause_by_policy())
             .map(|t| TaskHandle::new(t.raw().add_ref()))
             .collect()
@@ -433,13 +514,22 @@ impl Slot {
                     crate::sync::spin_hint();
                 }
                 self.deferred.push_back(task);
+                self.held[class.index()] += 1;
+                self.publish_held();
                 return;
             }
         }
         // Stream polls are timed for the metrics (stream CPU time, stream latency);
-        // Batch polls only under weighted queueing, which needs it.
-        let started = if self.weighted || class == Class::Stream {
-            crate::clock::now_ns()
+        // Batch polls only under weighted queueing or with the timeline, which need it.
+        // For the timeline alone a Batch poll starts where the slot's last timed poll
+        // ended (or where it woke): every poll is timed then, so that is the same
+        // instant but for the pick in between, and it saves a clock read per poll.
+        let started = if self.time_batch || class == Class::Stream {
+            if self.weighted || class == Class::Stream {
+                crate::clock::now_ns()
+            } else {
+                self.mark_ns
+            }
         } else {
             0
         };
@@ -461,13 +551,16 @@ impl Slot {
         } else {
             0
         };
+        let id = h.id;
         let report = task.run(self.index, publish);
         if class == Class::Stream {
             me.stream_busy.store(false, Release);
         }
         self.counters.polls += 1;
+        let mut ended = 0;
         if started != 0 {
-            let ended = crate::clock::now_ns();
+            ended = crate::clock::now_ns();
+            self.mark_ns = ended;
             let took = ended.saturating_sub(started);
             // Shares are of CPU time: one long Batch poll weighs as much as many short
             // Stream polls of the same total length.
@@ -480,9 +573,23 @@ impl Slot {
                         .record(ended.saturating_sub(ready_at));
                 }
             }
+            // Inside the timed branch: with the timeline off, Batch polls never get
+            // here, and Stream polls pay one branch.
+            if let Some(rec) = &self.shared.timeline {
+                if report != RunReport::ParkedUnpolled {
+                    self.recorder
+                        .poll(rec, self.index, id, class, started, ended);
+                }
+            }
         }
         match report {
-            RunReport::Completed | RunReport::Cancelled => self.counters.tasks[class.index()] += 1,
+            RunReport::Completed | RunReport::Cancelled => {
+                self.counters.tasks[class.index()] += 1;
+                // A task's end is a cold enough point to read the clock: a long
+                // Batch poll shows in `batch_busy` once it is over.
+                self.account_at(ended);
+            }
+            RunReport::ParkedUnpolled => self.counters.parks += 1,
             RunReport::Parked { pause_to_park_ns } => {
                 self.counters.parks += 1;
                 if let Some(ns) = pause_to_park_ns {
@@ -491,6 +598,7 @@ impl Slot {
                         .pause_to_park
                         .record(ns);
                 }
+                self.account_at(ended);
             }
             RunReport::Idle | RunReport::Rescheduled => {}
         }
@@ -500,10 +608,9 @@ impl Slot {
 
     /// Goes to sleep until woken, unless the last check finds work.
     fn sleep(&mut self) {
-        let idle = &self.shared.idle;
-        idle.register_sleeper(self.index);
+        self.shared.idle.register_sleeper(self.index);
         if self.has_work() {
-            if !idle.cancel_sleep(self.index) {
+            if !self.shared.idle.cancel_sleep(self.index) {
                 // A notifier took us off the list meanwhile and counts us as searching.
                 self.searching = true;
             }
@@ -513,12 +620,17 @@ impl Slot {
             .publish(&self.shared.slots[self.index].counters);
         self.io_watch(false);
         let slept = crate::clock::now_ns();
+        self.account(slept);
+        self.recorder.gap();
         self.shared.slots[self.index].parker.park();
-        self.counters.idle_ns += crate::clock::now_ns().saturating_sub(slept);
+        let woke = crate::clock::now_ns();
+        self.mark_ns = woke;
+        self.counters.idle_ns += woke.saturating_sub(slept);
+        self.account(woke);
         self.io_watch(true);
         // Still registered means a stale unpark token woke us; otherwise the waker made
         // us a searcher.
-        self.searching = !idle.cancel_sleep(self.index);
+        self.searching = !self.shared.idle.cancel_sleep(self.index);
     }
 
     /// The final check before parking: any queue this slot could take work from.

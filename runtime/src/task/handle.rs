@@ -97,10 +97,40 @@ impl TaskHandle {
         self.task.header().suspensions.load(Relaxed)
     }
 
+    /// Total time the task has spent parked in a suspended queue, the current parking
+    /// included if it is parked now. Recorded when it parks and when it is resumed,
+    /// never per poll. (A task paused while idle is held back but not parked until a
+    /// wake arrives: that wait does not count.)
+    ///
+    /// ```
+    /// use neptune_runtime::Runtime;
+    /// use std::time::Duration;
+    /// let rt = Runtime::new().unwrap();
+    /// let h = rt.spawn(async {
+    ///     loop {
+    ///         neptune_runtime::preemption_point().await;
+    ///     }
+    /// });
+    /// let task = h.task();
+    /// assert_eq!(task.paused_time(), Duration::ZERO);
+    /// task.pause();
+    /// // Parked at its next yield point (a pause may also come before its first poll).
+    /// while task.suspensions() == 0 {
+    ///     std::thread::yield_now();
+    /// }
+    /// let a = task.paused_time();
+    /// std::thread::sleep(Duration::from_millis(1));
+    /// assert!(task.paused_time() > a); // still parked: it grows
+    /// task.cancel();
+    /// ```
+    pub fn paused_time(&self) -> std::time::Duration {
+        std::time::Duration::from_nanos(self.task.raw().paused_ns())
+    }
+
     /// The slot that last ran the task, if it has run.
     pub fn slot(&self) -> Option<usize> {
         let s = self.task.header().slot.load(Relaxed);
-        (s != super::NO_SLOT).then_some(s)
+        (s != super::NO_SLOT).then_some(s as usize)
     }
 
     /// Pause or resume on behalf of a scheduling policy: kept apart from user pauses so

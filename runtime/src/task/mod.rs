@@ -141,31 +141,76 @@ impl SpawnOptions {
 /// The suspended and resumed queues of one slot, under one lock.
 ///
 /// `PARKED` tasks sit in `suspended`; `resume` (or `cancel`) moves them to `resumed`,
-/// which only the owning slot pops: parked tasks never migrate.
+/// which only the owning slot pops: parked tasks never migrate. Each entry carries when
+/// the task was parked (and resumed): the header has no room for it, and the lock that
+/// guards the queues makes a parking's start and the task's paused total consistent
+/// for a reader (`TaskHandle::paused_time`, the timeline's Paused spans).
 #[derive(Default)]
 pub(crate) struct Parking {
-    pub(crate) suspended: VecDeque<Notified>,
-    pub(crate) resumed: VecDeque<Notified>,
+    pub(crate) suspended: VecDeque<Parked>,
+    pub(crate) resumed: VecDeque<Resumed>,
+}
+
+/// A task in a suspended queue.
+pub(crate) struct Parked {
+    pub(crate) task: Notified,
+    /// When it was parked (ns on the runtime clock).
+    pub(crate) since: u64,
+}
+
+/// A task in a resumed queue: parked from `since` to `until` (ns on the runtime clock).
+pub(crate) struct Resumed {
+    pub(crate) task: Notified,
+    pub(crate) since: u64,
+    pub(crate) until: u64,
 }
 
 impl Parking {
-    /// Whether `task` sits in the suspended queue.
-    pub(crate) fn holds(&self, task: &Header) -> bool {
-        let ptr: *const Header = task;
-        self.suspended.iter().any(|n| n.header_ptr() == ptr)
+    /// Parks `task` (its state says `PARKED`) at instant `now` (ns).
+    pub(crate) fn park(&mut self, task: Notified, now: u64) {
+        self.suspended.push_back(Parked { task, since: now });
     }
 
-    /// Moves `task` from `suspended` to `resumed`. Returns false if it was not there.
-    pub(crate) fn move_to_resumed(&mut self, task: &Header) -> bool {
+    fn position(&self, task: &Header) -> Option<usize> {
         let ptr: *const Header = task;
-        match self.suspended.iter().position(|n| n.header_ptr() == ptr) {
+        self.suspended
+            .iter()
+            .position(|p| p.task.header_ptr() == ptr)
+    }
+
+    /// Whether `task` sits in the suspended queue.
+    pub(crate) fn holds(&self, task: &Header) -> bool {
+        self.position(task).is_some()
+    }
+
+    /// When `task` was parked, if it sits in the suspended queue.
+    pub(crate) fn parked_since(&self, task: &Header) -> Option<u64> {
+        self.position(task).map(|i| self.suspended[i].since)
+    }
+
+    /// Moves `task` from `suspended` to `resumed` at instant `now` (ns), adding the
+    /// parking to the task's paused total. Returns false if it was not there.
+    pub(crate) fn move_to_resumed(&mut self, task: &Header, now: u64) -> bool {
+        match self.position(task) {
             Some(i) => {
-                let n = self.suspended.remove(i).expect("index in range");
-                self.resumed.push_back(n);
+                let p = self.suspended.remove(i).expect("index in range");
+                let until = now.max(p.since);
+                task.paused_ns
+                    .fetch_add(until - p.since, std::sync::atomic::Ordering::Relaxed);
+                self.resumed.push_back(Resumed {
+                    task: p.task,
+                    since: p.since,
+                    until,
+                });
                 true
             }
             None => false,
         }
+    }
+
+    /// The tasks in the suspended queue.
+    pub(crate) fn suspended_tasks(&self) -> impl Iterator<Item = &Notified> {
+        self.suspended.iter().map(|p| &p.task)
     }
 }
 

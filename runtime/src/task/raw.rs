@@ -25,7 +25,7 @@ use std::task::{Context, Poll, Waker};
 // whose concrete type is `Cell<F, S>` for the `F` and `S` the vtable was made for.
 
 /// Slot index meaning "never ran on any slot".
-pub(crate) const NO_SLOT: usize = usize::MAX;
+pub(crate) const NO_SLOT: u32 = u32::MAX;
 
 /// The part of a task every reference can see without knowing the future's type.
 #[repr(C)]
@@ -44,9 +44,6 @@ pub(crate) struct Header {
     /// stream latency histogram); 0 if not recorded. A statistic only, so std's atomic
     /// even under loom (the models need not explore it).
     pub(crate) ready_at: std::sync::atomic::AtomicU64,
-    /// The slot that last ran (or parked) the task. Read after seeing `PARKED`, or while
-    /// the task is idle, when it no longer changes.
-    pub(crate) slot: AtomicUsize,
     /// When the pending pause was requested (ns on the runtime clock); 0 if none.
     pub(crate) pause_at: AtomicU64,
     /// When the task was last unparked (ns); 0 once its first poll after that happened.
@@ -57,8 +54,17 @@ pub(crate) struct Header {
     /// it was last parked; 0 while parked and until that poll. Policies read it to tell
     /// a task that ran a while from one paused again right after resuming.
     pub(crate) run_since: AtomicU64,
-    /// Key of the task in the registry of live tasks.
-    pub(crate) owner_key: AtomicUsize,
+    /// The slot that last ran (or parked) the task. Read after seeing `PARKED`, or while
+    /// the task is idle, when it no longer changes. (32 bits, as `owner_key`: the pair
+    /// shares one word, which made room for `paused_ns` without growing the header.)
+    pub(crate) slot: AtomicU32,
+    /// Key of the task in the registry of live tasks (written and read under the
+    /// registry's lock).
+    pub(crate) owner_key: AtomicU32,
+    /// Time spent parked in suspended queues before the current parking (ns). Changed
+    /// only under the lock of the suspended queue the task leaves, where the current
+    /// parking's start is kept (`Parking`). A statistic: std's atomic even under loom.
+    pub(crate) paused_ns: std::sync::atomic::AtomicU64,
     pub(crate) name: Option<StdArc<str>>,
 }
 
@@ -136,6 +142,8 @@ struct Vtable {
     unpark: unsafe fn(NonNull<Header>, Option<PauseBy>) -> bool,
     /// With the parking lock: let the slot recount its parked tasks.
     refresh_parked: unsafe fn(NonNull<Header>),
+    /// Time parked so far (ns), the current parking included (read under its lock).
+    paused_ns: unsafe fn(NonNull<Header>) -> u64,
     /// Moves the output into `*dst` (a `Poll<Result<T, JoinError>>`) or stores the waker.
     try_read_output: unsafe fn(NonNull<Header>, *mut (), &Waker),
     /// The JoinHandle goes away, giving up its interest and its reference.
@@ -161,6 +169,7 @@ where
         wake_paused: wake_paused::<F, S>,
         unpark: unpark::<F, S>,
         refresh_parked: refresh_parked::<F, S>,
+        paused_ns: paused_ns::<F, S>,
         try_read_output: try_read_output::<F, S>,
         drop_join_handle: drop_join_handle::<F, S>,
         shutdown: shutdown::<F, S>,
@@ -226,12 +235,13 @@ where
             alloc_offset: offset as u8,
             suspensions: AtomicU32::new(0),
             ready_at: std::sync::atomic::AtomicU64::new(0),
-            slot: AtomicUsize::new(NO_SLOT),
             pause_at: AtomicU64::new(0),
             resume_at: AtomicU64::new(0),
             first_poll_at: AtomicU64::new(0),
             run_since: AtomicU64::new(0),
-            owner_key: AtomicUsize::new(usize::MAX),
+            slot: AtomicU32::new(NO_SLOT),
+            owner_key: AtomicU32::new(u32::MAX),
+            paused_ns: std::sync::atomic::AtomicU64::new(0),
             name: options.name,
         },
         scheduler,
@@ -349,6 +359,17 @@ impl RawTask {
                 }
             }
         }
+    }
+
+    /// Time the task spent parked so far (ns), the current parking included.
+    pub(crate) fn paused_ns(self) -> u64 {
+        let h = self.header();
+        if !h.state.load().is_parked() {
+            // Not parked: every parking is in the total already (cold path: no lock).
+            return h.paused_ns.load(Relaxed);
+        }
+        // SAFETY: the caller's reference keeps the task alive for the call.
+        unsafe { (h.vtable.paused_ns)(self.0) }
     }
 
     /// Requests cancellation.
@@ -495,6 +516,8 @@ pub(crate) enum RunReport {
         /// (the case that measures how fast a running task stops).
         pause_to_park_ns: Option<u64>,
     },
+    /// Parked in the slot's suspended queue without a poll: the pause came before it.
+    ParkedUnpolled,
     /// Polled to completion (or its poll panicked).
     Completed,
     /// Its future was dropped because it was cancelled.
@@ -532,7 +555,7 @@ where
     let raw = RawTask(ptr);
     let header = &cell.header;
     // Record where the task runs before any transition publishes it (Release via CAS).
-    header.slot.store(slot, Relaxed);
+    header.slot.store(slot as u32, Relaxed);
     match header.state.transition_to_running() {
         // SAFETY: `Run` made this thread the owner of the future (RUNNING), and the
         // Notified reference is handed on.
@@ -550,11 +573,9 @@ where
             match header.state.transition_to_parked(false) {
                 ToParked::Parked => {
                     header.note_parked();
-                    parking.suspended.push_back(Notified(raw));
+                    parking.park(Notified(raw), clock::now_ns());
                     cell.scheduler.parked(slot, &parking);
-                    RunReport::Parked {
-                        pause_to_park_ns: None,
-                    }
+                    RunReport::ParkedUnpolled
                 }
                 ToParked::Run => {
                     drop(parking);
@@ -662,11 +683,11 @@ where
                     ToParked::Parked => {
                         header.note_parked();
                         let pause_at = header.pause_at.load(Relaxed);
-                        parking.suspended.push_back(Notified(raw));
+                        let now = clock::now_ns();
+                        parking.park(Notified(raw), now);
                         cell.scheduler.parked(slot, &parking);
                         RunReport::Parked {
-                            pause_to_park_ns: (pause_at != 0)
-                                .then(|| clock::now_ns().saturating_sub(pause_at)),
+                            pause_to_park_ns: (pause_at != 0).then(|| now.saturating_sub(pause_at)),
                         }
                     }
                     ToParked::Run => {
@@ -813,7 +834,7 @@ where
 {
     // SAFETY: the caller's contract.
     let cell = unsafe { cell::<F, S>(ptr) };
-    let slot = cell.header.slot.load(Relaxed);
+    let slot = cell.header.slot.load(Relaxed) as usize;
     let mut parking = lock(cell.scheduler.parking(slot));
     match cell.header.state.transition_to_notified_parked() {
         ToNotifiedParked::DoNothing => {}
@@ -824,9 +845,9 @@ where
         ToNotifiedParked::Parked => {
             // The task may have run on another slot since `slot` was read: from now on
             // its header names the slot whose suspended queue holds it.
-            cell.header.slot.store(slot, Relaxed);
+            cell.header.slot.store(slot as u32, Relaxed);
             cell.header.note_parked();
-            parking.suspended.push_back(Notified(RawTask(ptr)));
+            parking.park(Notified(RawTask(ptr)), clock::now_ns());
             cell.scheduler.parked(slot, &parking);
         }
     }
@@ -847,15 +868,16 @@ where
     let header = &cell.header;
     // A hint: the task may have been unparked and parked again on another slot since
     // the caller saw PARKED. The suspended queue, checked under its lock, decides.
-    let slot = header.slot.load(Relaxed);
+    let slot = header.slot.load(Relaxed) as usize;
     let mut parking = lock(cell.scheduler.parking(slot));
     if !parking.holds(header) {
         return false;
     }
     if header.state.transition_to_unparked(by) {
         header.pause_at.store(0, Relaxed);
-        header.resume_at.store(clock::now_ns().max(1), Relaxed);
-        let moved = parking.move_to_resumed(header);
+        let now = clock::now_ns().max(1);
+        header.resume_at.store(now, Relaxed);
+        let moved = parking.move_to_resumed(header, now);
         // Guard: a Notified left behind in the suspended queue of a task no longer
         // PARKED would be run twice.
         assert!(moved, "a PARKED task sits in its slot's suspended queue");
@@ -878,7 +900,7 @@ where
     let cell = unsafe { cell::<F, S>(ptr) };
     loop {
         // A hint, as in `unpark`: recount the slot whose queue really holds the task.
-        let slot = cell.header.slot.load(Relaxed);
+        let slot = cell.header.slot.load(Relaxed) as usize;
         let parking = lock(cell.scheduler.parking(slot));
         if parking.holds(&cell.header) {
             cell.scheduler.parked(slot, &parking);
@@ -887,6 +909,36 @@ where
         drop(parking);
         if !cell.header.state.load().is_parked() {
             return;
+        }
+        crate::sync::spin_hint();
+    }
+}
+
+/// See `Vtable::paused_ns`.
+///
+/// # Safety
+/// `ptr` points at a live `Cell<F, S>` (the caller's reference keeps it alive).
+unsafe fn paused_ns<F, S>(ptr: NonNull<Header>) -> u64
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+    S: Schedule,
+{
+    // SAFETY: the caller's contract.
+    let cell = unsafe { cell::<F, S>(ptr) };
+    let header = &cell.header;
+    loop {
+        // A hint, as in `unpark`: the queue that holds the task decides, and under its
+        // lock the parking's start and the total (changed only under it) agree.
+        let slot = header.slot.load(Relaxed) as usize;
+        let parking = lock(cell.scheduler.parking(slot));
+        let total = header.paused_ns.load(Relaxed);
+        if let Some(since) = parking.parked_since(header) {
+            return total + clock::now_ns().saturating_sub(since);
+        }
+        drop(parking);
+        if !header.state.load().is_parked() {
+            return header.paused_ns.load(Relaxed);
         }
         crate::sync::spin_hint();
     }
