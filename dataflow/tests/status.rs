@@ -64,6 +64,8 @@ fn a_paused_task_shows_as_paused_then_its_job_as_succeeded() {
     assert_eq!(paused.executor_id, "executor-0");
     assert!(paused.slot.is_some_and(|s| s < 2));
     assert!(paused.suspensions >= 1);
+    assert!(paused.paused_time.is_some());
+    assert!(paused.runtime_task_id.is_some());
     assert_eq!(status.executors[0].paused_tasks, 1);
     assert_eq!(status.executors[0].active_tasks, 2);
 
@@ -93,6 +95,7 @@ fn a_paused_task_shows_as_paused_then_its_job_as_succeeded() {
         .iter()
         .all(|s| s.status == StageState::Complete && s.completion_time.is_some()));
     assert!(status.tasks.iter().all(|t| t.status == TaskState::Success));
+    assert!(status.tasks.iter().all(|t| t.paused_time.is_some()));
     assert_eq!(status.totals.jobs_succeeded, [0, 1]);
     assert_eq!(status.totals.tasks_succeeded, [0, 4]);
     assert!(status.totals.suspensions[1] >= 1);

@@ -65,6 +65,8 @@ pub struct ContextBuilder {
     executor_grace: std::time::Duration,
     /// Finished jobs the status board keeps (0: its default).
     retained_jobs: usize,
+    /// Spans each executor slot's timeline keeps (0: off).
+    timeline: usize,
 }
 
 /// The slot threads' nice value when the executors' slots fill every core (see
@@ -135,6 +137,7 @@ impl ContextBuilder {
             cluster: None,
             executor_grace: crate::cluster::NO_EXECUTOR_GRACE,
             retained_jobs: 0,
+            timeline: 0,
         }
     }
 
@@ -310,6 +313,27 @@ impl ContextBuilder {
         self
     }
 
+    /// Records a timeline of each local executor slot's last `spans_per_slot` spans
+    /// (Stream runs, Batch runs, paused intervals; see
+    /// [`neptune_runtime::Builder::timeline`]), read with [`Executor::timeline`]. Off
+    /// (0) by default. Cluster mode: executor processes keep no timeline.
+    ///
+    /// ```
+    /// let ctx = neptune_dataflow::Context::builder()
+    ///     .slots_per_executor(1)
+    ///     .timeline(1024)
+    ///     .build()
+    ///     .unwrap();
+    /// ctx.range(0..1000, 1).count().unwrap();
+    /// let timeline = ctx.executors()[0].timeline();
+    /// assert_eq!(timeline.slots.len(), 1);
+    /// assert!(!timeline.slots[0].spans.is_empty());
+    /// ```
+    pub fn timeline(mut self, spans_per_slot: usize) -> ContextBuilder {
+        self.timeline = spans_per_slot;
+        self
+    }
+
     /// Starts the executors and the driver thread.
     ///
     /// # Errors
@@ -359,6 +383,7 @@ impl ContextBuilder {
                 .thread_name(format!("{}-e{i}", self.thread_name))
                 .slot_nice(slot_nice)
                 .policy(make_policy(i, slots))
+                .timeline(self.timeline)
                 .build()
                 .map_err(DataflowError::Runtime)?;
             executors.push(Executor::new(ExecutorId(i as u32), runtime));

@@ -2,7 +2,7 @@
 //! metrics, and what placement needs to know about it.
 
 use neptune_runtime::metrics::RuntimeMetrics;
-use neptune_runtime::{Class, Handle, Runtime};
+use neptune_runtime::{Class, Handle, Runtime, Timeline};
 use neptune_scheduler::metrics::{Heartbeat, HeartbeatSource};
 use neptune_scheduler::placement::{ExecutorView, MetricsWindow};
 use neptune_scheduler::ExecutorId;
@@ -105,6 +105,12 @@ impl Executor {
     /// The runtime's per-slot metrics now.
     pub fn metrics(&self) -> RuntimeMetrics {
         self.runtime.metrics()
+    }
+
+    /// The runtime's per-slot timeline now: empty `slots` unless the context was built
+    /// with [`ContextBuilder::timeline`](crate::ContextBuilder::timeline).
+    pub fn timeline(&self) -> Timeline {
+        self.runtime.timeline()
     }
 
     /// Dataflow tasks placed here and not finished, per class (indexed by

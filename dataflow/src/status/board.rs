@@ -56,6 +56,7 @@ struct Ended {
     error: Option<String>,
     suspensions: u32,
     slot: Option<usize>,
+    paused: Option<Duration>,
     records: (u64, u64),
 }
 
@@ -214,6 +215,7 @@ impl StatusBoard {
             error: end.error,
             suspensions: 0,
             slot: None,
+            paused: None,
             records: end.records,
         };
         let state = end.state;
@@ -255,6 +257,7 @@ impl StatusBoard {
                 error: None,
                 suspensions: 0,
                 slot: None,
+                paused: None,
                 records: (0, 0),
             };
             finish(task, end, class, &mut board.totals, &mut board.executors);
@@ -386,6 +389,10 @@ fn finish(
     let live = task.live.take();
     end.suspensions = live.as_ref().map_or(0, TaskControl::suspensions);
     end.slot = live.as_ref().and_then(slot_of);
+    end.paused = live.as_ref().and_then(paused_time);
+    if let Some(p) = end.paused {
+        totals.paused_seconds[class.index()] += p.as_secs_f64();
+    }
     let took = end.at.at.saturating_duration_since(task.launched.at);
     let i = class.index();
     let records = end.records;
@@ -413,6 +420,15 @@ fn finish(
     task.ended = Some(end);
 }
 
+/// Time a local task spent paused so far (the runtime measures it; a remote task's
+/// executor does not report it).
+fn paused_time(control: &TaskControl) -> Option<Duration> {
+    match control {
+        TaskControl::Local(h) => Some(h.paused_time()),
+        TaskControl::Remote(_) => None,
+    }
+}
+
 /// The slot a local task last ran on.
 fn slot_of(control: &TaskControl) -> Option<usize> {
     match control {
@@ -426,11 +442,12 @@ fn millis(d: Duration) -> f64 {
 }
 
 fn task_status(t: &TaskRecord, class: ClassName, now: Instant) -> TaskStatus {
-    let (status, suspensions, slot, end, records, error) = match (&t.ended, &t.live) {
+    let (status, suspensions, slot, paused, end, records, error) = match (&t.ended, &t.live) {
         (Some(e), _) => (
             e.state,
             e.suspensions,
             e.slot,
+            e.paused,
             e.at.at,
             e.records,
             e.error.clone(),
@@ -445,6 +462,7 @@ fn task_status(t: &TaskRecord, class: ClassName, now: Instant) -> TaskStatus {
                 state,
                 suspensions,
                 live.as_ref().and_then(slot_of),
+                live.as_ref().and_then(paused_time),
                 now,
                 (0, 0),
                 None,
@@ -465,7 +483,7 @@ fn task_status(t: &TaskRecord, class: ClassName, now: Instant) -> TaskStatus {
         launch_time: spark_time(t.launched.wall),
         duration: millis(end.saturating_duration_since(t.launched.at)),
         suspensions,
-        paused_time: None,
+        paused_time: paused.map(millis),
         input_records: records.0,
         output_records: records.1,
         error_message: error,

@@ -22,12 +22,12 @@
 //! tasks, suspensions and paused time.
 //!
 //! **Paused state.** Local mode reads it from the runtime's task handles: a task that
-//! is parked in its slot's suspended queue (or held back from running) is `PAUSED`.
-//! Paused *time* (how long a task spent paused in all) is not measured by the runtime
-//! yet, so `pausedTime` is `null`. Cluster mode reads the state from the executors'
+//! is parked in its slot's suspended queue (or held back from running) is `PAUSED`,
+//! and `pausedTime` is the time it spent parked so far (the runtime's
+//! `TaskHandle::paused_time`). Cluster mode reads the state from the executors'
 //! reports: an executor reports when a task was parked and when it was resumed, so
-//! remote tasks show `PAUSED` too (as of the last report), and their slot is not
-//! known to the driver (`null`).
+//! remote tasks show `PAUSED` too (as of the last report); their paused time and slot
+//! are not reported to the driver (`null`).
 
 mod board;
 mod time;
@@ -284,8 +284,8 @@ pub struct TaskStatus {
     pub duration: f64,
     /// Times it was suspended.
     pub suspensions: u32,
-    /// Time it spent paused, in milliseconds, where the runtime measures it (`null`
-    /// otherwise; see the [module docs](self)).
+    /// Time it spent paused (parked) so far, in milliseconds: local tasks only (`null`
+    /// in cluster mode; see the [module docs](self)).
     pub paused_time: Option<f64>,
     /// Records it read from sources (known once it finished).
     pub input_records: u64,
@@ -338,6 +338,8 @@ pub struct StatusTotals {
     pub output_records: [u64; 2],
     /// Suspensions of finished tasks.
     pub suspensions: [u64; 2],
+    /// Seconds finished local tasks spent paused.
+    pub paused_seconds: [f64; 2],
     /// Wasted work: seconds from launch to end of the task attempts that failed or
     /// were killed (their work was thrown away).
     pub wasted_seconds: [f64; 2],
