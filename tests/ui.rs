@@ -50,6 +50,7 @@ fn scene() -> &'static Scene {
             .executors(1)
             .slots_per_executor(2)
             .policy("neptune")
+            .timeline(4096)
             .build()
             .expect("a context");
         let model_version: Gauge = Gauge::default();
@@ -350,6 +351,8 @@ fn metrics_are_well_formed_prometheus_text_and_saw_paused_tasks() {
     let families = parse_exposition(&reply.body);
     for (name, kind) in [
         ("neptune_tasks", "gauge"),
+        ("neptune_dataflow_tasks", "gauge"),
+        ("neptune_task_paused_seconds_total", "counter"),
         ("neptune_tasks_ended_total", "counter"),
         ("neptune_suspensions_total", "counter"),
         ("neptune_resumes_total", "counter"),
@@ -381,23 +384,37 @@ fn metrics_are_well_formed_prometheus_text_and_saw_paused_tasks() {
         }
     }
 
-    // Now: both Batch tasks paused by hand.
-    assert_eq!(
-        total(
-            &families,
-            "neptune_tasks",
-            &[("class", "batch"), ("state", "paused")]
-        ),
-        2.0
-    );
-    assert_eq!(
-        total(
-            &families,
-            "neptune_tasks",
-            &[("class", "batch"), ("state", "running")]
-        ),
-        0.0
-    );
+    // Now: both Batch tasks paused by hand, parked in their slots' suspended queues.
+    for family in ["neptune_tasks", "neptune_dataflow_tasks"] {
+        assert_eq!(
+            total(
+                &families,
+                family,
+                &[("class", "batch"), ("state", "paused")]
+            ),
+            2.0,
+            "{family}"
+        );
+        assert_eq!(
+            total(
+                &families,
+                family,
+                &[("class", "batch"), ("state", "running")]
+            ),
+            0.0,
+            "{family}"
+        );
+    }
+    for class in ["stream", "batch"] {
+        assert!(
+            total(
+                &families,
+                "neptune_slot_busy_seconds_total",
+                &[("class", class)]
+            ) > 0.0,
+            "{class} busy time"
+        );
+    }
     assert_eq!(total(&families, "app_model_version", &[]), 7.0);
     assert_eq!(
         total(
@@ -487,7 +504,8 @@ fn the_json_api_lists_running_and_finished_jobs_with_paused_tasks() {
         assert_eq!(t["attempt"], 0);
         assert!(t["slot"].as_u64().is_some_and(|s| s < 2));
         assert!(t["suspensions"].as_u64().unwrap() >= 1);
-        assert!(t.get("pausedTime").is_some());
+        assert!(t["pausedTime"].is_f64(), "{t}");
+        assert!(t["runtimeTaskId"].is_u64(), "{t}");
     }
     let tasks = get_json(addr, "/api/v1/tasks");
     let succeeded = tasks
@@ -521,6 +539,39 @@ fn the_json_api_lists_running_and_finished_jobs_with_paused_tasks() {
     assert!(overview["suspensions"].as_u64().unwrap() >= 2);
     assert!(overview["streamLatency"]["count"].as_u64().unwrap() > 0);
     assert_eq!(scene.ctx.status().jobs.len(), 4);
+
+    // Everything the slots' rings hold: Stream runs, Batch runs, and the two Batch
+    // tasks parked now as open PAUSED spans, named after their dataflow tasks.
+    let timeline = get_json(addr, "/api/v1/timeline?window=600");
+    assert_eq!(timeline["enabled"], true);
+    assert_eq!(timeline["window"], 600.0);
+    let slots = timeline["executors"][0]["slots"].as_array().unwrap();
+    assert_eq!(slots.len(), 2);
+    let spans: Vec<&Value> = slots
+        .iter()
+        .flat_map(|s| s["spans"].as_array().unwrap())
+        .collect();
+    for kind in ["stream", "batch", "paused"] {
+        assert!(spans.iter().any(|s| s["kind"] == kind), "no {kind} span");
+    }
+    let mut open: Vec<&str> = spans
+        .iter()
+        .filter(|s| s["kind"] == "paused" && s["open"] == true)
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    open.sort();
+    let job = scene.batch.id().0;
+    assert_eq!(
+        open,
+        [
+            format!("job-{job}/stage-0/part-0"),
+            format!("job-{job}/stage-0/part-1")
+        ]
+    );
+    for s in &spans {
+        let (start, end) = (s["start"].as_f64().unwrap(), s["end"].as_f64().unwrap());
+        assert!(0.0 <= start && start <= end && end <= 600.0, "{s}");
+    }
 }
 
 #[test]
@@ -740,33 +791,65 @@ fn pages_render_in_a_browser() {
     let executors = dump_dom(&browser, &format!("{base}executors"));
     assert!(executors.contains("executor-0: slots"), "{executors}");
     assert!(executors.contains("Executors (1)"), "{executors}");
+
+    // The two parked Batch tasks are drawn as PAUSED intervals on their slots.
+    let timeline = dump_dom(&browser, &format!("{base}timeline"));
+    assert!(timeline.contains(r#"<svg id="timeline""#), "{timeline}");
+    assert!(
+        timeline.contains("slot 0") && timeline.contains("slot 1"),
+        "{timeline}"
+    );
+    assert_eq!(
+        timeline.matches(r#"class="span paused""#).count(),
+        2,
+        "{timeline}"
+    );
+    assert!(timeline.contains("PAUSED job-"), "{timeline}");
+    // Over the whole scene: the Stream jobs' runs and the Batch runs before the pause.
+    let whole = dump_dom(&browser, &format!("{base}timeline?window=600"));
+    assert!(whole.contains("the last 10.0 min of every slot"), "{whole}");
+    assert!(whole.contains(r#"class="span stream""#), "{whole}");
+    assert!(whole.contains(r#"class="span batch""#), "{whole}");
+    assert!(
+        !whole.contains("window=600<"),
+        "the query is not echoed raw"
+    );
 }
 
 #[test]
-fn the_overview_screenshot_is_a_png() {
+fn screenshots_of_the_pages_are_pngs() {
     let Some(browser) = chromium() else {
         return;
     };
     let scene = scene();
-    // Under the target directory, for a person to look at.
+    // Under the target directory (target/ui/), for a person to look at.
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
         .parent()
         .expect("the target directory")
         .join("ui");
     std::fs::create_dir_all(&dir).unwrap();
-    let png = dir.join("overview.png");
-    let _ = std::fs::remove_file(&png);
-    run_chromium(
-        &browser,
-        &scene.ui.url(),
-        &[
-            format!("--screenshot={}", png.display()),
-            "--window-size=1280,900".to_owned(),
-            "--hide-scrollbars".to_owned(),
-        ],
-    );
-    let bytes = std::fs::read(&png).expect("the screenshot was written");
-    assert!(bytes.starts_with(b"\x89PNG\r\n\x1a\n"), "not a PNG");
-    assert!(bytes.len() > 1000);
-    println!("screenshot: {}", png.display());
+    // The timeline over the whole scene (it began seconds ago), Stream and Batch runs
+    // included.
+    let pages = [
+        ("", "overview"),
+        ("jobs", "jobs"),
+        ("timeline?window=8", "timeline"),
+    ];
+    for (page, file) in pages {
+        let png = dir.join(format!("{file}.png"));
+        let _ = std::fs::remove_file(&png);
+        run_chromium(
+            &browser,
+            &format!("{}{page}", scene.ui.url()),
+            &[
+                format!("--screenshot={}", png.display()),
+                "--window-size=1280,900".to_owned(),
+                "--hide-scrollbars".to_owned(),
+            ],
+        );
+        let bytes = std::fs::read(&png).expect("the screenshot was written");
+        assert!(bytes.starts_with(b"\x89PNG\r\n\x1a\n"), "{file}: not a PNG");
+        assert!(bytes.len() > 1000, "{file}: an empty image");
+        println!("screenshot: {}", png.display());
+    }
 }

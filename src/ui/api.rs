@@ -422,3 +422,99 @@ pub(crate) fn status_matches<S: Serialize>(status: &S, filter: Option<&str>) -> 
         _ => false,
     }
 }
+
+/// The window `/api/v1/timeline` shows unless `?window=SECONDS` says otherwise.
+pub(crate) const TIMELINE_WINDOW: f64 = 2.0;
+
+/// `/api/v1/timeline`: every local executor slot's recent spans.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct TimelineJson {
+    /// Whether any executor records a timeline.
+    enabled: bool,
+    /// Seconds shown: spans are given from the window's start (0) to now (`window`).
+    window: f64,
+    executors: Vec<ExecutorTimeline>,
+}
+
+#[derive(Serialize)]
+pub(crate) struct ExecutorTimeline {
+    id: String,
+    slots: Vec<SlotSpans>,
+}
+
+#[derive(Serialize)]
+pub(crate) struct SlotSpans {
+    slot: usize,
+    spans: Vec<SpanJson>,
+}
+
+/// One span, its times in seconds from the window's start (cut at it).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct SpanJson {
+    /// `stream`, `batch` or `paused`.
+    kind: &'static str,
+    runtime_task_id: u64,
+    /// The dataflow task (`job-J/stage-S/part-P`), when the status board knows it.
+    name: Option<String>,
+    start: f64,
+    end: f64,
+    /// Still going: a task parked now.
+    open: bool,
+}
+
+/// The last `window` seconds of every local executor's timeline, spans named after
+/// the dataflow tasks of `status`.
+pub(crate) fn timeline(ctx: &Context, status: &Status, window: f64) -> TimelineJson {
+    let names: std::collections::HashMap<u64, &str> = status
+        .tasks
+        .iter()
+        .filter_map(|t| Some((t.runtime_task_id?, t.task_id.as_str())))
+        .collect();
+    let window = if window.is_finite() {
+        window.clamp(0.001, 600.0)
+    } else {
+        TIMELINE_WINDOW
+    };
+    let mut enabled = false;
+    let executors = ctx
+        .executors()
+        .iter()
+        .map(|e| {
+            let t = e.timeline();
+            enabled |= !t.slots.is_empty();
+            let now = t.now.as_secs_f64();
+            let from = now - window;
+            let slots = t
+                .slots
+                .iter()
+                .map(|s| SlotSpans {
+                    slot: s.slot,
+                    spans: s
+                        .spans
+                        .iter()
+                        .filter(|span| span.end.as_secs_f64() >= from)
+                        .map(|span| SpanJson {
+                            kind: span.kind.as_str(),
+                            runtime_task_id: span.task.as_u64(),
+                            name: names.get(&span.task.as_u64()).map(|n| (*n).to_owned()),
+                            start: (span.start.as_secs_f64() - from).max(0.0),
+                            end: (span.end.as_secs_f64() - from).max(0.0),
+                            open: span.open,
+                        })
+                        .collect(),
+                })
+                .collect();
+            ExecutorTimeline {
+                id: format!("executor-{}", e.id().0),
+                slots,
+            }
+        })
+        .collect();
+    TimelineJson {
+        enabled,
+        window,
+        executors,
+    }
+}

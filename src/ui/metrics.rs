@@ -177,6 +177,10 @@ impl Collector for EngineCollector {
 /// The families read from each local executor's runtime.
 fn runtime_families(locals: &[(String, RuntimeMetrics)]) -> Vec<Family<'static>> {
     let mut slots = Family::gauge("neptune_slots", "Slots (worker threads) of an executor.");
+    let mut tasks = Family::gauge(
+        "neptune_tasks",
+        "Live runtime tasks of an executor by class and state (running, runnable, paused, waiting).",
+    );
     let mut live = Family::gauge(
         "neptune_runtime_live_tasks",
         "Runtime tasks spawned and not finished on an executor (dataflow tasks, job drivers and others).",
@@ -216,7 +220,7 @@ fn runtime_families(locals: &[(String, RuntimeMetrics)]) -> Vec<Family<'static>>
     );
     let mut busy = Family::counter(
         "neptune_slot_busy_seconds",
-        "Time a slot spent polling tasks, by class (Stream only where the runtime does not split it).",
+        "Time a slot spent busy, by class (Batch: everything but Stream polls and sleep).",
     );
     let mut idle = Family::counter(
         "neptune_slot_idle_seconds",
@@ -237,6 +241,12 @@ fn runtime_families(locals: &[(String, RuntimeMetrics)]) -> Vec<Family<'static>>
     for (executor, m) in locals {
         let e = || vec![("executor", executor.clone())];
         slots.add(e(), m.slots.len() as f64);
+        for (class, state, n) in m.tasks.gauges() {
+            let mut l = e();
+            l.push(("class", class.as_str().to_owned()));
+            l.push(("state", state.as_str().to_owned()));
+            tasks.add(l, n as f64);
+        }
         live.add(e(), m.live_tasks as f64);
         let mut l = e();
         l.push(("policy", m.policy.name.clone()));
@@ -259,7 +269,9 @@ fn runtime_families(locals: &[(String, RuntimeMetrics)]) -> Vec<Family<'static>>
             resumes.add(es(), s.resumes as f64);
             suspended.add(es(), s.suspended as f64);
             suspended_bytes.add(es(), s.suspended_bytes as f64);
-            busy.add(esc("stream"), secs(s.stream_busy));
+            for (class, name) in CLASSES {
+                busy.add(esc(name), secs(s.busy(class)));
+            }
             idle.add(es(), secs(s.idle));
         }
         pause.add_histogram(e(), m.pause_to_park());
@@ -268,6 +280,7 @@ fn runtime_families(locals: &[(String, RuntimeMetrics)]) -> Vec<Family<'static>>
     }
     vec![
         slots,
+        tasks,
         live,
         mode,
         switches,
@@ -290,8 +303,8 @@ fn runtime_families(locals: &[(String, RuntimeMetrics)]) -> Vec<Family<'static>>
 /// and wasted work.
 fn status_families(status: &Status) -> Vec<Family<'static>> {
     let mut tasks = Family::gauge(
-        "neptune_tasks",
-        "Dataflow tasks running now, by class and state (paused ones as state=\"paused\").",
+        "neptune_dataflow_tasks",
+        "Dataflow tasks launched and not finished, by class and state (running, paused); in cluster mode as executors last reported.",
     );
     let mut ended = Family::counter(
         "neptune_tasks_ended",
@@ -320,6 +333,10 @@ fn status_families(status: &Status) -> Vec<Family<'static>> {
     let mut task_suspensions = Family::counter(
         "neptune_task_suspensions",
         "Suspensions of dataflow tasks that finished, by class.",
+    );
+    let mut task_paused = Family::counter(
+        "neptune_task_paused_seconds",
+        "Time finished local dataflow tasks spent paused, by class.",
     );
     let t = &status.totals;
     for (class, name) in CLASSES {
@@ -354,6 +371,7 @@ fn status_families(status: &Status) -> Vec<Family<'static>> {
         records_out.add(c(), t.output_records[i] as f64);
         wasted.add(c(), t.wasted_seconds[i]);
         task_suspensions.add(c(), t.suspensions[i] as f64);
+        task_paused.add(c(), t.paused_seconds[i]);
     }
     vec![
         tasks,
@@ -364,6 +382,7 @@ fn status_families(status: &Status) -> Vec<Family<'static>> {
         records_out,
         wasted,
         task_suspensions,
+        task_paused,
     ]
 }
 

@@ -52,9 +52,11 @@
 //! | `/api/v1/tasks` | task attempts (`?status=paused`, …) |
 //! | `/api/v1/executors` | executors, with per-slot figures (local) or heartbeats (cluster) |
 //! | `/api/v1/overview` | the overview page's summary |
+//! | `/api/v1/timeline` | each local slot's recent spans (`?window=SECONDS`, 2 by default) |
 //! | `/` | overview: policy and mode, tasks by state (paused highlighted), stream latency, pause and resume latency, throughput |
 //! | `/jobs` | jobs, their stages and running tasks, with paused tasks and suspensions |
 //! | `/executors` | executors and their slots |
+//! | `/timeline` | each slot's Stream runs, Batch runs and PAUSED intervals, drawn in SVG (`?window=SECONDS`); needs [`ContextBuilder::timeline`](crate::dataflow::ContextBuilder::timeline) |
 //!
 //! ## Metrics
 //!
@@ -63,12 +65,13 @@
 //!
 //! | family | type | labels |
 //! |---|---|---|
-//! | `neptune_tasks` | gauge: dataflow tasks running now | class, state (`running`, `paused`) |
+//! | `neptune_tasks` | gauge: live runtime tasks | executor, class, state (`running`, `runnable`, `paused`, `waiting`) |
+//! | `neptune_dataflow_tasks` | gauge: dataflow tasks launched and not finished | class, state (`running`, `paused`) |
 //! | `neptune_tasks_ended_total` | counter | class, state (`success`, `failed`, `killed`) |
 //! | `neptune_jobs_active` / `neptune_jobs_ended_total` | gauge / counter | class (, state) |
 //! | `neptune_records_read_total`, `neptune_records_written_total` | counter | class |
 //! | `neptune_wasted_task_seconds_total` | counter: time of attempts that failed or were killed | class |
-//! | `neptune_task_suspensions_total` | counter | class |
+//! | `neptune_task_suspensions_total`, `neptune_task_paused_seconds_total` | counter: of finished dataflow tasks | class |
 //! | `neptune_suspensions_total`, `neptune_resumes_total` | counter | executor, slot |
 //! | `neptune_suspended_tasks`, `neptune_suspended_bytes` | gauge | executor, slot |
 //! | `neptune_pause_to_park_seconds`, `neptune_resume_to_poll_seconds` | histogram | executor |
@@ -82,9 +85,9 @@
 //! | `neptune_cluster_executors` | gauge (cluster) | state (`live`, `lost`) |
 //! | `neptune_executor_heartbeats_total`, `neptune_executor_heartbeat_age_seconds`, `neptune_executor_slots`, `neptune_executor_running_tasks`, `neptune_executor_suspended_tasks`, `neptune_executor_memory_bytes`, `neptune_executor_spilled_bytes`, `neptune_executor_allocation_bytes_per_second` | counter / gauges (cluster, from heartbeats) | executor (, class) |
 //!
-//! In cluster mode the runtime families are empty (the executors' runtimes live in
-//! other processes; their heartbeats are what the driver knows), and a remote task's
-//! paused state is as its executor last reported it.
+//! In cluster mode the runtime families and the timeline are empty (the executors'
+//! runtimes live in other processes; their heartbeats are what the driver knows), and
+//! a remote task's paused state is as its executor last reported it.
 
 mod api;
 mod metrics;

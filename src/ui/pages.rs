@@ -6,6 +6,7 @@
 //! then fetches the same paths every second and renders again. Rendering happens in
 //! one place (the page's `render`), and everything shown goes through `esc`.
 
+use super::api::query_param;
 use super::server::{api_json, UiState};
 
 /// Shared stylesheet.
@@ -40,14 +41,27 @@ const PAGES: &[Page] = &[
         apis: &["/api/v1/executors"],
         script: include_str!("assets/executors.js"),
     },
+    Page {
+        path: "/timeline",
+        title: "Timeline",
+        apis: &["/api/v1/timeline"],
+        script: include_str!("assets/timeline.js"),
+    },
 ];
 
-/// The page at `path`, rendered now; `None` if there is none.
-pub(crate) fn render(path: &str, state: &UiState) -> Option<String> {
+/// The page at `path`, rendered now; `None` if there is none. A `window=SECONDS`
+/// query is handed on to the API paths that take one (the timeline's).
+pub(crate) fn render(path: &str, query: Option<&str>, state: &UiState) -> Option<String> {
     let page = PAGES.iter().find(|p| p.path == path)?;
+    // Only a number travels on: nothing from the request reaches the page unparsed.
+    let window = query_param(query, "window")
+        .and_then(|w| w.parse::<f64>().ok())
+        .filter(|w| w.is_finite() && *w > 0.0)
+        .map(|w| format!("window={w}"));
+    let query_of = |api: &str| window.as_deref().filter(|_| api == "/api/v1/timeline");
     let mut data = String::from("{");
     for (i, api) in page.apis.iter().enumerate() {
-        let json = api_json(api, None, state)?.ok()?;
+        let json = api_json(api, query_of(api), state)?.ok()?;
         if i > 0 {
             data.push(',');
         }
@@ -68,7 +82,10 @@ pub(crate) fn render(path: &str, state: &UiState) -> Option<String> {
     let urls = page
         .apis
         .iter()
-        .map(|a| format!("\"{a}\""))
+        .map(|a| match query_of(a) {
+            Some(q) => format!("\"{a}?{q}\""),
+            None => format!("\"{a}\""),
+        })
         .collect::<Vec<_>>()
         .join(",");
     Some(format!(

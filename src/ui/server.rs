@@ -125,7 +125,7 @@ fn respond(req: &Request<Incoming>, state: &UiState) -> Response<String> {
     let query = req.uri().query();
     match path {
         "/metrics" => metrics(state),
-        "/" | "/jobs" | "/executors" | "/timeline" => match pages::render(path, state) {
+        "/" | "/jobs" | "/executors" | "/timeline" => match pages::render(path, query, state) {
             Some(html) => reply(StatusCode::OK, HTML, html),
             None => not_found(path),
         },
@@ -188,6 +188,12 @@ pub(crate) fn api_json(
             serde_json::to_string(&tasks)
         }
         "executors" => serde_json::to_string(&api::executors(ctx, &ctx.status())),
+        "timeline" => {
+            let window = api::query_param(query, "window")
+                .and_then(|w| w.parse().ok())
+                .unwrap_or(api::TIMELINE_WINDOW);
+            serde_json::to_string(&api::timeline(ctx, &ctx.status(), window))
+        }
         _ => {
             // `jobs/<id>`: one job, as Spark's API has it.
             let id: u64 = rest.strip_prefix("jobs/")?.parse().ok()?;

@@ -12,6 +12,8 @@ function esc(v) {
 // Seconds, in the unit that suits them.
 function dur(s) {
   if (s === null || s === undefined) return "–";
+  if (s < 0) return "−" + dur(-s);
+  if (s === 0) return "0";
   if (s < 1e-3) return (s * 1e6).toFixed(1) + " µs";
   if (s < 1) return (s * 1e3).toFixed(2) + " ms";
   if (s < 120) return s.toFixed(2) + " s";
@@ -51,7 +53,8 @@ function table(headers, rows, empty, rowClass) {
 }
 
 // Renders the embedded data at once, then fetches `urls` every second and renders
-// again with the previous data and the seconds between them (for rates).
+// again with the previous data and the seconds between them (for rates). Data is
+// keyed by path, without the query.
 function start(urls, render) {
   const live = $("#live");
   let previous = JSON.parse(document.getElementById("data").textContent);
@@ -64,7 +67,7 @@ function start(urls, render) {
         urls.map(async (u) => {
           const r = await fetch(u, { cache: "no-store" });
           if (!r.ok) throw new Error(u + ": " + r.status);
-          next[u] = await r.json();
+          next[u.split("?")[0]] = await r.json();
         }),
       );
       const now = performance.now();
