@@ -572,7 +572,7 @@ fn main() {
             std::process::exit(2);
         }
     };
-    let iters = neptune::workload::iters_per_micro();
+    let iters = neptune_support::spin::iters_per_micro();
     eprintln!(
         "adaptive: {} slots, {} rows x {} round(s) of {} phases x {} s; 1 µs = {iters} spin rounds",
         s.mw1.slots,

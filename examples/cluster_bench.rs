@@ -34,7 +34,7 @@ use common::{at_least_one, median, positive_f64, quantile};
 use neptune::dataflow::cluster::{main_or_executor, Builders};
 use neptune::dataflow::{Class, Context, Dataset, JobHandle};
 use neptune::runtime::TaskState;
-use neptune::workload;
+use neptune_support::spin as workload;
 use serde_bytes::ByteBuf;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};

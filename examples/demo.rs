@@ -13,7 +13,7 @@
 
 use neptune::runtime::policy::{DefaultPolicy, Policy, Preempt, SlotView};
 use neptune::runtime::{preemption_point, Builder, Handle, SpawnOptions, TaskHandle};
-use neptune::workload;
+use neptune_support::spin as workload;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};

@@ -18,7 +18,6 @@ pub use neptune_scheduler as scheduler;
 
 pub mod apps;
 pub mod cli;
-pub mod workload;
 
 /// The allocator the applications install as `#[global_allocator]` (feature
 /// `mimalloc`, on by default): mimalloc, because records are allocated on one slot and

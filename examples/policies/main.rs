@@ -95,7 +95,7 @@ fn main() -> ExitCode {
 
 fn run(cfg: &Config) -> Result<(), String> {
     // Calibrate the work unit before any runtime competes for the cores.
-    let iters = neptune::workload::iters_per_micro();
+    let iters = neptune_support::spin::iters_per_micro();
     eprintln!(
         "policies: {} slots, {} rows x {} round(s) of {} s; 1 µs = {iters} spin rounds",
         cfg.slots,

@@ -27,7 +27,7 @@ use neptune::runtime::{pause_requested, preemption_point, Builder, SpawnOptions}
 use neptune::scheduler::local::{KillLog, Neptune, NeptuneStats, Static};
 use neptune::scheduler::restart::{Progress, Restarter};
 use neptune::scheduler::PolicyKind;
-use neptune::workload;
+use neptune_support::spin as workload;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::*};
 use std::sync::Arc;
 use std::thread::JoinHandle;
