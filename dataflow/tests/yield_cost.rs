@@ -22,8 +22,8 @@
 //! ```
 
 use neptune_dataflow::Context;
-use neptune_support::stats::median;
 use neptune_runtime::TaskState;
+use neptune_support::stats::median;
 use std::time::{Duration, Instant};
 
 /// Records per pipeline and runs per measurement: `YIELD_COST_RECORDS` and

@@ -7,12 +7,11 @@
 //! back by themselves. Nothing here asserts on timing: tests wait for conditions with a
 //! generous deadline.
 
-
-use neptune_support::wait::wait_for;
 use neptune_runtime::{
     preemption_point, Builder, Handle, JoinHandle, Runtime, SpawnOptions, TaskState,
 };
 use neptune_scheduler::local::{Adaptive, Fair, Fifo, Mode, Neptune, Static};
+use neptune_support::wait::wait_for;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use std::sync::Arc;
 use std::thread;

@@ -1,10 +1,9 @@
 //! FIFO on a real runtime with one slot: tasks run in arrival order, whatever their
 //! class.
 
-
-use neptune_support::wait::wait_for;
 use neptune_runtime::{preemption_point, Builder, Class, JoinHandle, Runtime, SpawnOptions};
 use neptune_scheduler::local::Fifo;
+use neptune_support::wait::wait_for;
 use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
 

@@ -1,11 +1,10 @@
 //! KILL on a real runtime: a Stream arrival cancels a Batch task, which the restart
 //! wrapper runs again from scratch; the killed attempt's units are counted as wasted.
 
-
-use neptune_support::wait::wait_for;
 use neptune_runtime::{preemption_point, Builder, SpawnOptions};
 use neptune_scheduler::local::Kill;
 use neptune_scheduler::restart::{Progress, Restarter};
+use neptune_support::wait::wait_for;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::sync::Arc;

@@ -1,11 +1,10 @@
 //! The counting allocator installed as the global allocator, and heartbeats built from
 //! a live runtime.
 
-
-use neptune_support::wait::wait_for;
 use neptune_runtime::{preemption_point, Builder, SpawnOptions, TaskState};
 use neptune_scheduler::metrics::{CountingAllocator, Heartbeat, HeartbeatSource, SpawnCounter};
 use neptune_scheduler::ExecutorId;
+use neptune_support::wait::wait_for;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
 use std::sync::Arc;
 

@@ -1,10 +1,9 @@
 //! NEPTUNE on a real runtime: a Stream arrival pauses a Batch task, which resumes
 //! later with its progress kept.
 
-
-use neptune_support::wait::wait_for;
 use neptune_runtime::{preemption_point, Builder, SpawnOptions, TaskState};
 use neptune_scheduler::local::Neptune;
+use neptune_support::wait::wait_for;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
 use std::sync::Arc;
 

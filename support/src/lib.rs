@@ -16,6 +16,8 @@
 //!   command line refuses bad arguments;
 //! - [`spin`]: calibrated units of CPU work for demos and benchmarks.
 
+#![warn(missing_docs)]
+
 pub mod args;
 pub mod rng;
 pub mod spin;
