@@ -2,20 +2,14 @@
 //! `spawn_many_remote_idle`, `yield_many`, `ping_pong`, `chained_spawn`) on Neptune and
 //! on tokio, with the same number of worker threads (one per available core). Each
 //! workload is a criterion group with a `neptune` and a `tokio` function; the workload
-//! code is shared with `examples/vs_tokio.rs`.
+//! code is `neptune_apps::bench::workloads`, which `neptune bench vs-tokio` runs too.
 //!
 //! As in tokio's benchmark, each runtime is built once and the workload iterated on it.
 
 use criterion::{criterion_group, criterion_main, Criterion};
 
-#[path = "../examples/common/workloads.rs"]
-mod workloads;
-
-use workloads::{Bench, Neptune, Rt, Tokio, Workload};
-
-fn workers() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
-}
+use neptune_apps::bench::workloads::{Bench, Neptune, Rt, Tokio, Workload};
+use neptune_support::args::available_cores;
 
 fn bench_one<R: Rt>(
     group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
@@ -26,7 +20,7 @@ fn bench_one<R: Rt>(
 }
 
 fn vs_tokio(c: &mut Criterion) {
-    let n = workers();
+    let n = available_cores();
     let mut neptune = Bench::<Neptune>::new(n);
     let mut tokio = Bench::<Tokio>::new(n);
     for w in Workload::ALL {

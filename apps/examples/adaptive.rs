@@ -6,7 +6,7 @@
 //!     [--phase-seconds S] [--slots W] [--slo-ms MS] [--rows a,b,...]
 //! ```
 //!
-//! MW-1's harness (`examples/policies/mw1.rs`) drives it: the batch job (4×W tasks of
+//! MW-1's harness (`neptune_apps::mw1::workload`) drives it: the batch job (4×W tasks of
 //! 200 ms in ~1 µs units with a yield point after each, resubmitted as it finishes)
 //! runs throughout; micro-batches of W stream tasks are released on a schedule that
 //! changes per phase:
@@ -36,22 +36,13 @@
 //! policy stays within those bounds in every phase. `--svg FILE` plots stream p99 and
 //! batch throughput per phase and row.
 
-#[allow(dead_code)]
-#[path = "policies/args.rs"]
-mod args;
-#[allow(dead_code)]
-mod common;
-#[allow(dead_code)]
-#[path = "policies/mw1.rs"]
-mod mw1;
-#[path = "common/svg.rs"]
-mod plot;
-
-use args::{Config, Parsed, Row};
 use clap::Parser;
-use common::{at_least_one, median, positive_f64, quantile};
-use mw1::{BatchShared, MicroBatch, Setup, StopOnDrop};
 use neptune::scheduler::PolicyKind;
+use neptune_apps::mw1::workload::{self as mw1, BatchShared, MicroBatch, Setup, StopOnDrop};
+use neptune_apps::mw1::{Config, Row};
+use neptune_apps::plot;
+use neptune_support::args::{at_least_one, available_cores, positive_f64};
+use neptune_support::stats::{median, quantile};
 use std::io::Write;
 use std::sync::atomic::Ordering::Acquire;
 use std::sync::Arc;
@@ -139,7 +130,7 @@ struct Cli {
     #[arg(long, value_name = "S", default_value_t = 2.2, value_parser = phase_seconds)]
     phase_seconds: f64,
     /// Slots of the runtime, one per core by default.
-    #[arg(long, value_name = "W", default_value_t = common::available_cores(), value_parser = at_least_one::<usize>)]
+    #[arg(long, value_name = "W", default_value_t = available_cores(), value_parser = at_least_one::<usize>)]
     slots: usize,
     /// The stream p99 target the comparison uses, in milliseconds.
     #[arg(long, value_name = "MS", default_value_t = 5.0, value_parser = positive_f64)]
@@ -164,10 +155,7 @@ fn phase_seconds(s: &str) -> Result<f64, String> {
 
 fn settings(cli: Cli) -> Result<Settings, String> {
     // MW-1's own settings (batch job, units, release thread), at their defaults.
-    let mw1 = match args::parse(["--slots".to_owned(), cli.slots.to_string()])? {
-        Parsed::Run(c) => c,
-        Parsed::Help => unreachable!("no --help given"),
-    };
+    let mw1 = Config::new(cli.slots);
     Ok(Settings {
         json: cli.json,
         svg: cli.svg,
@@ -646,7 +634,7 @@ mod tests {
         let c = Cli::try_parse_from(["adaptive"]).unwrap();
         assert!(!c.json && c.svg.is_none());
         assert_eq!((c.rounds, c.phase_seconds, c.slo_ms), (1, 2.2, 5.0));
-        assert_eq!(c.slots, common::available_cores());
+        assert_eq!(c.slots, available_cores());
         assert_eq!(c.rows, ROWS.to_vec());
         let c = Cli::try_parse_from([
             "adaptive",
@@ -662,7 +650,7 @@ mod tests {
         assert!(c.json);
         assert_eq!(c.rows, vec![PolicyKind::Neptune, PolicyKind::Adaptive]);
         assert_eq!((c.phase_seconds, c.svg.as_deref()), (1.0, Some("x.svg")));
-        common::assert_refused::<Cli>(&[
+        neptune_support::args::assert_refused::<Cli>(&[
             &["--jsno"][..],
             &["--rows", "nope"],
             &["--phase-seconds", "0.05"],

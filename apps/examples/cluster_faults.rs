@@ -1,4 +1,4 @@
-//! Fault scenarios on a 3-executor loopback cluster, each compared with the
+//! Fault scenarios on a 3-executor loopback cluster ([`neptune_apps::faults`]), each compared with the
 //! undisturbed run: a task error (retried), a task panic (the job fails, the executor
 //! stays), an executor SIGKILLed mid-stage, one SIGKILLed once its map outputs were
 //! written (the map stage runs again), one SIGSTOPped past the loss timeout, one
@@ -16,15 +16,10 @@
 //! logged it, to the driver declaring the executor lost). Exits with status 1 unless
 //! every scenario is `ok`.
 
-#[path = "../common/mod.rs"]
-#[allow(dead_code)]
-mod common;
-mod scenarios;
-
 use clap::builder::PossibleValuesParser;
 use clap::Parser;
 use neptune::dataflow::cluster::main_or_executor;
-use scenarios::{Launcher, SCENARIOS, WORKLOADS};
+use neptune_apps::faults::{self as scenarios, Launcher, SCENARIOS, WORKLOADS};
 
 /// Fault scenarios on a 3-executor loopback cluster, each compared with the undisturbed
 /// run. Exits with status 1 unless every scenario is `ok`.
@@ -52,7 +47,7 @@ struct Cli {
 }
 
 fn main() {
-    main_or_executor(&scenarios::builders());
+    main_or_executor(&neptune_apps::builders());
     let Cli {
         json,
         only,
@@ -132,7 +127,7 @@ mod tests {
         assert!(c.json);
         assert_eq!(c.only, [a, b]);
         assert_eq!(c.workload.as_deref(), Some(WORKLOADS[1].name));
-        common::assert_refused::<Cli>(&[
+        neptune_support::args::assert_refused::<Cli>(&[
             &["--jsno"][..],
             &["--only", "no-such-scenario"],
             &["--workload", "no-such-workload"],

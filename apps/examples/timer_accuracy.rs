@@ -16,12 +16,9 @@
 //! the median (p50) and the 99th percentile (p99) of the lateness over all samples of
 //! all rounds, per runtime and duration.
 
-// Shared with the other examples; not every helper is used here.
-#[allow(dead_code)]
-mod common;
-
 use clap::Parser;
-use common::{at_least_one, human_ns, quantile};
+use neptune_support::args::at_least_one;
+use neptune_support::stats::{human_ns, quantile};
 use std::time::{Duration, Instant};
 
 /// The sleeps measured, with the samples each round takes of each on each runtime
@@ -187,7 +184,7 @@ mod tests {
             .unwrap();
         assert!(c.json);
         assert_eq!((c.workers, c.rounds), (4, 3));
-        common::assert_refused::<Cli>(&[
+        neptune_support::args::assert_refused::<Cli>(&[
             &["--jsno"][..],
             &["--workers", "0"],
             &["--rounds", "-1"],

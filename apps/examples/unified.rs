@@ -2,8 +2,8 @@
 //! job keeps training a logistic-regression model (SGD over 1 000 000 generated rows of
 //! 16 features, a new model version published after every pass) while a stream job
 //! scores generated events against the latest version. The code is
-//! [`neptune::apps::unified`], which the `neptune` binary runs too (with a progress
-//! bar).
+//! [`neptune_apps::unified`], which `neptune run unified` (and a bare `neptune`) runs
+//! too, with a progress bar.
 //!
 //! ```text
 //! cargo run --release --example unified -- [--json] [--all-policies | --policy NAME]
@@ -20,5 +20,8 @@
 static ALLOC: neptune::AppAllocator = neptune::app_allocator();
 
 fn main() -> std::process::ExitCode {
-    neptune::apps::unified::main_with(std::env::args().skip(1), "unified", &mut |_| {})
+    // A process started as an executor of `--cluster local:N` runs only that.
+    neptune::dataflow::cluster::main_or_executor(&neptune_apps::builders());
+    let args = <neptune_apps::unified::Args as clap::Parser>::parse();
+    neptune_apps::unified::main(&args, "unified", &mut |_| {})
 }

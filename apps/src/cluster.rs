@@ -1,129 +1,75 @@
-//! The `neptune` command line.
+//! The cluster commands of `neptune`: `driver` (the unified application as the
+//! driver of a cluster), `executor` (a process that runs the tasks a driver sends),
+//! `hostfile` (entry I of a static hostfile as either) and `cert` (the cluster's
+//! certificates); and `local:N`, the value of every `--cluster` flag.
 //!
-//! ```text
-//! neptune [OPTIONS]                       the unified application (as `neptune run`)
-//! neptune run [OPTIONS]                   the same; `neptune run --help` lists OPTIONS
-//! neptune driver --listen ADDR --expect N --certs DIR [OPTIONS]
-//!                                         the application as the driver of a cluster
-//! neptune executor --driver HOST:PORT --slots K --certs DIR --name NAME [--advertise ADDR]
-//!                                         an executor process of that cluster
-//! neptune hostfile --file FILE --index I --certs DIR [OPTIONS]
-//!                                         entry I of a static hostfile: the driver
-//!                                         (0) or an executor (1, 2, …)
-//! neptune cert init DIR [--force]         a new cluster CA: DIR/ca.pem, DIR/ca.key
-//! neptune cert issue --ca DIR NAME [--out DIR2] [--days N] [--force]
-//!                                         node NAME's DIR2/NAME.pem, NAME.key, ca.pem
-//! ```
-//!
-//! The unified application keeps its own option parser (and its `--help`): arguments
-//! that start with an option go to it unchanged, so `neptune --policy fifo` works as it
-//! always has, while a first word that is no subcommand is an error that lists them.
+//! Executors run plan builders by name: `neptune executor` registers every builder of
+//! [`crate::builders`], the table the driver's context is built with too.
 
-use std::ffi::OsString;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use clap::{Args, Parser, Subcommand};
-use neptune_dataflow::cluster::hostfile::{Hostfile, Role};
-use neptune_dataflow::cluster::{run_executor, ExecutorConfig};
-use neptune_runtime::quic::{ClusterCa, ClusterIdentity, IdentityError};
+use clap::{Args, Subcommand};
+use neptune::dataflow::cluster::hostfile::{Hostfile, Role};
+use neptune::dataflow::cluster::{run_executor, ExecutorConfig};
+use neptune::runtime::quic::{ClusterCa, ClusterIdentity, IdentityError};
+use neptune_support::args::at_least_one;
 
-use crate::apps::unified::{self, Progress};
+use crate::unified::{self, Progress};
 
 /// The common name of the CAs that `neptune cert init` makes.
 const CA_COMMON_NAME: &str = "Neptune cluster CA";
 
-#[derive(Parser)]
-#[command(
-    name = "neptune",
-    version,
-    about = "Unified stream/batch execution on an async runtime with pausable, prioritised tasks",
-    after_help = "With no subcommand, or with options first, runs the unified application: \
-                  `neptune --policy fifo` is `neptune run --policy fifo`."
-)]
-struct Cli {
-    #[command(subcommand)]
-    command: Option<Command>,
-}
-
-#[derive(Subcommand)]
-enum Command {
-    /// Runs the unified stream/batch application (the default)
-    #[command(disable_help_flag = true, after_help = unified::USAGE)]
-    Run {
-        /// The application's options (`neptune run --help` lists them)
-        #[arg(
-            trailing_var_arg = true,
-            allow_hyphen_values = true,
-            value_name = "OPTIONS"
-        )]
-        args: Vec<String>,
-    },
-    /// Runs the unified application as the driver of a cluster: executors started
-    /// with `neptune executor` dial ADDR; the application starts once N registered.
-    /// OPTIONS are the application's (`neptune run --help`).
-    Driver(DriverArgs),
-    /// Runs an executor process: dials the driver, runs the tasks it is sent, until
-    /// the driver goes away.
-    Executor(ExecutorArgs),
-    /// Runs entry I of a static hostfile: the driver (0) or an executor (1, 2, …)
-    ///
-    /// Every process of the cluster gets the same FILE and its own I (ssh, Slurm's
-    /// $SLURM_PROCID). Entry 0 runs as `neptune driver`, listening on its line's
-    /// address and waiting for every executor of the file, with the application's
-    /// OPTIONS; entry I ≥ 1 runs as `neptune executor` with its line's slots, name and
-    /// address (OPTIONS unused).
-    Hostfile {
-        /// The hostfile (format: `deploy/hostfile.example`).
-        #[arg(long, value_name = "FILE")]
-        file: PathBuf,
-        /// This process's entry: 0 the driver, 1, 2, … the executors in file order
-        /// (under Slurm: $SLURM_PROCID).
-        #[arg(long, value_name = "I")]
-        index: usize,
-        /// Directory holding ca.pem and this node's NAME.pem and NAME.key.
-        #[arg(long, value_name = "DIR")]
-        certs: PathBuf,
-        /// How long an executor retries resolving host names of the file.
-        #[arg(long, value_name = "SECONDS", default_value_t = DEFAULT_RESOLVE_SECS)]
-        resolve_timeout: u64,
-        /// The application's options (used by the driver).
-        #[arg(
-            trailing_var_arg = true,
-            allow_hyphen_values = true,
-            value_name = "OPTIONS"
-        )]
-        args: Vec<String>,
-    },
-    /// Makes the cluster's certificates (mutual TLS between nodes)
-    #[command(subcommand)]
-    Cert(CertCommand),
+/// `local:N` with N > 0, the value of `--cluster`: N executor processes of this
+/// program on loopback.
+pub fn local_cluster(s: &str) -> Result<usize, String> {
+    s.strip_prefix("local:")
+        .and_then(|n| n.parse().ok())
+        .filter(|&n| n > 0)
+        .ok_or_else(|| "expected local:N with N > 0".to_owned())
 }
 
 /// `neptune driver`'s arguments.
-#[derive(Args)]
-struct DriverArgs {
+#[derive(Args, Debug)]
+pub struct DriverArgs {
     /// Address to listen on.
     #[arg(long, value_name = "ADDR")]
-    listen: SocketAddr,
+    pub listen: SocketAddr,
     /// Executors to wait for.
-    #[arg(long, value_name = "N", default_value_t = 1)]
-    expect: usize,
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = at_least_one::<usize>)]
+    pub expect: usize,
     /// Directory holding ca.pem and the driver's NAME.pem and NAME.key.
     #[arg(long, value_name = "DIR")]
-    certs: PathBuf,
+    pub certs: PathBuf,
     /// The driver's node name (its certificate's).
     #[arg(long, default_value = "driver")]
-    name: String,
+    pub name: String,
     /// The application's options.
-    #[arg(
-        trailing_var_arg = true,
-        allow_hyphen_values = true,
-        value_name = "OPTIONS"
-    )]
-    args: Vec<String>,
+    #[command(flatten)]
+    pub app: unified::Args,
+}
+
+/// `neptune hostfile`'s arguments.
+#[derive(Args, Debug)]
+pub struct HostfileArgs {
+    /// The hostfile (format: `deploy/hostfile.example`).
+    #[arg(long, value_name = "FILE")]
+    pub file: PathBuf,
+    /// This process's entry: 0 the driver, 1, 2, … the executors in file order
+    /// (under Slurm: $SLURM_PROCID).
+    #[arg(long, value_name = "I")]
+    pub index: usize,
+    /// Directory holding ca.pem and this node's NAME.pem and NAME.key.
+    #[arg(long, value_name = "DIR")]
+    pub certs: PathBuf,
+    /// How long an executor retries resolving host names of the file.
+    #[arg(long, value_name = "SECONDS", default_value_t = DEFAULT_RESOLVE_SECS)]
+    pub resolve_timeout: u64,
+    /// The application's options (used by the driver).
+    #[command(flatten)]
+    pub app: unified::Args,
 }
 
 /// How long an executor retries resolving the driver's name by default: under
@@ -134,43 +80,44 @@ const DEFAULT_RESOLVE_SECS: u64 = 30;
 const RESOLVE_RETRY: Duration = Duration::from_millis(500);
 
 /// `neptune executor`'s arguments.
-#[derive(Args)]
-struct ExecutorArgs {
+#[derive(Args, Debug)]
+pub struct ExecutorArgs {
     /// The driver's address: IP:PORT, or HOST:PORT with a DNS name (a Kubernetes
     /// Service: `neptune-driver:7077`), resolved at start, retried every 0.5 s for up
     /// to --resolve-timeout seconds (the name may not resolve yet).
     #[arg(long, value_name = "HOST:PORT", value_parser = host_port)]
-    driver: String,
+    pub driver: String,
     /// How long to retry resolving --driver before giving up.
     #[arg(long, value_name = "SECONDS", default_value_t = DEFAULT_RESOLVE_SECS)]
-    resolve_timeout: u64,
+    pub resolve_timeout: u64,
     /// Slots (worker threads) for tasks.
     #[arg(long, value_name = "K", default_value_t = 1,
           value_parser = clap::value_parser!(u16).range(1..))]
-    slots: u16,
+    pub slots: u16,
     /// Directory holding ca.pem and this executor's NAME.pem and NAME.key.
     #[arg(long, value_name = "DIR")]
-    certs: PathBuf,
+    pub certs: PathBuf,
     /// This executor's node name (its certificate's).
     #[arg(long)]
-    name: String,
+    pub name: String,
     /// The local scheduling policy.
     #[arg(long, default_value = "neptune")]
-    policy: String,
+    pub policy: String,
     /// The address other executors fetch shuffle blocks from (default: the one
     /// it listens on).
     #[arg(long, value_name = "ADDR")]
-    advertise: Option<SocketAddr>,
+    pub advertise: Option<SocketAddr>,
     /// Where to listen for shuffle fetches (default: an ephemeral port).
     #[arg(long, value_name = "ADDR")]
-    bind: Option<SocketAddr>,
+    pub bind: Option<SocketAddr>,
     /// The driver's node name (its certificate's).
     #[arg(long, default_value = "driver")]
-    driver_name: String,
+    pub driver_name: String,
 }
 
-#[derive(Subcommand)]
-enum CertCommand {
+/// `neptune cert`'s subcommands.
+#[derive(Subcommand, Debug)]
+pub enum CertCommand {
     /// Generates the cluster CA: DIR/ca.pem and DIR/ca.key (creating DIR)
     Init {
         /// The directory to write ca.pem and ca.key into
@@ -199,85 +146,14 @@ enum CertCommand {
     },
 }
 
-/// Runs the `neptune` command line `args` (without the program name); `progress` is
-/// called as the unified application runs. Errors are printed as `neptune: …`.
-pub fn main_with(
-    args: impl IntoIterator<Item = OsString>,
-    progress: &mut dyn FnMut(&Progress),
-) -> ExitCode {
-    let args: Vec<OsString> = args.into_iter().collect();
-    if goes_to_the_application(&args) {
-        return match utf8_args(args) {
-            Ok(args) => run_application(args, progress),
-            Err(msg) => fail(&msg),
-        };
-    }
-    let cli = match Cli::try_parse_from(std::iter::once(OsString::from("neptune")).chain(args)) {
-        Ok(cli) => cli,
-        // Help and version included: clap prints them and picks the exit code.
-        Err(err) => err.exit(),
-    };
-    match cli.command {
-        None => run_application(Vec::new(), progress),
-        Some(Command::Run { args }) => run_application(args, progress),
-        Some(Command::Driver(driver)) => run_driver(driver, "neptune driver", progress),
-        Some(Command::Executor(executor)) => run_executor_process(executor),
-        Some(Command::Hostfile {
-            file,
-            index,
-            certs,
-            resolve_timeout,
-            args,
-        }) => run_hostfile(&file, index, certs, resolve_timeout, args, progress),
-        Some(Command::Cert(cert)) => match run_cert(cert) {
-            Ok(written) => {
-                for path in written {
-                    println!("wrote {}", path.display());
-                }
-                ExitCode::SUCCESS
-            }
-            Err(IdentityError::AlreadyExists { path }) => fail(&format!(
-                "{} already exists; pass --force to replace it",
-                path.display()
-            )),
-            Err(err) => fail(&err.to_string()),
-        },
-    }
+/// `neptune driver`: the unified application as the driver of a cluster.
+pub fn driver(args: DriverArgs, progress: &mut dyn FnMut(&Progress)) -> ExitCode {
+    run_driver(args, "neptune driver", progress)
 }
 
-/// Whether `args` are the unified application's options: a first argument that is an
-/// option other than the command line's own `--help` and `--version`.
-fn goes_to_the_application(args: &[OsString]) -> bool {
-    args.first().is_some_and(|first| {
-        let first = first.to_string_lossy();
-        first.starts_with('-') && !matches!(&*first, "-h" | "--help" | "-V" | "--version")
-    })
-}
-
-fn utf8_args(args: Vec<OsString>) -> Result<Vec<String>, String> {
-    args.into_iter()
-        .map(|arg| {
-            arg.into_string()
-                .map_err(|arg| format!("argument {arg:?} is not valid UTF-8"))
-        })
-        .collect()
-}
-
-fn run_application(args: Vec<String>, progress: &mut dyn FnMut(&Progress)) -> ExitCode {
-    unified::main_with(args, "neptune", progress)
-}
-
-/// The application's configuration from `args`; `Ok(None)` when they asked for its
-/// usage, which is then printed.
-fn application_config(args: Vec<String>, program: &str) -> Result<Option<unified::Config>, String> {
-    match unified::Config::from_args(args) {
-        Ok(cfg) => Ok(Some(cfg)),
-        Err(e) if e == unified::USAGE => {
-            println!("{program} {}", unified::USAGE);
-            Ok(None)
-        }
-        Err(e) => Err(e),
-    }
+/// `neptune executor`: an executor process, until its driver goes away.
+pub fn executor(args: ExecutorArgs) -> ExitCode {
+    run_executor_process(args)
 }
 
 /// `neptune driver`, and entry 0 of a hostfile.
@@ -287,20 +163,16 @@ fn run_driver(args: DriverArgs, program: &str, progress: &mut dyn FnMut(&Progres
         expect,
         certs,
         name,
-        args,
+        app,
     } = args;
     let identity = match ClusterIdentity::from_dir(&certs, &name) {
         Ok(id) => id,
         Err(e) => return fail(&e.to_string()),
     };
-    let mut cfg = match application_config(args, program) {
-        Ok(Some(cfg)) => cfg,
-        Ok(None) => return ExitCode::SUCCESS,
-        Err(e) => return fail(&e),
-    };
     if expect == 0 {
         return fail("--expect must be at least 1");
     }
+    let mut cfg = app.config();
     cfg.cluster = unified::Where::Driver {
         listen,
         expect,
@@ -315,7 +187,7 @@ fn run_executor_process(args: ExecutorArgs) -> ExitCode {
         Ok(id) => id,
         Err(e) => return fail(&e.to_string()),
     };
-    if let Err(e) = neptune_scheduler::policy_by_name(&args.policy, 1) {
+    if let Err(e) = neptune::scheduler::policy_by_name(&args.policy, 1) {
         return fail(&e.to_string());
     }
     // Local mistakes first; then the wait for a name that may not resolve yet.
@@ -331,7 +203,7 @@ fn run_executor_process(args: ExecutorArgs) -> ExitCode {
     if let Some(bind) = args.bind {
         config.bind = bind;
     }
-    match run_executor(config, &unified::builders()) {
+    match run_executor(config, &crate::builders()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(&e.to_string()),
     }
@@ -339,14 +211,15 @@ fn run_executor_process(args: ExecutorArgs) -> ExitCode {
 
 /// `neptune hostfile`: runs entry `index` of `file` as `neptune driver` or `neptune
 /// executor` would.
-fn run_hostfile(
-    file: &Path,
-    index: usize,
-    certs: PathBuf,
-    resolve_timeout: u64,
-    args: Vec<String>,
-    progress: &mut dyn FnMut(&Progress),
-) -> ExitCode {
+pub fn hostfile(args: HostfileArgs, progress: &mut dyn FnMut(&Progress)) -> ExitCode {
+    let HostfileArgs {
+        file,
+        index,
+        certs,
+        resolve_timeout,
+        app,
+    } = args;
+    let file = file.as_path();
     let hostfile = match std::fs::read_to_string(file)
         .map_err(|e| e.to_string())
         .and_then(|text| Hostfile::parse(&text).map_err(|e| e.to_string()))
@@ -365,7 +238,7 @@ fn run_hostfile(
                 expect: hostfile.executors.len(),
                 certs,
                 name: driver.name.clone(),
-                args,
+                app,
             },
             "neptune hostfile",
             progress,
@@ -466,40 +339,20 @@ fn resolve(address: &str, within: Duration) -> Result<SocketAddr, String> {
     }
 }
 
-/// Parses a `neptune` command line (`args` without the program name) as the binary
-/// would, runs nothing, and says why it would be refused: clap's usage errors, the
-/// application's options (for `neptune`, `run`, `driver`, `hostfile`) and the
-/// executor's policy. Files named on it (certificates, a hostfile) are not read and
-/// names are not resolved: it checks command lines written for other machines, such
-/// as a Kubernetes manifest's.
-pub fn check_args(args: &[String]) -> Result<(), String> {
-    let app = |args: &[String]| match unified::Config::from_args(args.iter().cloned()) {
-        Ok(_) => Ok(()),
-        Err(e) if e == unified::USAGE => Ok(()),
-        Err(e) => Err(e),
-    };
-    let os: Vec<OsString> = args.iter().map(OsString::from).collect();
-    if goes_to_the_application(&os) {
-        return app(args);
-    }
-    let cli = match Cli::try_parse_from(std::iter::once(OsString::from("neptune")).chain(os)) {
-        Ok(cli) => cli,
-        Err(e) => {
-            use clap::error::ErrorKind::{DisplayHelp, DisplayVersion};
-            return match e.kind() {
-                DisplayHelp | DisplayVersion => Ok(()),
-                _ => Err(e.render().to_string()),
-            };
+/// `neptune cert`: makes the certificates and says which files it wrote.
+pub fn cert(command: CertCommand) -> ExitCode {
+    match run_cert(command) {
+        Ok(written) => {
+            for path in written {
+                println!("wrote {}", path.display());
+            }
+            ExitCode::SUCCESS
         }
-    };
-    match cli.command {
-        None | Some(Command::Cert(_)) => Ok(()),
-        Some(Command::Run { args }) | Some(Command::Hostfile { args, .. }) => app(&args),
-        Some(Command::Driver(d)) if d.expect == 0 => Err("--expect must be at least 1".into()),
-        Some(Command::Driver(d)) => app(&d.args),
-        Some(Command::Executor(e)) => neptune_scheduler::policy_by_name(&e.policy, 1)
-            .map(drop)
-            .map_err(|err| format!("--policy: {err}")),
+        Err(IdentityError::AlreadyExists { path }) => fail(&format!(
+            "{} already exists; pass --force to replace it",
+            path.display()
+        )),
+        Err(err) => fail(&err.to_string()),
     }
 }
 
@@ -541,72 +394,6 @@ fn fail(msg: &str) -> ExitCode {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::CommandFactory;
-
-    #[test]
-    fn the_command_line_is_consistent() {
-        Cli::command().debug_assert();
-    }
-
-    #[test]
-    fn options_first_go_to_the_application() {
-        let args = |a: &[&str]| a.iter().map(OsString::from).collect::<Vec<_>>();
-        assert!(goes_to_the_application(&args(&["--policy", "fifo"])));
-        assert!(goes_to_the_application(&args(&["--json"])));
-        for own in [
-            &[][..],
-            &["--help"],
-            &["-h"],
-            &["--version"],
-            &["cert"],
-            &["run"],
-        ] {
-            assert!(!goes_to_the_application(&args(own)), "{own:?}");
-        }
-    }
-
-    #[test]
-    fn cert_commands_parse() {
-        let cli = Cli::try_parse_from([
-            "neptune", "cert", "issue", "--ca", "ca-dir", "driver", "--days", "30",
-        ])
-        .unwrap();
-        match cli.command {
-            Some(Command::Cert(CertCommand::Issue {
-                ca,
-                name,
-                out,
-                days,
-                force,
-            })) => {
-                assert_eq!(
-                    (ca, name.as_str(), out, days, force),
-                    (PathBuf::from("ca-dir"), "driver", None, 30, false)
-                );
-            }
-            _ => panic!("not cert issue"),
-        }
-        let err =
-            Cli::try_parse_from(["neptune", "cert", "issue", "--ca", "d", "n", "--days", "0"])
-                .err()
-                .unwrap();
-        assert!(err.to_string().contains("--days"), "{err}");
-        let err = Cli::try_parse_from(["neptune", "cert", "issue", "node"])
-            .err()
-            .unwrap();
-        assert!(err.to_string().contains("--ca"), "{err}");
-        let err = Cli::try_parse_from(["neptune", "certs"]).err().unwrap();
-        assert_eq!(err.kind(), clap::error::ErrorKind::InvalidSubcommand);
-    }
-
-    #[test]
-    fn run_passes_everything_on() {
-        let cli = Cli::try_parse_from(["neptune", "run", "--help", "--policy", "fifo"]).unwrap();
-        match cli.command {
-            Some(Command::Run { args }) => assert_eq!(args, ["--help", "--policy", "fifo"]),
-            _ => panic!("not run"),
-        }
-    }
 
     #[test]
     fn the_driver_is_host_and_port() {
@@ -629,23 +416,9 @@ mod tests {
             let e = host_port(bad).unwrap_err();
             assert!(e.contains(says), "{bad}: {e}");
         }
-        let cli = Cli::try_parse_from([
-            "neptune",
-            "executor",
-            "--driver",
-            "neptune-driver:7077",
-            "--certs",
-            "c",
-            "--name",
-            "executor",
-        ])
-        .unwrap();
-        match cli.command {
-            Some(Command::Executor(e)) => {
-                assert_eq!(e.driver, "neptune-driver:7077");
-                assert_eq!(e.resolve_timeout, DEFAULT_RESOLVE_SECS);
-            }
-            _ => panic!("not executor"),
+        assert_eq!(local_cluster("local:3"), Ok(3));
+        for bad in ["local:0", "3", "remote:3", "local:"] {
+            assert!(local_cluster(bad).is_err(), "{bad}");
         }
     }
 
@@ -657,65 +430,5 @@ mod tests {
         let e = resolve("no-such-host.invalid:7077", Duration::ZERO).unwrap_err();
         assert!(e.contains("no-such-host.invalid:7077"), "{e}");
         assert!(e.contains("cannot resolve"), "{e}");
-    }
-
-    #[test]
-    fn check_args_parses_without_running() {
-        let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        for good in [
-            &["executor", "--driver", "d:1", "--certs", "c", "--name", "n"][..],
-            &[
-                "driver",
-                "--listen",
-                "0.0.0.0:7077",
-                "--certs",
-                "c",
-                "--seconds",
-                "5",
-            ],
-            &[
-                "hostfile", "--file", "f", "--index", "2", "--certs", "c", "--json",
-            ],
-            &["--policy", "fifo"],
-            &["--help"],
-        ] {
-            assert_eq!(check_args(&args(good)), Ok(()), "{good:?}");
-        }
-        for (bad, says) in [
-            (
-                &["executor", "--driver", "d:1", "--certs", "c"][..],
-                "--name",
-            ),
-            (
-                &[
-                    "executor", "--driver", "d:1", "--certs", "c", "--name", "n", "--policy", "x",
-                ],
-                "--policy",
-            ),
-            (
-                &["driver", "--listen", "neptune-driver:7077", "--certs", "c"],
-                "--listen",
-            ),
-            (
-                &[
-                    "driver",
-                    "--listen",
-                    "0.0.0.0:1",
-                    "--certs",
-                    "c",
-                    "--expect",
-                    "0",
-                ],
-                "--expect",
-            ),
-            (
-                &["driver", "--listen", "0.0.0.0:1", "--certs", "c", "--bogus"],
-                "--bogus",
-            ),
-            (&["executer"], "executer"),
-        ] {
-            let e = check_args(&args(bad)).unwrap_err();
-            assert!(e.contains(says), "{bad:?}: {e}");
-        }
     }
 }

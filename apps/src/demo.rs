@@ -8,12 +8,17 @@
 //! exactly its work (nothing lost, nothing recomputed).
 //!
 //! ```text
-//! cargo run --release --example demo -- [--slots N] [--seconds S] [--json]
+//! neptune demo [--slots N] [--seconds S] [--json]
 //! ```
+//!
+//! (`cargo run --release --example demo -- …` runs the same.)
 
+use clap::Parser;
 use neptune::runtime::policy::{DefaultPolicy, Policy, Preempt, SlotView};
 use neptune::runtime::{preemption_point, Builder, Handle, SpawnOptions, TaskHandle};
+use neptune_support::args::{at_least_one, available_cores, positive_f64};
 use neptune_support::spin as workload;
+use neptune_support::stats::quantile_sorted;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
@@ -25,46 +30,20 @@ const BATCH_UNITS: u64 = 400_000;
 const STREAM_UNITS: u64 = 500;
 const TRIGGER: Duration = Duration::from_millis(10);
 
-struct Args {
+/// The runtime's pause/resume demo: Stream micro-batches next to Batch work that fills
+/// every slot.
+#[derive(Parser, Debug)]
+#[command(name = "demo")]
+pub struct Args {
+    /// Slots, one per core by default.
+    #[arg(long, value_name = "N", default_value_t = available_cores(), value_parser = at_least_one::<usize>)]
     slots: usize,
+    /// Seconds of the mixed run (the stream alone runs half as long first).
+    #[arg(long, value_name = "S", default_value_t = 2.0, value_parser = positive_f64)]
     seconds: f64,
+    /// One JSON object instead of the narrative.
+    #[arg(long)]
     json: bool,
-}
-
-fn parse_args() -> Result<Args, String> {
-    let mut args = Args {
-        slots: std::thread::available_parallelism().map_or(1, |n| n.get()),
-        seconds: 2.0,
-        json: false,
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(a) = it.next() {
-        let mut value = |name: &str| it.next().ok_or(format!("{name} needs a value"));
-        match a.as_str() {
-            "--json" => args.json = true,
-            "--slots" => {
-                let v = value("--slots")?;
-                args.slots = v
-                    .parse()
-                    .ok()
-                    .filter(|&n| n > 0)
-                    .ok_or(format!("--slots: expected a positive integer, got {v:?}"))?;
-            }
-            "--seconds" => {
-                let v = value("--seconds")?;
-                args.seconds = v
-                    .parse()
-                    .ok()
-                    .filter(|&s: &f64| s > 0.0 && s.is_finite())
-                    .ok_or(format!("--seconds: expected a positive number, got {v:?}"))?;
-            }
-            "-h" | "--help" => {
-                return Err("usage: demo [--slots N] [--seconds S] [--json]".into());
-            }
-            other => return Err(format!("unknown argument {other:?} (try --help)")),
-        }
-    }
-    Ok(args)
 }
 
 /// What the policy did, with when.
@@ -160,22 +139,15 @@ fn run_stream(handle: &Handle, width: usize, dur: Duration) -> Vec<u64> {
     latencies
 }
 
+/// The `q`-quantile of `sorted`, 0 when it is empty (a run too short for a
+/// micro-batch).
 fn percentile(sorted: &[u64], q: f64) -> u64 {
-    if sorted.is_empty() {
-        return 0;
-    }
-    let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
-    sorted[rank - 1]
+    quantile_sorted(sorted, q).unwrap_or(0)
 }
 
-fn main() -> ExitCode {
-    let args = match parse_args() {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("demo: {e}");
-            return ExitCode::from(2);
-        }
-    };
+/// Runs the demo as `args` say and prints what happened; fails if a Batch task lost or
+/// repeated work.
+pub fn main(args: Args) -> ExitCode {
     workload::iters_per_micro(); // calibrate before anything runs
     let policy = Arc::new(Recording {
         inner: DefaultPolicy,
@@ -305,5 +277,25 @@ fn main() -> ExitCode {
     } else {
         eprintln!("demo: a batch task lost or repeated work: {results:?}");
         ExitCode::FAILURE
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+    use neptune_support::args::assert_refused;
+
+    #[test]
+    fn cli() {
+        Args::command().debug_assert();
+        let a = Args::try_parse_from(["demo"]).unwrap();
+        assert_eq!(
+            (a.slots, a.seconds, a.json),
+            (available_cores(), 2.0, false)
+        );
+        let a = Args::try_parse_from(["demo", "--slots", "3", "--seconds=0.5", "--json"]).unwrap();
+        assert_eq!((a.slots, a.seconds, a.json), (3, 0.5, true));
+        assert_refused::<Args>(&[&["--slots", "0"][..], &["--seconds", "-1"], &["--jsno"]]);
     }
 }

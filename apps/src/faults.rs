@@ -8,7 +8,7 @@
 //! The executors log the moment of the fault, so the time the driver took to declare
 //! the executor lost is measured between two clocks of one host.
 //!
-//! Shared by `examples/cluster_faults` (one JSON line per scenario) and
+//! Run by `examples/cluster_faults.rs` (one JSON line per scenario) and
 //! `tests/cluster_faults.rs` (one test per scenario).
 
 use neptune::dataflow::cluster::fault::{FAULT_ENV, FAULT_LOG_ENV};
@@ -18,9 +18,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-#[path = "../tpch/queries.rs"]
-#[allow(dead_code)]
-pub mod queries;
+use crate::tpch::queries;
 
 /// Executor processes of every scenario's cluster.
 pub const EXECUTORS: usize = 3;
@@ -85,9 +83,10 @@ pub const WORKLOADS: [Workload; 2] = [
     },
 ];
 
-/// The plan builders of the workloads: every process of the cluster registers them.
-pub fn builders() -> Builders {
-    queries::builders().register("faults-word-count", word_count)
+/// Adds the plan builders of the workloads that TPC-H's do not cover to `builders`:
+/// every process of the cluster registers them.
+pub fn register(builders: Builders) -> Builders {
+    builders.register("faults-word-count", word_count)
 }
 
 /// What a scenario must end with.
@@ -281,7 +280,7 @@ impl Drop for Scratch {
 
 fn cluster(launcher: &Launcher, env: &[(&str, String)]) -> neptune::dataflow::Result<Context> {
     let mut builder = Context::builder()
-        .builders(builders())
+        .builders(crate::builders())
         .slots_per_executor(2)
         .executor_grace(GRACE)
         .local_cluster(EXECUTORS)

@@ -62,6 +62,8 @@ impl Svg {
         self.0
     }
 
+    /// Text at (`x`, `y`), anchored `anchor` (start, middle, end), with `extra`
+    /// attributes.
     pub fn text(&mut self, x: f64, y: f64, size: f64, anchor: &str, extra: &str, s: &str) {
         let _ = writeln!(
             self.0,
@@ -70,6 +72,7 @@ impl Svg {
         );
     }
 
+    /// A line from (`x1`, `y1`) to (`x2`, `y2`) with `style` attributes.
     pub fn line(&mut self, x1: f64, y1: f64, x2: f64, y2: f64, style: &str) {
         let _ = writeln!(
             self.0,
@@ -77,6 +80,7 @@ impl Svg {
         );
     }
 
+    /// A rectangle filled `fill`, with `title` as its tooltip.
     pub fn rect(&mut self, x: f64, y: f64, w: f64, h: f64, fill: &str, title: &str) {
         let _ = writeln!(
             self.0,

@@ -7,7 +7,7 @@ use common::{text, TempDir};
 use std::path::Path;
 use std::process::{Command, Output};
 
-use neptune_runtime::quic::ClusterIdentity;
+use neptune::runtime::quic::ClusterIdentity;
 
 fn neptune(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_neptune"))
@@ -24,7 +24,7 @@ fn path(p: &Path) -> &str {
 fn cert_init_and_issue_write_files_that_load() {
     let tmp = TempDir::new("init-issue");
     // `init` creates the directory.
-    let ca_dir = tmp.0.join("ca");
+    let ca_dir = tmp.path().join("ca");
     let out = neptune(&["cert", "init", path(&ca_dir)]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
@@ -42,7 +42,7 @@ fn cert_init_and_issue_write_files_that_load() {
     assert_eq!(driver.name(), "driver");
 
     // Into a directory of its own, with the CA's certificate but not its key.
-    let node_dir = tmp.0.join("executor-1");
+    let node_dir = tmp.path().join("executor-1");
     let out = neptune(&[
         "cert",
         "issue",
@@ -83,7 +83,7 @@ fn cert_init_and_issue_write_files_that_load() {
 #[test]
 fn cert_issue_names_a_missing_ca_file() {
     let tmp = TempDir::new("missing-ca");
-    let ca_dir = tmp.0.join("no-such-ca");
+    let ca_dir = tmp.path().join("no-such-ca");
     let out = neptune(&["cert", "issue", "--ca", path(&ca_dir), "driver"]);
     assert!(!out.status.success());
     let stderr = text(&out.stderr);
@@ -95,9 +95,9 @@ fn cert_issue_names_a_missing_ca_file() {
 #[test]
 fn cert_issue_refuses_a_bad_node_name() {
     let tmp = TempDir::new("bad-name");
-    let out = neptune(&["cert", "init", path(&tmp.0)]);
+    let out = neptune(&["cert", "init", path(tmp.path())]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    let out = neptune(&["cert", "issue", "--ca", path(&tmp.0), "../escape"]);
+    let out = neptune(&["cert", "issue", "--ca", path(tmp.path()), "../escape"]);
     assert!(!out.status.success());
     let stderr = text(&out.stderr);
     assert!(stderr.contains("invalid node name"), "{stderr}");

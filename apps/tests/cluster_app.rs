@@ -2,12 +2,9 @@
 //! executor processes, a driver and executors started by hand with certificates from
 //! `neptune cert`, and an executor of another binary refused at registration.
 
-#[path = "common/cluster.rs"]
-mod cluster;
 mod common;
 
-use common::{text, TempDir};
-use neptune::apps::unified;
+use common::{cluster, text, TempDir};
 use neptune::dataflow::Context;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -102,7 +99,7 @@ fn spawn_piped(cmd: &mut Command) -> Child {
 #[test]
 fn a_driver_and_executors_started_by_hand_run_the_application() {
     let tmp = TempDir::new("cluster-by-hand");
-    let dir = tmp.0.to_str().unwrap();
+    let dir = tmp.path().to_str().unwrap();
     cert(&["init", dir]);
     for name in ["driver", "executor-a", "executor-b"] {
         cert(&["issue", "--ca", dir, name]);
@@ -156,7 +153,7 @@ fn an_executor_of_another_binary_is_refused_at_registration() {
     // This test binary is the driver; the `neptune` binary, with the same builders,
     // is not the same executable.
     let built = Context::builder()
-        .builders(unified::builders())
+        .builders(neptune_apps::builders())
         .local_cluster(1)
         .local_cluster_command(Some(env!("CARGO_BIN_EXE_neptune").into()), Vec::new())
         .build();
@@ -167,7 +164,7 @@ fn an_executor_of_another_binary_is_refused_at_registration() {
 #[test]
 fn bad_executor_and_driver_arguments_are_refused_with_a_reason() {
     let tmp = TempDir::new("cluster-bad-args");
-    let dir = tmp.0.to_str().unwrap();
+    let dir = tmp.path().to_str().unwrap();
     let out = neptune()
         .args([
             "executor",

@@ -1,19 +1,16 @@
 //! Fault scenarios on a 3-executor loopback cluster (this test binary is its own
 //! executor), each compared with the undisturbed run: see
-//! `examples/cluster_faults/scenarios.rs`. Faults hit at fixed record counts or
+//! `neptune_apps::faults`. Faults hit at fixed record counts or
 //! protocol points, never at a time; nothing here is timed.
 
-#[path = "../examples/cluster_faults/scenarios.rs"]
-mod scenarios;
-
 use neptune::dataflow::cluster::main_or_executor;
-use scenarios::{Baseline, Launcher, Workload, SCENARIOS, WORKLOADS};
+use neptune_apps::faults::{self as scenarios, Baseline, Launcher, Workload, SCENARIOS, WORKLOADS};
 use std::sync::OnceLock;
 
 /// Not a test of its own: the entry point of this binary's executor processes.
 #[test]
 fn executor_entry() {
-    main_or_executor(&scenarios::builders());
+    main_or_executor(&neptune_apps::builders());
 }
 
 fn launcher() -> Launcher {

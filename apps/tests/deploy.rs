@@ -8,13 +8,11 @@
 //! a manifest or a Dockerfile with one mistake. And the manifests' command lines, with
 //! loopback addresses, run a cluster whose executors share one certificate.
 
-#[path = "common/cluster.rs"]
-mod cluster;
 mod common;
 
-use common::{text, TempDir};
-use neptune::cli::check_args;
+use common::{cluster, text, TempDir};
 use neptune::dataflow::cluster::hostfile::Hostfile;
+use neptune_apps::cli::check_args;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use yaml_rust2::{Yaml, YamlLoader};
@@ -713,7 +711,7 @@ fn the_manifests_command_lines_run_a_cluster_on_loopback() {
         .collect();
     let replicas: usize = executors.iter().map(|e| e.replicas as usize).sum();
     let tmp = TempDir::new("deploy-loopback");
-    let dir = tmp.0.to_str().unwrap();
+    let dir = tmp.path().to_str().unwrap();
     let cert = |args: &[&str]| {
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_neptune"))
             .arg("cert")
@@ -732,7 +730,7 @@ fn the_manifests_command_lines_run_a_cluster_on_loopback() {
     for name in names {
         cert(&["issue", "--ca", dir, name]);
     }
-    let stdout = cluster::run_on_free_ports(&tmp.0, 1 + replicas, |ports, _| {
+    let stdout = cluster::run_on_free_ports(tmp.path(), 1 + replicas, |ports, _| {
         let mut d = driver.argv.clone();
         set_flag(&mut d, "--listen", &format!("127.0.0.1:{}", ports[0]));
         set_flag(&mut d, "--certs", dir);

@@ -3,11 +3,9 @@
 //! lines that must fail (a bad line, an index past the file, a driver name that does
 //! not resolve) fail with a reason.
 
-#[path = "common/cluster.rs"]
-mod cluster;
 mod common;
 
-use common::{text, TempDir};
+use common::{cluster, text, TempDir};
 use std::process::Command;
 
 fn neptune() -> Command {
@@ -22,14 +20,14 @@ fn cert(args: &[&str]) {
 #[test]
 fn a_driver_and_two_executors_run_from_one_hostfile() {
     let tmp = TempDir::new("hostfile-cluster");
-    let dir = tmp.0.to_str().unwrap();
+    let dir = tmp.path().to_str().unwrap();
     cert(&["init", dir]);
     // The names the hostfile gives by default.
     for name in ["driver", "executor-1", "executor-2"] {
         cert(&["issue", "--ca", dir, name]);
     }
-    let stdout = cluster::run_on_free_ports(&tmp.0, 3, |ports, attempt| {
-        let hostfile = tmp.0.join(format!("hosts-{attempt}"));
+    let stdout = cluster::run_on_free_ports(tmp.path(), 3, |ports, attempt| {
+        let hostfile = tmp.path().join(format!("hosts-{attempt}"));
         std::fs::write(
             &hostfile,
             format!(
@@ -67,13 +65,13 @@ fn a_driver_and_two_executors_run_from_one_hostfile() {
 #[test]
 fn bad_hostfiles_and_indices_are_refused_with_the_line() {
     let tmp = TempDir::new("hostfile-bad");
-    let file = tmp.0.join("hosts");
+    let file = tmp.path().join("hosts");
     let run = |index: &str| {
         let out = neptune()
             .args(["hostfile", "--file"])
             .arg(&file)
             .args(["--index", index, "--certs"])
-            .arg(&tmp.0)
+            .arg(tmp.path())
             .output()
             .unwrap();
         assert!(!out.status.success());
@@ -93,7 +91,7 @@ fn bad_hostfiles_and_indices_are_refused_with_the_line() {
 #[test]
 fn a_driver_name_that_does_not_resolve_fails_with_the_name() {
     let tmp = TempDir::new("hostfile-unresolved");
-    let dir = tmp.0.to_str().unwrap();
+    let dir = tmp.path().to_str().unwrap();
     cert(&["init", dir]);
     cert(&["issue", "--ca", dir, "executor"]);
     // `.invalid` never resolves (RFC 6761); one second of retries.

@@ -1,16 +1,14 @@
 //! TPC-H Q1 and Q6 as dataflow jobs give exactly the answers of the single-threaded
 //! reference loops, at a tiny scale factor.
 
-#[path = "../examples/tpch/queries.rs"]
-mod queries;
-
 use neptune::dataflow::cluster::main_or_executor;
 use neptune::dataflow::{Context, Dataset};
+use neptune_apps::tpch::queries;
 
 /// Not a test of its own: the entry point of this binary's executor processes.
 #[test]
 fn executor_entry() {
-    main_or_executor(&queries::builders());
+    main_or_executor(&neptune_apps::builders());
 }
 
 #[test]
@@ -20,7 +18,7 @@ fn q1_and_q6_on_two_and_three_executor_processes_equal_the_reference_loops() {
     let (q1_expected, q6_expected) = (queries::q1_reference(&rows), queries::q6_reference(&rows));
     for n in [2, 3] {
         let ctx = Context::builder()
-            .builders(queries::builders())
+            .builders(neptune_apps::builders())
             .local_cluster(n)
             .local_cluster_command(
                 None,

@@ -2,10 +2,12 @@
 //! loopback (a local cluster), against local mode where there is one to compare with.
 //!
 //! ```text
-//! cargo run --release --example cluster_bench -- [--json] [--only NAME,…]
+//! neptune bench cluster [--json] [--only NAME,…]
 //!     [--executors N] [--slots K] [--tasks N] [--pauses N] [--shuffle-mib M]
 //!     [--rounds R] [--seconds S]
 //! ```
+//!
+//! (`cargo run --release --example cluster_bench -- …` runs the same.)
 //!
 //! - `dispatch`: µs from the driver deciding to launch a task (after placement) to the
 //!   task's first poll on its executor, over `--tasks` tiny tasks (jobs of one task
@@ -25,18 +27,17 @@
 //! Both ends of a latency are wall-clock readings in two processes of one host (the
 //! same clock). With `--json`, one line per figure, named by its `figure` field.
 
-#[allow(dead_code)]
-mod common;
-
 use clap::builder::PossibleValuesParser;
 use clap::Parser;
-use common::{at_least_one, median, positive_f64, quantile};
-use neptune::dataflow::cluster::{main_or_executor, Builders};
+use neptune::dataflow::cluster::Builders;
 use neptune::dataflow::{Class, Context, Dataset, JobHandle};
 use neptune::runtime::TaskState;
+use neptune_support::args::{at_least_one, positive_f64};
 use neptune_support::spin as workload;
+use neptune_support::stats::{median, quantile};
 use serde_bytes::ByteBuf;
 use std::path::Path;
+use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
@@ -85,8 +86,10 @@ fn mw1(ctx: &Context, (tasks, units, micros): (u32, u64, f64)) -> Dataset<u64> {
         .map(move |_| workload::unit(micros))
 }
 
-fn builders() -> Builders {
-    Builders::new()
+/// Adds the benchmark's plan builders to `builders`: every process of its local
+/// clusters registers them.
+pub fn register(builders: Builders) -> Builders {
+    builders
         .register("tiny", tiny)
         .register("gated", gated)
         .register("shuffled", shuffled)
@@ -94,7 +97,7 @@ fn builders() -> Builders {
 }
 
 struct Bench {
-    args: Cli,
+    args: Args,
     json: bool,
     executors: usize,
     slots: usize,
@@ -103,7 +106,7 @@ struct Bench {
 impl Bench {
     fn cluster(&self, executors: usize, slots: usize, policy: &str) -> Context {
         Context::builder()
-            .builders(builders())
+            .builders(crate::builders())
             .slots_per_executor(slots)
             .policy(policy)
             .local_cluster(executors)
@@ -113,7 +116,7 @@ impl Bench {
 
     fn local(&self, executors: usize, slots: usize, policy: &str) -> Context {
         Context::builder()
-            .builders(builders())
+            .builders(crate::builders())
             .executors(executors)
             .slots_per_executor(slots)
             .policy(policy)
@@ -380,7 +383,7 @@ fn wait(what: &str, mut done: impl FnMut() -> bool) {
 /// against local mode where there is one to compare with.
 #[derive(Parser, Debug)]
 #[command(name = "cluster_bench")]
-struct Cli {
+pub struct Args {
     /// Print one JSON object per figure instead of a table.
     #[arg(long)]
     json: bool,
@@ -416,9 +419,10 @@ struct Cli {
     seconds: f64,
 }
 
-fn main() {
-    main_or_executor(&builders());
-    let args = Cli::parse();
+/// Measures the figures `args` name and prints them. The program must have called
+/// [`main_or_executor`](neptune::dataflow::cluster::main_or_executor) with
+/// [`crate::builders`] first: the local clusters' executors are processes of it.
+pub fn main(args: Args) -> ExitCode {
     let bench = Bench {
         json: args.json,
         executors: args.executors,
@@ -434,17 +438,19 @@ fn main() {
             other => unreachable!("--only {other} passed clap's check"),
         }
     }
+    ExitCode::SUCCESS
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use clap::CommandFactory;
+    use neptune_support::args::assert_refused;
 
     #[test]
     fn cli() {
-        Cli::command().debug_assert();
-        let c = Cli::try_parse_from(["cluster_bench"]).unwrap();
+        Args::command().debug_assert();
+        let c = Args::try_parse_from(["cluster_bench"]).unwrap();
         assert!(!c.json);
         assert_eq!(c.only, ["dispatch", "remote_pause", "mw1", "shuffle"]);
         assert_eq!(
@@ -452,7 +458,7 @@ mod tests {
             (2, 1, 10_000, 300)
         );
         assert_eq!((c.shuffle_mib, c.rounds, c.seconds), (1024, 3, 5.0));
-        let c = Cli::try_parse_from([
+        let c = Args::try_parse_from([
             "cluster_bench",
             "--json",
             "--only=shuffle,mw1_cluster",
@@ -465,7 +471,7 @@ mod tests {
         assert!(c.json);
         assert_eq!(c.only, ["shuffle", "mw1_cluster"]);
         assert_eq!((c.slots, c.seconds), (2, 0.5));
-        common::assert_refused::<Cli>(&[
+        assert_refused::<Args>(&[
             &["--jsno"][..],
             &["--only", "dispatch,nope"],
             &["--executors", "0"],

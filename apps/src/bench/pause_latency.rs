@@ -1,8 +1,10 @@
 //! How fast a pause takes effect and how fast a resumed task runs again.
 //!
 //! ```text
-//! cargo run --release --example pause_latency -- [--json] [--samples N] [--slots W]
+//! neptune bench pause-latency [--json] [--samples N] [--slots W]
 //! ```
+//!
+//! (`cargo run --release --example pause_latency -- …` runs the same.)
 //!
 //! A Batch task runs a CPU loop that awaits `preemption_point()` after about a
 //! microsecond of work, while W-1 other Batch tasks spin the same way on the other
@@ -23,14 +25,12 @@
 //! small or loaded machine the p99 still includes the OS scheduler's time slices. Give
 //! `--slots` one less than the cores to measure the runtime alone.
 
-// Shared with the other examples; not every helper is used here.
-#[allow(dead_code)]
-mod common;
-
 use clap::Parser;
-use common::{at_least_one, available_cores, human_ns, quantile};
 use neptune::runtime::{preemption_point, Builder, SpawnOptions, TaskHandle, TaskState};
+use neptune_support::args::{at_least_one, available_cores};
+use neptune_support::stats::{human_ns, quantile};
 use std::hint::black_box;
+use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::*};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -111,7 +111,7 @@ fn ns(d: Option<Duration>) -> u64 {
 /// again (resume() to its next poll).
 #[derive(Parser, Debug)]
 #[command(name = "pause_latency")]
-struct Cli {
+pub struct Args {
     /// Print one JSON object instead of a table.
     #[arg(long)]
     json: bool,
@@ -124,12 +124,13 @@ struct Cli {
     slots: usize,
 }
 
-fn main() {
-    let Cli {
+/// Measures as `args` say and prints the figures.
+pub fn main(args: Args) -> ExitCode {
+    let Args {
         json,
         samples,
         slots,
-    } = Cli::parse();
+    } = args;
 
     let unit = calibrate();
     let rt = Builder::new().slots(slots).build().expect("runtime");
@@ -258,24 +259,26 @@ fn main() {
             human_ns(resume.max().as_nanos() as f64)
         );
     }
+    ExitCode::SUCCESS
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use clap::CommandFactory;
+    use neptune_support::args::assert_refused;
 
     #[test]
     fn cli() {
-        Cli::command().debug_assert();
-        let c = Cli::try_parse_from(["pause_latency"]).unwrap();
+        Args::command().debug_assert();
+        let c = Args::try_parse_from(["pause_latency"]).unwrap();
         assert!(!c.json);
         assert_eq!((c.samples, c.slots), (10_000, available_cores()));
-        let c = Cli::try_parse_from(["pause_latency", "--json", "--samples=5", "--slots", "3"])
+        let c = Args::try_parse_from(["pause_latency", "--json", "--samples=5", "--slots", "3"])
             .unwrap();
         assert!(c.json);
         assert_eq!((c.samples, c.slots), (5, 3));
-        common::assert_refused::<Cli>(&[
+        assert_refused::<Args>(&[
             &["--jsno"][..],
             &["--slots", "0"],
             &["--samples", "x"],

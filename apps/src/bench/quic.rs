@@ -1,13 +1,15 @@
 //! quinn on Neptune's runtime against the same quinn on tokio, over loopback.
 //!
 //! ```text
-//! cargo run --release --example quic_bench -- [--json] [--rounds R] [--workers N]
+//! neptune bench quic [--json] [--rounds R] [--workers N]
 //!     [--requests N] [--bulk-mib M] [--streams S] [--handshakes H] [--only NAME,…]
 //!     [--side neptune|tokio]
 //! ```
 //!
+//! (`cargo run --release --example quic_bench -- …` runs the same.)
+//!
 //! Both sides use the same quinn version, the same rustls configuration (TLS 1.3, ring,
-//! mutual TLS with an ephemeral cluster CA: `neptune_runtime::quic::{server_config,
+//! mutual TLS with an ephemeral cluster CA: `neptune::runtime::quic::{server_config,
 //! client_config}`), the same transport settings and the same socket buffer sizes; only
 //! the `quinn::Runtime` differs. Each runtime has `--workers` worker threads (default:
 //! one per core) and both stay up for the whole run. Each workload runs a warm-up on both
@@ -25,16 +27,14 @@
 //! better for neptune. With `--json` each workload is one line
 //! `{"workload", "neptune", "tokio", "unit", "ratio"}`.
 
-// Shared with the other examples; not every helper is used here.
-#[allow(dead_code)]
-mod common;
-
 use clap::builder::PossibleValuesParser;
 use clap::Parser;
-use common::{at_least_one, available_cores, quantile};
 use neptune::runtime::quic::{self, ClusterCa, ClusterIdentity};
+use neptune_support::args::{at_least_one, available_cores};
+use neptune_support::stats::{median_interpolated, quantile};
 use std::future::Future;
 use std::net::{SocketAddr, UdpSocket};
+use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -334,21 +334,16 @@ fn measure<S: Side>(side: &S, cfg: &Config, which: &str, figures: &mut Figures) 
     }
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    }
+/// The median of one side's rounds (the mean of the middle two for an even count).
+fn median(v: Vec<f64>) -> f64 {
+    median_interpolated(v).expect("at least one round")
 }
 
 /// quinn on Neptune's runtime against the same quinn on tokio, over loopback; rounds
 /// alternate neptune, tokio, and each side's figure is the median over its rounds.
 #[derive(Parser, Debug)]
 #[command(name = "quic_bench")]
-struct Cli {
+pub struct Args {
     /// Print one JSON object per workload instead of a table.
     #[arg(long)]
     json: bool,
@@ -389,8 +384,9 @@ struct Cli {
     side: String,
 }
 
-fn main() {
-    let Cli {
+/// Runs the workloads as `args` say and prints the figures.
+pub fn main(args: Args) -> ExitCode {
+    let Args {
         json,
         rounds,
         workers,
@@ -400,7 +396,7 @@ fn main() {
         handshakes,
         only,
         side,
-    } = Cli::parse();
+    } = args;
     let selected: Vec<&str> = only.iter().map(String::as_str).collect();
     let ca = ClusterCa::generate("quic_bench").expect("CA");
     let cfg = Config {
@@ -475,17 +471,19 @@ fn main() {
             println!("{name:<14} {n:>12.1} {t:>12.1} {unit:>7}  {ratio:.3}");
         }
     }
+    ExitCode::SUCCESS
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use clap::CommandFactory;
+    use neptune_support::args::assert_refused;
 
     #[test]
     fn cli() {
-        Cli::command().debug_assert();
-        let c = Cli::try_parse_from(["quic_bench"]).unwrap();
+        Args::command().debug_assert();
+        let c = Args::try_parse_from(["quic_bench"]).unwrap();
         assert!(!c.json);
         assert_eq!((c.rounds, c.workers), (5, available_cores()));
         assert_eq!(
@@ -494,7 +492,7 @@ mod tests {
         );
         assert_eq!(c.only, WORKLOADS);
         assert_eq!(c.side, "both");
-        let c = Cli::try_parse_from([
+        let c = Args::try_parse_from([
             "quic_bench",
             "--json",
             "--only",
@@ -507,7 +505,7 @@ mod tests {
         assert!(c.json);
         assert_eq!(c.only, ["bulk", "rtt"]);
         assert_eq!((c.bulk_mib, c.side.as_str()), (8, "tokio"));
-        common::assert_refused::<Cli>(&[
+        assert_refused::<Args>(&[
             &["--jsno"][..],
             &["--rounds", "0"],
             &["--bulk-mib", "0"],

@@ -2,8 +2,10 @@
 //! (`benches/rt_multi_threaded.rs` in tokio), with the same number of worker threads.
 //!
 //! ```text
-//! cargo run --release --example vs_tokio -- [--json] [--workers N] [--rounds R] [--only WORKLOAD]
+//! neptune bench vs-tokio [--json] [--workers N] [--rounds R] [--only WORKLOAD]
 //! ```
+//!
+//! (`cargo run --release --example vs_tokio -- …` runs the same.)
 //!
 //! Both runtimes are built once per process and stay up for the whole run, as tokio's
 //! benchmark builds its runtime once and iterates on it: this keeps thread start-up
@@ -13,17 +15,13 @@
 //! tokio, each round running the workload the same number of times on both runtimes.
 //! The figure reported is the median over rounds of the time per run.
 
-// Shared with the other examples; not every helper is used here.
-#[allow(dead_code)]
-mod common;
-#[path = "common/workloads.rs"]
-mod workloads;
-
+use super::workloads::{Bench, Neptune, Rt, Tokio, Workload};
 use clap::Parser;
-use common::{at_least_one, available_cores, human_ns, quantile};
+use neptune_support::args::{at_least_one, available_cores};
+use neptune_support::stats::{human_ns, quantile};
+use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use workloads::{Bench, Neptune, Rt, Tokio, Workload};
 
 /// Aim for rounds of about this long (for the slower runtime), to keep timer noise low.
 const ROUND_TARGET: Duration = Duration::from_millis(50);
@@ -73,7 +71,7 @@ struct Row {
 /// number of worker threads; rounds alternate neptune, tokio.
 #[derive(Parser, Debug)]
 #[command(name = "vs_tokio")]
-struct Cli {
+pub struct Args {
     /// Print one JSON object per workload instead of a table.
     #[arg(long)]
     json: bool,
@@ -92,13 +90,14 @@ struct Cli {
     only: Option<String>,
 }
 
-fn main() {
-    let Cli {
+/// Runs the comparison as `args` say and prints the figures.
+pub fn main(args: Args) -> ExitCode {
+    let Args {
         json,
         workers,
         mut rounds,
         only,
-    } = Cli::parse();
+    } = args;
     if rounds < 10 {
         eprintln!("--rounds {rounds} is too few: using 10");
         rounds = 10;
@@ -170,20 +169,22 @@ fn main() {
         }
         println!("\nratio = neptune / tokio: below 1 means neptune is faster");
     }
+    ExitCode::SUCCESS
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use clap::CommandFactory;
+    use neptune_support::args::assert_refused;
 
     #[test]
     fn cli() {
-        Cli::command().debug_assert();
-        let c = Cli::try_parse_from(["vs_tokio"]).unwrap();
+        Args::command().debug_assert();
+        let c = Args::try_parse_from(["vs_tokio"]).unwrap();
         assert!(!c.json);
         assert_eq!((c.workers, c.rounds, c.only), (available_cores(), 15, None));
-        let c = Cli::try_parse_from([
+        let c = Args::try_parse_from([
             "vs_tokio",
             "--json",
             "--workers=3",
@@ -196,7 +197,7 @@ mod tests {
         assert!(c.json);
         assert_eq!((c.workers, c.rounds), (3, 12));
         assert_eq!(c.only.as_deref(), Some("ping_pong"));
-        common::assert_refused::<Cli>(&[
+        assert_refused::<Args>(&[
             &["--jsno"][..],
             &["--help-me"],
             &["--workers", "0"],

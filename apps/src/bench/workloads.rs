@@ -13,8 +13,9 @@ use std::sync::Arc;
 
 /// Tasks spawned by `spawn_many_local` and `spawn_many_remote_idle`.
 pub const NUM_SPAWN: usize = 10_000;
-/// Tasks in `yield_many`, and yields per task.
+/// Tasks in `yield_many`.
 pub const YIELD_TASKS: usize = 200;
+/// Yields per task in `yield_many`.
 pub const NUM_YIELD: usize = 1_000;
 /// Pairs of tasks in `ping_pong`.
 pub const NUM_PINGS: usize = 1_000;
@@ -125,14 +126,20 @@ impl Rt for Tokio {
 /// The workloads, in the order they are run and printed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Workload {
+    /// Spawns [`NUM_SPAWN`] tasks from a task and awaits them all.
     SpawnManyLocal,
+    /// Spawns [`NUM_SPAWN`] tasks from outside the runtime, its workers idle.
     SpawnManyRemoteIdle,
+    /// [`YIELD_TASKS`] tasks yielding [`NUM_YIELD`] times each.
     YieldMany,
+    /// [`NUM_PINGS`] pairs of tasks exchanging a message over oneshot channels.
     PingPong,
+    /// A chain of [`CHAIN`] tasks, each spawning the next.
     ChainedSpawn,
 }
 
 impl Workload {
+    /// Every workload, in order.
     pub const ALL: [Workload; 5] = [
         Workload::SpawnManyLocal,
         Workload::SpawnManyRemoteIdle,
@@ -141,6 +148,7 @@ impl Workload {
         Workload::ChainedSpawn,
     ];
 
+    /// Its name, as tokio's benchmark calls it.
     pub fn name(self) -> &'static str {
         match self {
             Workload::SpawnManyLocal => "spawn_many_local",
@@ -155,6 +163,7 @@ impl Workload {
 /// One runtime plus the state tokio's benchmark sets up once, outside its `b.iter`
 /// loop: the completion channel, the countdown and the join-handle buffer.
 pub struct Bench<R: Rt> {
+    /// The runtime.
     pub rt: R,
     done_tx: SyncSender<()>,
     done_rx: Receiver<()>,
@@ -163,6 +172,7 @@ pub struct Bench<R: Rt> {
 }
 
 impl<R: Rt> Bench<R> {
+    /// The runtime with `workers` worker threads, and the benchmark's state.
     pub fn new(workers: usize) -> Self {
         let (done_tx, done_rx) = mpsc::sync_channel(1000);
         Bench {

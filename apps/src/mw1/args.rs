@@ -1,45 +1,15 @@
-//! Command-line settings of the `policies` harness, parsed strictly: an unknown flag, a
-//! missing or malformed value, or settings that make no sense together are reported as
-//! an error (the caller prints it and exits with status 2), never a panic.
+//! Command-line settings of workload MW-1 (`neptune run mw1`, the `policies`
+//! example), parsed strictly: an unknown flag, a missing or malformed value, or
+//! settings that make no sense together are reported as an error (exit status 2),
+//! never a panic.
 
+use clap::builder::PossibleValuesParser;
+use clap::Parser;
 use neptune::scheduler::PolicyKind;
+use neptune_support::args::available_cores;
 use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
-
-pub const USAGE: &str = "\
-usage: cargo run --release --example policies -- [options]
-
-Runs workload MW-1 (stream latency under batch load) once per row and prints one result
-per row: a table, or one JSON object per line with --json.
-
-options:
-  --json                     one JSON object per row on stdout
-  --svg FILE                 also write a plot of the results to FILE
-  --rows A,B,...             rows to run, in this order (default: all of them)
-                             stream-alone, batch-alone, static, fifo, fair, kill,
-                             neptune, tokio-shared, tokio-yield, tokio-split
-                             (also available: neptune-nostarve, NEPTUNE without its
-                             anti-starvation quanta)
-  --rounds R                 run every row R times, rows alternating within a round;
-                             report per-row medians (default 1)
-  --seconds S                wall time of one row, warm-up included (default 4)
-  --slots W                  slots (worker threads) of the runtime (default: cores)
-  --batch-tasks-per-slot N   batch tasks per slot in one batch job (default 4)
-  --batch-ms MS              CPU work of one batch task (default 200)
-  --stream-ms MS             CPU work of one stream task (default 0.5)
-  --trigger-ms MS            interval between micro-batch releases (default 10)
-  --unit-us US               CPU work of one unit between yield points (default 1)
-  --warmup-ms MS             start of the row left out of the figures (default 100)
-  --settle-ms MS             pause between rows (default 200)
-  --static-stream-slots N    slots STATIC dedicates to Stream work (default: half of
-                             them, rounded down, the split tokio-split makes; on one
-                             slot, none: it runs both classes)
-  --release-slice KIND       kernel time slice of the release thread: short (100 µs,
-                             so it preempts busy workers when a release is due) or
-                             default (the kernel's; releases wait for a busy
-                             worker's slice to end) (default short)
-  -h, --help                 this text";
 
 /// One row of the report: a reference run, a local policy of the scheduler crate, or a
 /// tokio peer.
@@ -78,6 +48,7 @@ impl Row {
 
     const EXTRA: [Row; 1] = [Row::NeptuneNoStarve];
 
+    /// The row's name, as `--rows` takes it and the report prints it.
     pub fn name(self) -> &'static str {
         match self {
             Row::StreamAlone => "stream-alone",
@@ -130,18 +101,31 @@ impl FromStr for Row {
 /// Every setting of one invocation.
 #[derive(Clone, Debug)]
 pub struct Config {
+    /// One JSON object per row on stdout.
     pub json: bool,
+    /// Where to write a plot of the results.
     pub svg: Option<PathBuf>,
+    /// The rows to run, in order.
     pub rows: Vec<Row>,
+    /// Times every row runs (figures are medians over rounds).
     pub rounds: usize,
+    /// Wall time of one row, warm-up included.
     pub seconds: f64,
+    /// Slots (worker threads) of the runtime.
     pub slots: usize,
+    /// Batch tasks per slot in one batch job.
     pub batch_tasks_per_slot: usize,
+    /// CPU work of one batch task, in ms.
     pub batch_ms: f64,
+    /// CPU work of one stream task, in ms.
     pub stream_ms: f64,
+    /// Interval between micro-batch releases, in ms.
     pub trigger_ms: f64,
+    /// CPU work of one unit between yield points, in µs.
     pub unit_us: f64,
+    /// Start of a row left out of the figures, in ms.
     pub warmup_ms: f64,
+    /// Pause between rows, in ms.
     pub settle_ms: f64,
     /// Slots STATIC dedicates to Stream work (`None`: half of them).
     pub static_stream_slots: Option<usize>,
@@ -150,14 +134,16 @@ pub struct Config {
 }
 
 impl Config {
-    fn defaults() -> Config {
+    /// The default settings on `slots` slots (what a command line without options
+    /// gives on a machine of `slots` cores).
+    pub fn new(slots: usize) -> Config {
         Config {
             json: false,
             svg: None,
             rows: Row::DEFAULT.to_vec(),
             rounds: 1,
             seconds: 4.0,
-            slots: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            slots,
             batch_tasks_per_slot: 4,
             batch_ms: 200.0,
             stream_ms: 0.5,
@@ -192,149 +178,175 @@ impl Config {
     }
 }
 
-/// What the command line asked for.
-pub enum Parsed {
-    Run(Config),
-    Help,
+/// The rows of `--rows`, in order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rows(pub Vec<Row>);
+
+/// `--rows A,B,...`: known rows, each at most once.
+fn rows(v: &str) -> Result<Rows, String> {
+    let mut rows = Vec::new();
+    for part in v.split(',').filter(|p| !p.trim().is_empty()) {
+        let row: Row = part.parse()?;
+        if rows.contains(&row) {
+            return Err(format!("{row} is listed twice"));
+        }
+        rows.push(row);
+    }
+    if rows.is_empty() {
+        return Err("no row given".into());
+    }
+    Ok(Rows(rows))
 }
 
-/// Parses `args` (without the program name).
-pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Parsed, String> {
-    let mut c = Config::defaults();
-    let mut it = args.into_iter();
-    while let Some(arg) = it.next() {
-        // `--name=value` or `--name value`.
-        let (name, inline) = match arg.split_once('=') {
-            Some((n, v)) if n.starts_with("--") => (n.to_owned(), Some(v.to_owned())),
-            _ => (arg.clone(), None),
-        };
-        let is_flag = matches!(name.as_str(), "--json" | "-h" | "--help");
-        if is_flag && inline.is_some() {
-            return Err(format!("{name} takes no value"));
-        }
-        let mut value = || -> Result<String, String> {
-            match &inline {
-                Some(v) => Ok(v.clone()),
-                None => it.next().ok_or_else(|| format!("{name} needs a value")),
-            }
-        };
-        match name.as_str() {
-            "--json" => c.json = true,
-            "-h" | "--help" => return Ok(Parsed::Help),
-            "--svg" => {
-                let v = value()?;
-                if v.is_empty() {
-                    return Err("--svg needs a file name".into());
-                }
-                c.svg = Some(PathBuf::from(v));
-            }
-            "--rows" => {
-                let v = value()?;
-                let mut rows = Vec::new();
-                for part in v.split(',').filter(|p| !p.trim().is_empty()) {
-                    let row: Row = part.parse()?;
-                    if rows.contains(&row) {
-                        return Err(format!("--rows: {row} is listed twice"));
-                    }
-                    rows.push(row);
-                }
-                if rows.is_empty() {
-                    return Err("--rows: no row given".into());
-                }
-                c.rows = rows;
-            }
-            "--rounds" => c.rounds = int(&name, &value()?, 1, 1000)?,
-            "--slots" => c.slots = int(&name, &value()?, 1, 4096)?,
-            "--batch-tasks-per-slot" => c.batch_tasks_per_slot = int(&name, &value()?, 1, 1000)?,
-            "--seconds" => c.seconds = num(&name, &value()?, 3600.0)?,
-            "--batch-ms" => c.batch_ms = num(&name, &value()?, 3_600_000.0)?,
-            "--stream-ms" => c.stream_ms = num(&name, &value()?, 3_600_000.0)?,
-            "--trigger-ms" => c.trigger_ms = num(&name, &value()?, 3_600_000.0)?,
-            "--unit-us" => c.unit_us = num(&name, &value()?, 1e9)?,
-            "--warmup-ms" => c.warmup_ms = non_negative(&name, &value()?)?,
-            "--settle-ms" => c.settle_ms = non_negative(&name, &value()?)?,
-            "--static-stream-slots" => {
-                c.static_stream_slots = Some(int(&name, &value()?, 1, 4096)?)
-            }
-            "--release-slice" => {
-                c.short_release_slice = match value()?.as_str() {
-                    "short" => true,
-                    "default" => false,
-                    other => {
-                        return Err(format!(
-                            "--release-slice: {other:?} is neither short nor default"
-                        ))
-                    }
-                }
-            }
-            other => return Err(format!("unknown argument {other:?} (see --help)")),
-        }
-    }
-    if c.warmup_ms >= c.seconds * 1e3 {
-        return Err(format!(
-            "--seconds {} leaves nothing after the {} ms warm-up",
-            c.seconds, c.warmup_ms
-        ));
-    }
-    if c.unit_us > c.batch_ms * 1e3 || c.unit_us > c.stream_ms * 1e3 {
-        return Err(format!(
-            "--unit-us {} is longer than a batch task ({} ms) or a stream task ({} ms)",
-            c.unit_us, c.batch_ms, c.stream_ms
-        ));
-    }
-    if c.static_stream_slots.is_some_and(|n| n >= c.slots) {
-        return Err(format!(
-            "--static-stream-slots {} leaves no slot of {} for Batch work",
-            c.static_stream_slots.unwrap_or(0),
-            c.slots
-        ));
-    }
-    if c.trigger_ms < 0.05 {
-        return Err(format!(
-            "--trigger-ms {} is too short (at least 0.05)",
-            c.trigger_ms
-        ));
-    }
-    Ok(Parsed::Run(c))
-}
-
-fn int(name: &str, v: &str, min: usize, max: usize) -> Result<usize, String> {
+/// A whole number from `min` to `max`.
+fn int(v: &str, min: usize, max: usize) -> Result<usize, String> {
     v.trim()
         .parse::<usize>()
         .ok()
         .filter(|n| (min..=max).contains(n))
-        .ok_or_else(|| format!("{name}: expected an integer from {min} to {max}, got {v:?}"))
+        .ok_or_else(|| format!("expected an integer from {min} to {max}"))
 }
 
-fn num(name: &str, v: &str, max: f64) -> Result<f64, String> {
+/// A number above 0 and at most `max`.
+fn num(v: &str, max: f64) -> Result<f64, String> {
     v.trim()
         .parse::<f64>()
         .ok()
         .filter(|x| x.is_finite() && *x > 0.0 && *x <= max)
-        .ok_or_else(|| format!("{name}: expected a number above 0 and at most {max}, got {v:?}"))
+        .ok_or_else(|| format!("expected a number above 0 and at most {max}"))
 }
 
-fn non_negative(name: &str, v: &str) -> Result<f64, String> {
+/// A number from 0 to an hour in ms.
+fn non_negative(v: &str) -> Result<f64, String> {
     v.trim()
         .parse::<f64>()
         .ok()
         .filter(|x| x.is_finite() && *x >= 0.0 && *x <= 3_600_000.0)
-        .ok_or_else(|| format!("{name}: expected a number from 0 to 3600000, got {v:?}"))
+        .ok_or_else(|| "expected a number from 0 to 3600000".to_owned())
+}
+
+/// Runs workload MW-1 (stream latency under batch load) once per row and prints one
+/// result per row: a table, or one JSON object per line with --json.
+#[derive(Parser, Debug)]
+#[command(name = "policies")]
+pub struct Args {
+    /// One JSON object per row on stdout.
+    #[arg(long)]
+    json: bool,
+    /// Also write a plot of the results to FILE.
+    #[arg(long, value_name = "FILE", value_parser = clap::builder::NonEmptyStringValueParser::new())]
+    svg: Option<String>,
+    /// Rows to run, in this order [default: all but neptune-nostarve]: stream-alone,
+    /// batch-alone, static, fifo, fair, kill, neptune, tokio-shared, tokio-yield,
+    /// tokio-split, and neptune-nostarve (NEPTUNE without its anti-starvation quanta).
+    #[arg(long, value_name = "A,B,...", value_parser = rows)]
+    rows: Option<Rows>,
+    /// Run every row R times, rows alternating within a round; report per-row medians.
+    #[arg(long, value_name = "R", default_value_t = 1, value_parser = |v: &str| int(v, 1, 1000))]
+    rounds: usize,
+    /// Wall time of one row, warm-up included.
+    #[arg(long, value_name = "S", default_value_t = 4.0, value_parser = |v: &str| num(v, 3600.0))]
+    seconds: f64,
+    /// Slots (worker threads) of the runtime, one per core by default.
+    #[arg(long, value_name = "W", default_value_t = available_cores(), value_parser = |v: &str| int(v, 1, 4096))]
+    slots: usize,
+    /// Batch tasks per slot in one batch job.
+    #[arg(long, value_name = "N", default_value_t = 4, value_parser = |v: &str| int(v, 1, 1000))]
+    batch_tasks_per_slot: usize,
+    /// CPU work of one batch task.
+    #[arg(long, value_name = "MS", default_value_t = 200.0, value_parser = |v: &str| num(v, 3_600_000.0))]
+    batch_ms: f64,
+    /// CPU work of one stream task.
+    #[arg(long, value_name = "MS", default_value_t = 0.5, value_parser = |v: &str| num(v, 3_600_000.0))]
+    stream_ms: f64,
+    /// Interval between micro-batch releases (at least 0.05).
+    #[arg(long, value_name = "MS", default_value_t = 10.0, value_parser = |v: &str| num(v, 3_600_000.0))]
+    trigger_ms: f64,
+    /// CPU work of one unit between yield points.
+    #[arg(long, value_name = "US", default_value_t = 1.0, value_parser = |v: &str| num(v, 1e9))]
+    unit_us: f64,
+    /// Start of the row left out of the figures.
+    #[arg(long, value_name = "MS", default_value_t = 100.0, value_parser = non_negative)]
+    warmup_ms: f64,
+    /// Pause between rows.
+    #[arg(long, value_name = "MS", default_value_t = 200.0, value_parser = non_negative)]
+    settle_ms: f64,
+    /// Slots STATIC dedicates to Stream work [default: half of them, rounded down, the
+    /// split tokio-split makes; on one slot, none: it runs both classes].
+    #[arg(long, value_name = "N", value_parser = |v: &str| int(v, 1, 4096))]
+    static_stream_slots: Option<usize>,
+    /// Kernel time slice of the release thread: short (100 µs, so it preempts busy
+    /// workers when a release is due) or default (the kernel's; releases wait for a
+    /// busy worker's slice to end).
+    #[arg(long, value_name = "KIND", default_value = "short",
+          value_parser = PossibleValuesParser::new(["short", "default"]))]
+    release_slice: String,
+}
+
+impl Args {
+    /// The settings, once checked together: `Err` says what makes no sense.
+    pub fn config(&self) -> Result<Config, String> {
+        let c = Config {
+            json: self.json,
+            svg: self.svg.as_ref().map(PathBuf::from),
+            rows: self.rows.clone().map_or(Row::DEFAULT.to_vec(), |r| r.0),
+            rounds: self.rounds,
+            seconds: self.seconds,
+            slots: self.slots,
+            batch_tasks_per_slot: self.batch_tasks_per_slot,
+            batch_ms: self.batch_ms,
+            stream_ms: self.stream_ms,
+            trigger_ms: self.trigger_ms,
+            unit_us: self.unit_us,
+            warmup_ms: self.warmup_ms,
+            settle_ms: self.settle_ms,
+            static_stream_slots: self.static_stream_slots,
+            short_release_slice: self.release_slice == "short",
+        };
+        if c.warmup_ms >= c.seconds * 1e3 {
+            return Err(format!(
+                "--seconds {} leaves nothing after the {} ms warm-up",
+                c.seconds, c.warmup_ms
+            ));
+        }
+        if c.unit_us > c.batch_ms * 1e3 || c.unit_us > c.stream_ms * 1e3 {
+            return Err(format!(
+                "--unit-us {} is longer than a batch task ({} ms) or a stream task ({} ms)",
+                c.unit_us, c.batch_ms, c.stream_ms
+            ));
+        }
+        if c.static_stream_slots.is_some_and(|n| n >= c.slots) {
+            return Err(format!(
+                "--static-stream-slots {} leaves no slot of {} for Batch work",
+                c.static_stream_slots.unwrap_or(0),
+                c.slots
+            ));
+        }
+        if c.trigger_ms < 0.05 {
+            return Err(format!(
+                "--trigger-ms {} is too short (at least 0.05)",
+                c.trigger_ms
+            ));
+        }
+        Ok(c)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::CommandFactory;
 
     fn run(args: &[&str]) -> Result<Config, String> {
-        match parse(args.iter().map(|s| s.to_string()))? {
-            Parsed::Run(c) => Ok(c),
-            Parsed::Help => Err("help".into()),
-        }
+        let argv = std::iter::once("policies").chain(args.iter().copied());
+        Args::try_parse_from(argv)
+            .map_err(|e| e.to_string())?
+            .config()
     }
 
     #[test]
     fn values_rows_and_errors() {
+        Args::command().debug_assert();
         let c = run(&[
             "--json",
             "--rows",
@@ -354,6 +366,9 @@ mod tests {
         );
         assert_eq!((c.seconds, c.slots, c.batch_tasks()), (2.0, 3, 12));
         assert_eq!((c.batch_units(), c.stream_units()), (200_000, 500));
+        let d = run(&[]).unwrap();
+        assert_eq!((d.rows.len(), d.rounds, d.seconds), (10, 1, 4.0));
+        assert!(d.short_release_slice && d.svg.is_none());
         for bad in [
             &["--slots", "0"][..],
             &["--slots"],
@@ -364,9 +379,14 @@ mod tests {
             &["--json=1"],
             &["--frobnicate"],
             &["--unit-us", "1000"],
+            &["--svg", ""],
+            &["--release-slice", "long"],
+            &["--static-stream-slots", "2", "--slots", "2"],
+            &["--trigger-ms", "0.01"],
         ] {
             assert!(run(bad).is_err(), "{bad:?} should be rejected");
         }
-        assert_eq!(run(&["--help"]).unwrap_err(), "help");
+        let help = Args::try_parse_from(["policies", "--help"]).unwrap_err();
+        assert_eq!(help.kind(), clap::error::ErrorKind::DisplayHelp);
     }
 }

@@ -2,10 +2,12 @@
 //! load, and what each policy costs the batch job.
 //!
 //! ```text
-//! cargo run --release --example policies -- [--json] [--svg FILE] [--rows a,b,...]
+//! neptune run mw1 [--json] [--svg FILE] [--rows a,b,...]
 //!     [--rounds R] [--seconds S] [--slots W] [--batch-tasks-per-slot N]
 //!     [--batch-ms MS] [--stream-ms MS] [--trigger-ms MS] [--unit-us US]
 //! ```
+//!
+//! (`cargo run --release --example policies -- …` runs the same.)
 //!
 //! On W slots (default: one per core):
 //!
@@ -48,29 +50,22 @@
 //! queued micro-batches are measured as they would have finished.
 
 mod args;
-mod mw1;
-#[path = "../common/svg.rs"]
-mod plot;
 mod report;
 mod svg;
+pub mod workload;
 
-use args::{Config, Parsed};
+pub use args::{Args, Config, Row, Rows};
+
+use neptune_support::spin::iters_per_micro;
 use std::io::{ErrorKind, Write};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-fn main() -> ExitCode {
-    let cfg = match args::parse(std::env::args().skip(1)) {
-        Ok(Parsed::Run(c)) => c,
-        Ok(Parsed::Help) => {
-            return match emit(&format!("{}\n", args::USAGE)) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => {
-                    eprintln!("policies: {e}");
-                    ExitCode::FAILURE
-                }
-            };
-        }
+/// Runs every row as `args` say and prints the results (and writes the plot with
+/// `--svg`). Settings that make no sense together exit with status 2.
+pub fn main(args: Args) -> ExitCode {
+    let cfg = match args.config() {
+        Ok(c) => c,
         Err(e) => {
             eprintln!("policies: {e}");
             eprintln!("(run with --help for the options)");
@@ -95,7 +90,7 @@ fn main() -> ExitCode {
 
 fn run(cfg: &Config) -> Result<(), String> {
     // Calibrate the work unit before any runtime competes for the cores.
-    let iters = neptune_support::spin::iters_per_micro();
+    let iters = iters_per_micro();
     eprintln!(
         "policies: {} slots, {} rows x {} round(s) of {} s; 1 µs = {iters} spin rounds",
         cfg.slots,
@@ -109,7 +104,7 @@ fn run(cfg: &Config) -> Result<(), String> {
     for round in 0..cfg.rounds {
         let mut samples = Vec::with_capacity(cfg.rows.len());
         for &row in &cfg.rows {
-            let sample = mw1::run_row(cfg, row)?;
+            let sample = workload::run_row(cfg, row)?;
             eprintln!(
                 "  round {}/{} {:<17} {} micro-batches, {} batch units/s",
                 round + 1,

@@ -1,9 +1,11 @@
 //! Figures per row (medians over rounds), and the two text outputs: JSON lines and an
 //! aligned table.
 
-use crate::args::{Config, Row};
-use crate::mw1::Sample;
+use super::args::{Config, Row};
+use super::workload::Sample;
 use neptune::scheduler::PolicyKind;
+use neptune_support::stats::median_interpolated;
+use neptune_support::stats::quantile_sorted as quantile;
 use std::fmt::Write as _;
 
 /// The figures of one row, each the median over the rounds that produced it.
@@ -43,28 +45,9 @@ pub struct RowResult {
     pub spawn_max_us: f64,
 }
 
-/// The `q`-quantile (nearest rank) of `sorted`, or `None` if empty.
-pub fn quantile(sorted: &[u64], q: f64) -> Option<u64> {
-    if sorted.is_empty() {
-        return None;
-    }
-    let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
-    Some(sorted[rank - 1])
-}
-
 /// The median of the values present (the mean of the middle two for an even count).
 pub fn median(values: impl IntoIterator<Item = Option<f64>>) -> Option<f64> {
-    let mut v: Vec<f64> = values.into_iter().flatten().collect();
-    if v.is_empty() {
-        return None;
-    }
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    Some(if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    })
+    median_interpolated(values.into_iter().flatten().collect())
 }
 
 /// Per-row medians over `rounds`: `rounds[r][i]` is row `rows[i]` in round `r`.

@@ -1,9 +1,9 @@
 //! A hand-written SVG plot of the results: stream latency percentiles per row on a
 //! log scale (left) and batch throughput against batch-alone (right).
 
-use crate::args::{Config, Row};
+use super::args::{Config, Row};
+use super::report::{settings, RowResult};
 use crate::plot::{esc, short_count, short_us, Svg};
-use crate::report::{settings, RowResult};
 use neptune::scheduler::PolicyKind;
 use std::fmt::Write as _;
 
@@ -412,15 +412,12 @@ fn throughput_panel(s: &mut Svg, cfg: &Config, results: &[RowResult]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mw1::Sample;
-    use crate::report::{summarize, table};
+    use crate::mw1::report::{summarize, table};
+    use crate::mw1::workload::Sample;
 
     #[test]
     fn renders_partial_and_censored_results() {
-        let cfg = match crate::args::parse(Vec::new()).unwrap() {
-            crate::args::Parsed::Run(c) => c,
-            crate::args::Parsed::Help => unreachable!(),
-        };
+        let cfg = Config::new(neptune_support::args::available_cores());
         let rows = [
             Row::StreamAlone,
             Row::BatchAlone,

@@ -20,7 +20,7 @@
 //!   the end of the row, then lets the released micro-batches finish and stops the
 //!   batch job.
 
-use crate::args::{Config, Row};
+use super::args::{Config, Row};
 use futures::future::{join_all, BoxFuture};
 use neptune::runtime::time_slice::{set_time_slice, SHORT_SLICE};
 use neptune::runtime::{pause_requested, preemption_point, Builder, SpawnOptions};
@@ -51,6 +51,7 @@ pub struct BatchShared {
 }
 
 impl BatchShared {
+    /// Nothing done yet, not stopped.
     pub fn new() -> Arc<BatchShared> {
         Arc::new(BatchShared {
             units: Padded(AtomicU64::new(0)),
@@ -71,7 +72,7 @@ impl Drop for StopOnDrop {
 /// The yield point a batch task awaits after each unit.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Yield {
-    /// `neptune_runtime::preemption_point()`: returns `Pending` only when paused.
+    /// `neptune::runtime::preemption_point()`: returns `Pending` only when paused.
     Neptune,
     /// `tokio::task::yield_now()`: always gives the worker back.
     Tokio,
@@ -124,6 +125,7 @@ pub struct MicroBatch {
     pub release_ns: u64,
     /// How late the release thread actually spawned it.
     lag_ns: u64,
+    /// Its tasks that have not ended yet.
     pub remaining: AtomicUsize,
     /// The latest end of its tasks, in ns since the row's start.
     pub last_end_ns: AtomicU64,
@@ -147,6 +149,7 @@ async fn stream_task(units: u64, unit_us: f64, start: Instant, mb: Arc<MicroBatc
     mb.remaining.fetch_sub(1, AcqRel);
 }
 
+/// Spawns one stream task on the row's runtime.
 pub type SpawnStream = Box<dyn Fn(BoxFuture<'static, ()>) + Send>;
 
 /// Sleeps until `at` (`thread::sleep` may return early on some systems: look again).
@@ -240,7 +243,9 @@ fn failed<T, E>(results: Vec<Result<T, E>>) -> usize {
 
 /// The runtime(s) of one row.
 pub enum Setup {
+    /// A Neptune runtime with one of the scheduler's policies.
     Neptune {
+        /// The runtime.
         rt: neptune::runtime::Runtime,
         /// Parks are reported as suspensions (the policy pauses batch work).
         pausing: bool,
@@ -249,10 +254,13 @@ pub enum Setup {
         /// NEPTUNE's decision counters.
         stats: Option<NeptuneStats>,
     },
+    /// tokio peers.
     Tokio {
+        /// The runtime for the stream job (and the batch job unless split).
         stream: tokio::runtime::Runtime,
         /// A second runtime for the batch job (tokio-split).
         batch: Option<tokio::runtime::Runtime>,
+        /// Whether batch units yield to tokio's scheduler.
         mode: Yield,
     },
 }
@@ -266,6 +274,7 @@ fn tokio_rt(workers: usize, name: &str) -> Result<tokio::runtime::Runtime, Strin
 }
 
 impl Setup {
+    /// The runtime(s) row `row` runs on.
     pub fn new(cfg: &Config, row: Row) -> Result<Setup, String> {
         let w = cfg.slots;
         let neptune = |policy: Box<dyn neptune::runtime::policy::Policy>| {
@@ -335,6 +344,7 @@ impl Setup {
         })
     }
 
+    /// A spawner of stream tasks on the stream job's runtime.
     pub fn stream_spawner(&self) -> SpawnStream {
         match self {
             Setup::Neptune { rt, .. } => {
@@ -418,6 +428,7 @@ impl Setup {
         }
     }
 
+    /// The counters of the row now.
     pub fn snapshot(&self, shared: &BatchShared) -> Snapshot {
         let cpu_s = process_cpu_seconds();
         let at = Instant::now();
@@ -460,13 +471,17 @@ impl Setup {
 
 /// Counters at one instant.
 pub struct Snapshot {
+    /// When it was taken.
     pub at: Instant,
     cpu_s: Option<f64>,
     /// NEPTUNE's anti-starvation quanta granted and exempt skips so far.
     quanta: Option<(u64, u64)>,
+    /// Batch units done by every attempt so far.
     pub units: u64,
+    /// Units of attempts that were killed.
     pub wasted: u64,
     kills: u64,
+    /// Suspensions (parks of a pausing policy).
     pub suspensions: u64,
     /// Parks whatever the policy (suspensions only count them for pausing policies).
     parks: u64,
@@ -479,6 +494,7 @@ pub struct Sample {
     /// order. A micro-batch that had not finished when the harness stopped waiting
     /// counts with its latency so far (a lower bound) and in `unfinished`.
     pub latencies_us: Vec<u64>,
+    /// Micro-batches still running when the harness stopped waiting.
     pub unfinished: usize,
     /// How late the release thread spawned each of those micro-batches, in µs.
     pub release_lag_us: Vec<u64>,
@@ -491,10 +507,11 @@ pub struct Sample {
     /// CPU time the whole process used over the measured stretch, in cores.
     pub cpu_cores: Option<f64>,
     /// The runtime's own pause histograms over the whole row (Neptune runtimes that
-    /// parked at least one task): pause request → parked, and resume → next poll, p99
-    /// in µs.
+    /// parked at least one task): pause request → parked, p99 in µs.
     pub pause_to_park_p99_us: Option<f64>,
+    /// The same, p50.
     pub pause_to_park_p50_us: Option<f64>,
+    /// Resume → next poll, p99 in µs.
     pub resume_to_poll_p99_us: Option<f64>,
     /// NEPTUNE only, over the measured stretch: anti-starvation quanta granted, and
     /// times a stream arrival passed over a running batch task because of one.
@@ -505,7 +522,9 @@ pub struct Sample {
     pub batch_units_per_s: Option<f64>,
     /// Units done by attempts killed during the measured stretch.
     pub wasted_units: Option<u64>,
+    /// Attempts killed during the measured stretch.
     pub kills: u64,
+    /// Suspensions during the measured stretch.
     pub suspensions: u64,
     /// Parks of any policy (suspensions count them only for pausing policies).
     pub parks: u64,
@@ -629,6 +648,7 @@ pub fn run_row(cfg: &Config, row: Row) -> Result<Sample, String> {
     Ok(sample)
 }
 
+/// Starts a named thread running `f`.
 pub fn spawn_thread<T: Send + 'static>(
     name: &str,
     f: impl FnOnce() -> T + Send + 'static,

@@ -2,9 +2,11 @@
 //! checked against the same queries computed by a single-threaded loop.
 //!
 //! ```text
-//! cargo run --release --example tpch -- [--sf 0.1] [--slots N] [--partitions P] [--rounds R] [--json]
+//! neptune run tpch [--sf 0.1] [--slots N] [--partitions P] [--rounds R] [--json]
 //!     [--cluster local:N]
 //! ```
+//!
+//! (`cargo run --release --example tpch -- …` runs the same.)
 //!
 //! With `--cluster local:N` the queries run on N executor processes of this program
 //! (`--slots` each), built by name (`tpch-q1`, `tpch-q6`): each task generates its
@@ -15,22 +17,15 @@
 //! and report medians, so that both see the same machine. The answers must be equal to
 //! the last digit (money is exact fixed point), or the program fails.
 
-#[allow(dead_code)]
-#[path = "../common/mod.rs"]
-mod common;
-// Shared with tests/tpch.rs.
-mod queries;
+pub mod queries;
 
+use crate::cluster::local_cluster;
 use clap::Parser;
-use common::{at_least_one, available_cores, median, positive_f64};
-use neptune::dataflow::cluster::main_or_executor;
 use neptune::dataflow::{Context, Dataset};
+use neptune_support::args::{at_least_one, available_cores, positive_f64};
+use neptune_support::stats::median;
 use std::process::ExitCode;
 use std::time::Instant;
-
-#[cfg(feature = "mimalloc")]
-#[global_allocator]
-static ALLOC: neptune::AppAllocator = neptune::app_allocator();
 
 /// Runs `engine` and `reference` alternately, one unmeasured warm-up round then
 /// `rounds` measured ones; medians in ms, and whether every run agreed.
@@ -68,7 +63,7 @@ fn compare<T: PartialEq>(
 /// the same queries computed by a single-threaded loop.
 #[derive(Parser, Debug)]
 #[command(name = "tpch")]
-struct Cli {
+pub struct Args {
     /// TPC-H scale factor (SF 1 is about 6 million LINEITEM rows).
     #[arg(long, value_name = "SF", default_value_t = 0.1, value_parser = positive_f64)]
     sf: f64,
@@ -89,25 +84,19 @@ struct Cli {
     cluster: Option<usize>,
 }
 
-/// `local:N` with N > 0: N.
-fn local_cluster(s: &str) -> Result<usize, String> {
-    s.strip_prefix("local:")
-        .and_then(|n| n.parse().ok())
-        .filter(|&n| n > 0)
-        .ok_or_else(|| "expected local:N with N > 0".to_owned())
-}
-
-fn main() -> ExitCode {
-    // A process started as an executor of `--cluster local:N` runs only that.
-    main_or_executor(&queries::builders());
-    let Cli {
+/// Runs the queries as `args` say and prints the figures; fails if the engine's
+/// answers differ from the loop's. With `--cluster`, the program must have called
+/// [`main_or_executor`](neptune::dataflow::cluster::main_or_executor) with
+/// [`crate::builders`] first: its executor processes run the queries' plans.
+pub fn main(args: Args) -> ExitCode {
+    let Args {
         sf,
         slots,
         partitions,
         rounds,
         json,
         cluster,
-    } = Cli::parse();
+    } = args;
     let partitions = partitions.unwrap_or(2 * slots);
 
     let t = Instant::now();
@@ -116,7 +105,7 @@ fn main() -> ExitCode {
     let n = rows.len();
     let builder = Context::builder()
         .slots_per_executor(slots)
-        .builders(queries::builders());
+        .builders(crate::builders());
     let builder = match cluster {
         Some(n) => builder.local_cluster(n),
         None => builder.executors(1),
@@ -203,18 +192,19 @@ fn main() -> ExitCode {
 mod tests {
     use super::*;
     use clap::CommandFactory;
+    use neptune_support::args::assert_refused;
 
     #[test]
     fn cli() {
-        Cli::command().debug_assert();
-        let c = Cli::try_parse_from(["tpch"]).unwrap();
+        Args::command().debug_assert();
+        let c = Args::try_parse_from(["tpch"]).unwrap();
         assert!(!c.json);
         assert_eq!(
             (c.sf, c.slots, c.partitions),
             (0.1, available_cores(), None)
         );
         assert_eq!((c.rounds, c.cluster), (3, None));
-        let c = Cli::try_parse_from([
+        let c = Args::try_parse_from([
             "tpch",
             "--json",
             "--sf=0.01",
@@ -229,7 +219,7 @@ mod tests {
         assert!(c.json);
         assert_eq!((c.sf, c.slots, c.partitions), (0.01, 2, Some(8)));
         assert_eq!(c.cluster, Some(3));
-        common::assert_refused::<Cli>(&[
+        assert_refused::<Args>(&[
             &["--jsno"][..],
             &["--sf", "0"],
             &["--sf", "big"],

@@ -80,10 +80,10 @@ pub fn generated(ctx: &Context, sf: f64, partitions: usize) -> Dataset<Lineitem>
     ctx.generate(partitions, move |p| part_rows(sf, p, partitions))
 }
 
-/// The plan builders of Q1 and Q6 over generated LINEITEM (arguments: scale factor
-/// and partitions), for cluster mode.
-pub fn builders() -> Builders {
-    Builders::new()
+/// Adds the plan builders of Q1 and Q6 over generated LINEITEM (arguments: scale
+/// factor and partitions) to `builders`, for cluster mode.
+pub fn register(builders: Builders) -> Builders {
+    builders
         .register("tpch-q1", |ctx: &Context, (sf, parts): (f64, usize)| {
             q1_plan(&generated(ctx, sf, parts))
         })

@@ -1,376 +1,17 @@
-//! The unified stream/batch application: a batch job continuously trains a
-//! logistic-regression model while a stream job scores an event stream against the
-//! latest version of it, both on the same executor's slots.
-//!
-//! - **Data**: a historical data set of `rows` examples (1 000 000 by default) with
-//!   [`FEATURES`] features each, and a held-out set, generated deterministically in
-//!   process from a hidden "true" model: features uniform in `[-1, 1)`, labels drawn
-//!   with the true model's probability. Stream events come from the same distribution.
-//! - **Batch job**: one pass of stochastic gradient descent over the data set is one
-//!   job of `partitions` Batch tasks. Each task runs SGD over its contiguous share of
-//!   the rows, starting from the latest model, one row per record (so a yield point
-//!   per row: the task can be paused between any two rows); the partitions' models
-//!   are averaged (weighted by rows) into the next version, which is published. Then
-//!   the next pass starts. A pass whose task was killed (KILL policy) is started
-//!   again from scratch.
-//! - **Stream job**: events arrive from a generator at a target rate; every trigger
-//!   interval a Stream-class micro-batch scores them. Each micro-batch reads the
-//!   latest model once, through [`Published`], without locks, and
-//!   scores every event of the micro-batch with that version.
-//! - **Figures** per policy: the stream's micro-batch latency (trigger to scored
-//!   results emitted) p50 and p99 in µs, events scored per second, training
-//!   throughput (rows per second of completed passes), its ratio to the same training
-//!   running alone, and the final model's accuracy on the held-out set.
-//!
-//! [`run`] drives it; [`Config::from_args`] reads the command line shared by the
-//! `neptune` binary and `examples/unified.rs`.
+//! Running the application: the training passes and the scoring stream as dataflow
+//! jobs on one context, the plan builders that executors rebuild them from, and the
+//! runs a configuration asks for.
 
-use neptune_dataflow::cluster::{Builders, DriverConfig, MemberInfo};
-use neptune_dataflow::stream::{generator, sinks, MicroBatch, Published, StreamStats};
-use neptune_dataflow::{Context, DataflowError, Dataset, JobHandle};
-use neptune_runtime::quic::ClusterIdentity;
-use neptune_scheduler::PolicyKind;
+use super::config::{Config, Where, BATCH_ALONE, POLICIES, STREAM_ALONE};
+use super::model::{DataGen, Example, Model, FEATURES, STREAM_OFFSET};
+use super::report::RunReport;
+use neptune::dataflow::cluster::{Builders, DriverConfig};
+use neptune::dataflow::stream::{generator, sinks, MicroBatch, Published, StreamStats};
+use neptune::dataflow::{Context, DataflowError, Dataset, JobHandle};
 use serde::{Deserialize, Serialize};
-use std::fmt::Write as _;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-
-/// Features per example.
-pub const FEATURES: usize = 16;
-
-/// The policies `--all-policies` compares, after the batch-alone baseline.
-pub const POLICIES: [&str; 4] = ["fifo", "fair", "kill", "neptune"];
-
-/// The label of the run without a stream job.
-pub const BATCH_ALONE: &str = "batch-alone";
-
-/// The label of the run without training: the stream job's ideal latency.
-pub const STREAM_ALONE: &str = "stream-alone";
-
-/// One labelled example.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Example {
-    /// Its features.
-    pub x: [f32; FEATURES],
-    /// Its label.
-    pub y: bool,
-}
-
-/// A logistic-regression model: `P(y) = sigmoid(w · x + b)`.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Model {
-    /// Weights.
-    pub w: [f32; FEATURES],
-    /// Bias.
-    pub b: f32,
-}
-
-impl Default for Model {
-    fn default() -> Model {
-        Model {
-            w: [0.0; FEATURES],
-            b: 0.0,
-        }
-    }
-}
-
-#[inline]
-fn sigmoid(z: f32) -> f32 {
-    1.0 / (1.0 + (-z).exp())
-}
-
-impl Model {
-    /// `w · x + b`.
-    #[inline]
-    pub fn margin(&self, x: &[f32; FEATURES]) -> f32 {
-        let mut z = self.b;
-        for (w, x) in self.w.iter().zip(x) {
-            z += w * x;
-        }
-        z
-    }
-
-    /// The predicted label.
-    #[inline]
-    pub fn predict(&self, x: &[f32; FEATURES]) -> bool {
-        self.margin(x) > 0.0
-    }
-
-    /// One SGD step on the logistic loss.
-    #[inline]
-    pub fn step(&mut self, e: &Example, learning_rate: f32) {
-        let g = (sigmoid(self.margin(&e.x)) - if e.y { 1.0 } else { 0.0 }) * learning_rate;
-        for (w, x) in self.w.iter_mut().zip(&e.x) {
-            *w -= g * x;
-        }
-        self.b -= g;
-    }
-
-    /// The share of `examples` it labels right.
-    pub fn accuracy(&self, examples: &[Example]) -> f64 {
-        if examples.is_empty() {
-            return 0.0;
-        }
-        let right = examples
-            .iter()
-            .filter(|e| self.predict(&e.x) == e.y)
-            .count();
-        right as f64 / examples.len() as f64
-    }
-}
-
-/// SplitMix64 of `z`: the deterministic source of every generated number.
-#[inline]
-fn mix(mut z: u64) -> u64 {
-    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
-/// A number in `[0, 1)` from 24 bits of `bits`.
-#[inline]
-fn unit(bits: u64) -> f32 {
-    (bits >> 40) as f32 / (1u64 << 24) as f32
-}
-
-/// Makes examples from the hidden true model, each a pure function of its index.
-#[derive(Clone, Copy, Debug)]
-pub struct DataGen {
-    truth: Model,
-    seed: u64,
-}
-
-impl DataGen {
-    /// The generator for `seed`.
-    pub fn new(seed: u64) -> DataGen {
-        let mut truth = Model::default();
-        for (j, w) in truth.w.iter_mut().enumerate() {
-            *w = (unit(mix(seed ^ (0x7700 + j as u64))) * 2.0 - 1.0) * 3.0;
-        }
-        truth.b = 0.25;
-        DataGen { truth, seed }
-    }
-
-    /// The true model.
-    pub fn truth(&self) -> Model {
-        self.truth
-    }
-
-    /// Example number `i`.
-    #[inline]
-    pub fn example(&self, i: u64) -> Example {
-        let base = mix(self.seed ^ i.wrapping_mul(0x2545_F491_4F6C_DD1D));
-        let mut x = [0.0f32; FEATURES];
-        for (j, v) in x.iter_mut().enumerate() {
-            *v = unit(mix(base.wrapping_add(j as u64))) * 2.0 - 1.0;
-        }
-        let p = sigmoid(self.truth.margin(&x));
-        let y = unit(mix(base ^ 0xFFFF)) < p;
-        Example { x, y }
-    }
-
-    /// Examples `from..from + n`.
-    pub fn examples(&self, from: u64, n: usize) -> Vec<Example> {
-        (from..from + n as u64).map(|i| self.example(i)).collect()
-    }
-}
-
-/// Where the stream's examples start, far from the training and held-out ones.
-const STREAM_OFFSET: u64 = 1 << 40;
-
-/// The application's settings.
-#[derive(Clone, Debug)]
-pub struct Config {
-    /// The policy of a single run (`--policy`, default `neptune`; `batch-alone` runs
-    /// the training without the stream).
-    pub policy: String,
-    /// Runs batch-alone and every policy of [`POLICIES`] (`--all-policies`).
-    pub all_policies: bool,
-    /// Slots of the executor (`--slots`, default: the available cores).
-    pub slots: usize,
-    /// Wall time of each run (`--seconds`, default 7; with `--all-policies` each policy's
-    /// run also gets a batch-alone run of 30% of that).
-    pub seconds: f64,
-    /// Training rows (`--rows`, default 1 000 000).
-    pub rows: usize,
-    /// The slot threads' nice value (`--slot-nice`; unset: the dataflow's default, see
-    /// [`neptune_dataflow::ContextBuilder::slot_nice`]).
-    pub slot_nice: Option<i32>,
-    /// Held-out rows (`--holdout`, default 100 000).
-    pub holdout: usize,
-    /// Stream events per second (`--rate`, default 20 000).
-    pub rate: f64,
-    /// Stream trigger interval (`--trigger-ms`, default 10).
-    pub trigger: Duration,
-    /// Tasks per training pass (`--partitions`, default: the slots).
-    pub partitions: usize,
-    /// Tasks per stream micro-batch (`--stream-partitions`, default 1).
-    pub stream_partitions: usize,
-    /// SGD learning rate (`--learning-rate`, default 0.05).
-    pub learning_rate: f32,
-    /// Seed of the generated data (`--seed`, default 7).
-    pub seed: u64,
-    /// One JSON object per run on standard output (`--json`).
-    pub json: bool,
-    /// Where the executors are (`--cluster local:N`; default: in this process).
-    pub cluster: Where,
-}
-
-/// Where the application's executors run.
-#[derive(Clone, Debug)]
-pub enum Where {
-    /// One executor of `slots` slots in this process (local mode).
-    Local,
-    /// `--cluster local:N`: N executor processes of `slots` slots on loopback.
-    LocalCluster(usize),
-    /// `neptune driver`: executors of their own slots dial in.
-    Driver {
-        /// Where to listen.
-        listen: std::net::SocketAddr,
-        /// Executors to wait for.
-        expect: usize,
-        /// The driver's identity.
-        identity: ClusterIdentity,
-    },
-}
-
-impl Default for Config {
-    fn default() -> Config {
-        let slots = std::thread::available_parallelism().map_or(1, |n| n.get());
-        Config {
-            policy: "neptune".into(),
-            all_policies: false,
-            slots,
-            seconds: 7.0,
-            rows: 1_000_000,
-            holdout: 100_000,
-            slot_nice: None,
-            rate: 20_000.0,
-            trigger: Duration::from_millis(10),
-            partitions: slots,
-            stream_partitions: 1,
-            learning_rate: 0.05,
-            seed: 7,
-            json: false,
-            cluster: Where::Local,
-        }
-    }
-}
-
-/// The command-line usage.
-pub const USAGE: &str =
-    "usage: [--policy fifo|fair|kill|neptune|static|adaptive|batch-alone|stream-alone] [--all-policies] [--json] \
-[--slots N] [--slot-nice N] [--seconds S] [--rows N] [--holdout N] [--rate EVENTS_PER_S] [--trigger-ms T] \
-[--partitions P] [--stream-partitions P] [--learning-rate R] [--seed N] [--cluster local:N]";
-
-fn parse<T: std::str::FromStr>(name: &str, v: Option<String>) -> Result<T, String> {
-    let v = v.ok_or_else(|| format!("{name} needs a value"))?;
-    v.parse().map_err(|_| format!("{name}: cannot read {v:?}"))
-}
-
-impl Config {
-    /// Reads the command line (without the program name). `Err` holds what to print:
-    /// the usage for `--help`, or what is wrong.
-    ///
-    /// ```
-    /// use neptune::apps::unified::Config;
-    /// let args = ["--policy", "fifo", "--seconds", "2", "--json"].map(String::from);
-    /// let cfg = Config::from_args(args).unwrap();
-    /// assert_eq!((cfg.policy.as_str(), cfg.seconds, cfg.json), ("fifo", 2.0, true));
-    /// assert!(Config::from_args(["--policy".to_owned(), "lottery".to_owned()]).is_err());
-    /// ```
-    pub fn from_args(args: impl IntoIterator<Item = String>) -> Result<Config, String> {
-        let mut cfg = Config::default();
-        let mut partitions_set = false;
-        let mut it = args.into_iter();
-        while let Some(arg) = it.next() {
-            let (name, inline) = match arg.split_once('=') {
-                Some((n, v)) if n.starts_with("--") => (n.to_owned(), Some(v.to_owned())),
-                _ => (arg.clone(), None),
-            };
-            let mut value = || inline.clone().or_else(|| it.next());
-            match name.as_str() {
-                "--policy" => cfg.policy = parse(&name, value())?,
-                "--all-policies" => cfg.all_policies = true,
-                "--json" => cfg.json = true,
-                "--slots" => cfg.slots = parse(&name, value())?,
-                "--seconds" => cfg.seconds = parse(&name, value())?,
-                "--rows" => cfg.rows = parse(&name, value())?,
-                "--holdout" => cfg.holdout = parse(&name, value())?,
-                "--slot-nice" => cfg.slot_nice = Some(parse(&name, value())?),
-                "--rate" => cfg.rate = parse(&name, value())?,
-                "--trigger-ms" => {
-                    cfg.trigger = Duration::from_millis(parse(&name, value())?);
-                }
-                "--partitions" => {
-                    cfg.partitions = parse(&name, value())?;
-                    partitions_set = true;
-                }
-                "--stream-partitions" => cfg.stream_partitions = parse(&name, value())?,
-                "--learning-rate" => cfg.learning_rate = parse(&name, value())?,
-                "--seed" => cfg.seed = parse(&name, value())?,
-                "--cluster" => {
-                    let v: String = parse(&name, value())?;
-                    let n = v
-                        .strip_prefix("local:")
-                        .and_then(|n| n.parse::<usize>().ok())
-                        .filter(|&n| n > 0)
-                        .ok_or_else(|| {
-                            format!("--cluster: expected local:N with N > 0, got {v:?}")
-                        })?;
-                    cfg.cluster = Where::LocalCluster(n);
-                }
-                "-h" | "--help" => return Err(USAGE.to_owned()),
-                other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
-            }
-        }
-        if !partitions_set {
-            cfg.partitions = cfg.slots * cfg.executors();
-        }
-        if cfg.policy != BATCH_ALONE && cfg.policy != STREAM_ALONE {
-            cfg.policy
-                .parse::<PolicyKind>()
-                .map_err(|e| format!("{e}, or {BATCH_ALONE}, or {STREAM_ALONE}"))?;
-        }
-        if cfg.slots == 0 || cfg.partitions == 0 || cfg.stream_partitions == 0 || cfg.rows == 0 {
-            return Err(
-                "--slots, --partitions, --stream-partitions and --rows must be positive".into(),
-            );
-        }
-        if !(cfg.seconds > 0.0 && cfg.seconds.is_finite()) {
-            return Err("--seconds must be a positive number".into());
-        }
-        if !(cfg.rate > 0.0 && cfg.rate.is_finite()) {
-            return Err("--rate must be a positive number".into());
-        }
-        Ok(cfg)
-    }
-
-    /// Executor processes (1 in local mode; a driver's are those it expects).
-    pub fn executors(&self) -> usize {
-        match &self.cluster {
-            Where::Local => 1,
-            Where::LocalCluster(n) => *n,
-            Where::Driver { expect, .. } => *expect,
-        }
-    }
-
-    /// The runs this configuration reports, in order: a policy name, [`BATCH_ALONE`]
-    /// or [`STREAM_ALONE`].
-    pub fn runs(&self) -> Vec<String> {
-        if self.all_policies {
-            [BATCH_ALONE, STREAM_ALONE]
-                .into_iter()
-                .chain(POLICIES)
-                .map(str::to_owned)
-                .collect()
-        } else {
-            vec![self.policy.clone()]
-        }
-    }
-}
 
 /// The generated data sets.
 #[derive(Debug)]
@@ -561,9 +202,10 @@ pub fn score(ctx: &Context, batch: MicroBatch<Example>) -> Dataset<(bool, u64)> 
 /// The name the model is published under.
 const MODEL: &str = "unified-model";
 
-/// The application's plan builders: the `neptune` binary's executors run them.
-pub fn builders() -> Builders {
-    Builders::new()
+/// Adds the application's plan builders to `builders`: every process of a cluster
+/// that runs it registers them.
+pub fn register(builders: Builders) -> Builders {
+    builders
         .register("unified-pass", pass)
         .register("unified-score", score)
 }
@@ -653,78 +295,6 @@ struct Scoring {
     last_version: Option<u64>,
 }
 
-/// The figures of one run.
-#[derive(Clone, Debug)]
-pub struct RunReport {
-    /// The policy, or [`BATCH_ALONE`].
-    pub policy: String,
-    /// Stream micro-batch latency p50, µs (`None` without a stream).
-    pub stream_p50_us: Option<u64>,
-    /// Stream micro-batch latency p99, µs.
-    pub stream_p99_us: Option<u64>,
-    /// Events scored per second.
-    pub events_per_s: Option<f64>,
-    /// Micro-batches run.
-    pub micro_batches: u64,
-    /// Share of stream events the model in use labelled right.
-    pub stream_accuracy: Option<f64>,
-    /// Model versions the stream used.
-    pub versions_used: u64,
-    /// Training rows per second: `batch_rows / batch_seconds`.
-    pub batch_rows_per_s: f64,
-    /// Rows of the completed training passes.
-    pub batch_rows: u64,
-    /// Time from the run's start to the end of its last completed pass.
-    pub batch_seconds: f64,
-    /// `batch_rows_per_s` over batch-alone's, once known.
-    pub batch_ratio: Option<f64>,
-    /// Training passes completed.
-    pub passes: u64,
-    /// Training passes started again after a kill.
-    pub restarts: u64,
-    /// Accuracy of the final model on the held-out set.
-    pub accuracy: f64,
-    /// Wall time of the run.
-    pub seconds: f64,
-    /// Cluster mode: the executors at the end of the run, as their heartbeats
-    /// described them (empty in local mode).
-    pub executors: Vec<MemberInfo>,
-}
-
-fn opt<T: std::fmt::Display>(v: Option<T>) -> String {
-    v.map_or("null".to_owned(), |v| v.to_string())
-}
-
-impl RunReport {
-    /// The run as one JSON object.
-    pub fn to_json(&self) -> String {
-        format!(
-            "{{\"policy\":\"{}\",\"stream_p50_us\":{},\"stream_p99_us\":{},\"events_per_s\":{},\"batch_rows_per_s\":{:.0},\"batch_ratio\":{},\"accuracy\":{:.4},\"stream_accuracy\":{},\"micro_batches\":{},\"model_versions_used\":{},\"passes\":{},\"restarts\":{},\"seconds\":{:.2},\"executors\":[{}]}}",
-            self.policy,
-            opt(self.stream_p50_us),
-            opt(self.stream_p99_us),
-            opt(self.events_per_s.map(|e| format!("{e:.0}"))),
-            self.batch_rows_per_s,
-            opt(self.batch_ratio.map(|r| format!("{r:.3}"))),
-            self.accuracy,
-            opt(self.stream_accuracy.map(|a| format!("{a:.4}"))),
-            self.micro_batches,
-            self.versions_used,
-            self.passes,
-            self.restarts,
-            self.seconds,
-            self.executors
-                .iter()
-                .map(|e| format!(
-                    "{{\"name\":\"{}\",\"slots\":{},\"heartbeats\":{},\"memory_in_use\":{}}}",
-                    e.name, e.slots, e.heartbeats, e.memory_in_use
-                ))
-                .collect::<Vec<_>>()
-                .join(",")
-        )
-    }
-}
-
 /// A snapshot of a run in progress, for progress reporting.
 #[derive(Clone, Debug)]
 pub struct Progress {
@@ -768,7 +338,7 @@ pub fn run_once(
         .slots_per_executor(cfg.slots)
         .policy(policy_name)
         .thread_name(format!("unified-{policy}"))
-        .builders(builders());
+        .builders(crate::builders());
     let builder = match cfg.slot_nice {
         Some(nice) => builder.slot_nice(nice),
         None => builder,
@@ -969,145 +539,11 @@ pub fn run(cfg: &Config, progress: &mut dyn FnMut(&Progress)) -> Result<Vec<RunR
     Ok(reports)
 }
 
-/// The reports as a readable table.
-pub fn table(cfg: &Config, reports: &[RunReport]) -> String {
-    let mut out = String::new();
-    let _ =
-        writeln!(
-        out,
-        "Unified stream/batch: {}; training: {} rows x {FEATURES} features, {} tasks per pass; \
-stream: {:.0} events/s, {} ms trigger; {:.0} s per run",
-        match &cfg.cluster {
-            Where::Local => format!("{} slots", cfg.slots),
-            Where::LocalCluster(n) => {
-                format!("local cluster of {n} executor processes x {} slots", cfg.slots)
-            }
-            Where::Driver { expect, .. } => format!("cluster of {expect} executors"),
-        },
-        cfg.rows,
-        cfg.partitions,
-        cfg.rate,
-        cfg.trigger.as_millis(),
-        cfg.seconds
-    );
-    let _ = writeln!(
-        out,
-        "{:<12} {:>10} {:>10} {:>10} {:>13} {:>7} {:>9} {:>7} {:>9}",
-        "policy",
-        "p50 (us)",
-        "p99 (us)",
-        "events/s",
-        "train rows/s",
-        "ratio",
-        "accuracy",
-        "passes",
-        "restarts"
-    );
-    let dash = |v: Option<String>| v.unwrap_or_else(|| "-".to_owned());
-    for r in reports {
-        let _ = writeln!(
-            out,
-            "{:<12} {:>10} {:>10} {:>10} {:>13.0} {:>7} {:>9.4} {:>7} {:>9}",
-            r.policy,
-            dash(r.stream_p50_us.map(|v| v.to_string())),
-            dash(r.stream_p99_us.map(|v| v.to_string())),
-            dash(r.events_per_s.map(|v| format!("{v:.0}"))),
-            r.batch_rows_per_s,
-            dash(r.batch_ratio.map(|v| format!("{v:.3}"))),
-            r.accuracy,
-            r.passes,
-            r.restarts
-        );
-    }
-    if let Some(last) = reports.last().filter(|r| !r.executors.is_empty()) {
-        let executors: Vec<String> = last
-            .executors
-            .iter()
-            .map(|e| {
-                format!(
-                    "{} ({} slots): {:.1} MiB in use, {} heartbeats",
-                    e.name,
-                    e.slots,
-                    e.memory_in_use as f64 / (1 << 20) as f64,
-                    e.heartbeats
-                )
-            })
-            .collect();
-        let _ = writeln!(out, "executors at the end: {}", executors.join("; "));
-    }
-    out
-}
-
-/// Parses the command line, runs, and prints the reports (JSON lines with `--json`,
-/// else a table) on standard output; `progress` sees the runs as they go. Returns the
-/// process's exit status.
-pub fn main_with(
-    args: impl IntoIterator<Item = String>,
-    program: &str,
-    progress: &mut dyn FnMut(&Progress),
-) -> std::process::ExitCode {
-    use std::process::ExitCode;
-    let cfg = match Config::from_args(args) {
-        Ok(cfg) => cfg,
-        Err(e) if e == USAGE => {
-            println!("{program} {USAGE}");
-            return ExitCode::SUCCESS;
-        }
-        Err(e) => {
-            eprintln!("{program}: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    run_config(&cfg, program, progress)
-}
-
-/// Runs `cfg` and prints its report (a table, or JSON lines); the exit code says
-/// whether it ran.
-pub fn run_config(
-    cfg: &Config,
-    program: &str,
-    progress: &mut dyn FnMut(&Progress),
-) -> std::process::ExitCode {
-    use std::process::ExitCode;
-    match run(cfg, progress) {
-        Ok(reports) => {
-            if cfg.json {
-                for r in &reports {
-                    println!("{}", r.to_json());
-                }
-            } else {
-                print!("{}", table(cfg, &reports));
-            }
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("{program}: {e}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn sgd_learns_the_true_model() {
-        let gen = DataGen::new(3);
-        let train = gen.examples(0, 20_000);
-        let test = gen.examples(20_000, 5_000);
-        let mut m = Model::default();
-        for e in &train {
-            m.step(e, 0.05);
-        }
-        let ideal = gen.truth().accuracy(&test);
-        assert!(
-            m.accuracy(&test) > ideal - 0.03,
-            "{} vs {ideal}",
-            m.accuracy(&test)
-        );
-        assert!(ideal > 0.8);
-    }
+    use crate::unified::Args;
+    use clap::Parser;
 
     #[test]
     fn a_pass_through_the_dataflow_averages_the_tasks_models() {
@@ -1122,7 +558,7 @@ mod tests {
         let data = Data::generate(&cfg);
         let ctx = Context::builder()
             .slots_per_executor(2)
-            .builders(builders())
+            .builders(crate::builders())
             .build()
             .unwrap();
         let parts = start_pass(&ctx, &cfg, Model::default())
@@ -1146,34 +582,19 @@ mod tests {
 
     #[test]
     fn stream_alone_runs_the_stream_without_training() {
-        let args = ["--rows=2000", "--holdout=500", "--seconds=0.5", "--slots=2"];
-        let cfg = Config::from_args(args.map(String::from)).unwrap();
+        let args = [
+            "unified",
+            "--rows=2000",
+            "--holdout=500",
+            "--seconds=0.5",
+            "--slots=2",
+        ];
+        let cfg = Args::parse_from(args).config();
         let data = Data::generate(&cfg);
         let r = run_once(&cfg, &data, STREAM_ALONE, (0, 1), &mut |_| {}).unwrap();
         assert_eq!(r.policy, STREAM_ALONE);
         assert_eq!((r.passes, r.batch_rows), (0, 0));
         assert!(r.micro_batches > 0, "{r:?}");
         assert!(r.stream_p99_us.is_some());
-    }
-
-    #[test]
-    fn arguments() {
-        let cfg = Config::from_args(["--all-policies".to_owned(), "--slots=3".to_owned()]).unwrap();
-        assert_eq!(
-            cfg.runs(),
-            [
-                "batch-alone",
-                "stream-alone",
-                "fifo",
-                "fair",
-                "kill",
-                "neptune"
-            ]
-        );
-        assert!(Config::from_args(["--policy=stream-alone".to_owned()]).is_ok());
-        assert!(Config::from_args(["--policy=alone".to_owned()]).is_err());
-        assert_eq!((cfg.slots, cfg.partitions), (3, 3));
-        assert_eq!(Config::from_args(["--help".to_owned()]).unwrap_err(), USAGE);
-        assert!(Config::from_args(["--rows".to_owned()]).is_err());
     }
 }

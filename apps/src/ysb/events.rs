@@ -3,25 +3,18 @@
 //! benchmark's per-event work as plain functions (parse, filter, join), shared by the
 //! engine's pipeline and the hand-written loop so that both do exactly the same work.
 
+use neptune_support::rng::mix;
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write;
 
-/// Campaigns, and ads per campaign.
+/// Campaigns.
 pub const CAMPAIGNS: usize = 100;
+/// Ads per campaign.
 pub const ADS_PER_CAMPAIGN: usize = 10;
 
 const AD_TYPES: [&str; 5] = ["banner", "modal", "sponsored-search", "mail", "mobile"];
 const EVENT_TYPES: [&str; 3] = ["view", "click", "purchase"];
-
-/// SplitMix64: a tiny, good, deterministic generator, stepped from any seed.
-#[inline]
-pub fn mix(mut z: u64) -> u64 {
-    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
 
 /// A UUID-shaped id (`8-4-4-4-12` hex digits) for a 128-bit value.
 fn uuid(v: u128, out: &mut String) {
@@ -44,6 +37,12 @@ pub struct Ads {
     pub ids: Vec<String>,
     /// Ad id (parsed) → campaign number: the table the join reads.
     pub campaign_of: HashMap<u128, u32>,
+}
+
+impl Default for Ads {
+    fn default() -> Ads {
+        Ads::new()
+    }
 }
 
 impl Ads {
@@ -90,16 +89,22 @@ impl Ads {
 /// An event type.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum EventType {
+    /// An ad was seen (the events the benchmark counts).
     View,
+    /// An ad was clicked.
     Click,
+    /// A purchase followed.
     Purchase,
 }
 
 /// What the benchmark reads of an event.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct AdEvent {
+    /// The ad, as the 128 bits of its UUID.
     pub ad_id: u128,
+    /// What happened.
     pub event_type: EventType,
+    /// When, in ms since the Unix epoch.
     pub event_time: i64,
 }
 

@@ -7,10 +7,12 @@
 //! window's latency is when its counts are emitted minus the window's end.
 //!
 //! ```text
-//! cargo run --release --example ysb -- [--json] [--slots N] [--rate EVENTS_PER_S]
+//! neptune run ysb [--json] [--slots N] [--rate EVENTS_PER_S]
 //!     [--seconds S] [--trigger-ms T] [--delay-ms D] [--window-ms W]
 //!     [--cost [--cost-events N] [--batch B] [--rounds R]]
 //! ```
+//!
+//! (`cargo run --release --example ysb -- …` runs the same.)
 //!
 //! `--cost` then measures what the engine costs against a hand-written single-threaded
 //! loop doing the same work (the same parse, filter, join and window count functions)
@@ -25,23 +27,17 @@
 //! Build with `--features no-yield-points` to compile the per-record yield points out
 //! and compare (`"yield_points": false` in the output).
 
-#[allow(dead_code)]
-#[path = "../common/mod.rs"]
-mod common;
-mod events;
+pub mod events;
 
 use clap::Parser;
-use common::{at_least_one, available_cores, median, positive_f64, quantile};
 use events::{Ads, Counts};
 use neptune::dataflow::stream::{batches, generator, sinks, Source, WindowResult, WindowedStream};
 use neptune::dataflow::{Context, Windows};
+use neptune_support::args::{at_least_one, available_cores, positive_f64};
+use neptune_support::stats::{median, quantile};
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-
-#[cfg(feature = "mimalloc")]
-#[global_allocator]
-static ALLOC: neptune::AppAllocator = neptune::app_allocator();
 
 struct Config {
     slots: usize,
@@ -61,7 +57,7 @@ struct Config {
 /// the engine against a hand-written single-threaded loop.
 #[derive(Parser, Debug)]
 #[command(name = "ysb")]
-struct Cli {
+pub struct Args {
     /// Print JSON objects instead of a table.
     #[arg(long)]
     json: bool,
@@ -98,7 +94,7 @@ struct Cli {
 }
 
 impl Config {
-    fn from_cli(cli: Cli) -> Config {
+    fn from_cli(cli: Args) -> Config {
         Config {
             slots: cli.slots,
             rate: cli.rate,
@@ -303,8 +299,9 @@ fn run_cost(ctx: &Context, cfg: &Config, ads: &Arc<Ads>) -> Result<(), String> {
     }
 }
 
-fn main() -> ExitCode {
-    let cfg = Config::from_cli(Cli::parse());
+/// Runs the benchmark as `args` say and prints its figures.
+pub fn main(args: Args) -> ExitCode {
+    let cfg = Config::from_cli(args);
     let ctx = match Context::builder()
         .executors(1)
         .slots_per_executor(cfg.slots)
@@ -335,11 +332,12 @@ fn main() -> ExitCode {
 mod tests {
     use super::*;
     use clap::CommandFactory;
+    use neptune_support::args::assert_refused;
 
     #[test]
     fn cli() {
-        Cli::command().debug_assert();
-        let c = Config::from_cli(Cli::try_parse_from(["ysb"]).unwrap());
+        Args::command().debug_assert();
+        let c = Config::from_cli(Args::try_parse_from(["ysb"]).unwrap());
         assert!(!c.json && !c.cost);
         assert_eq!(
             (c.slots, c.rate, c.seconds),
@@ -349,7 +347,7 @@ mod tests {
         assert_eq!((c.delay_ms, c.window_ms), (100, 10_000));
         assert_eq!((c.cost_events, c.batch, c.rounds), (400_000, 20_000, 5));
         let c = Config::from_cli(
-            Cli::try_parse_from([
+            Args::try_parse_from([
                 "ysb",
                 "--json",
                 "--cost",
@@ -366,7 +364,7 @@ mod tests {
         assert!(c.json && c.cost);
         assert_eq!((c.slots, c.rate, c.delay_ms), (1, 100_000.0, 0));
         assert_eq!(c.trigger, Duration::from_millis(50));
-        common::assert_refused::<Cli>(&[
+        assert_refused::<Args>(&[
             &["--jsno"][..],
             &["--slots", "0"],
             &["--rate", "0"],

@@ -2,8 +2,6 @@
 //! ports that were free a moment ago, trying again with other ports when one was taken
 //! in between; every process is killed and waited for, also when the test fails.
 
-#![allow(dead_code)]
-
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};

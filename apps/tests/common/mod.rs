@@ -1,24 +1,11 @@
 //! Helpers shared by the tests that run the `neptune` binary.
 
-use std::path::PathBuf;
+// Each test binary uses only some of these.
+#![allow(dead_code, unused_imports)]
 
-/// A fresh directory under the system's temporary directory, removed on drop.
-pub struct TempDir(pub PathBuf);
+pub mod cluster;
 
-impl TempDir {
-    pub fn new(tag: &str) -> TempDir {
-        let path = std::env::temp_dir().join(format!("neptune-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir_all(&path).unwrap();
-        TempDir(path)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+pub use neptune_support::temp::TempDir;
 
 /// Process output as text.
 pub fn text(bytes: &[u8]) -> String {
