@@ -67,12 +67,15 @@ pub enum Command {
     Bench(BenchCommand),
     /// The runtime's pause/resume demo: Stream micro-batches pause Batch work
     Demo(demo::Args),
-    /// Runs the unified application as the driver of a cluster: executors started
-    /// with `neptune executor` dial ADDR; the application starts once N registered.
-    /// OPTIONS are the application's (`neptune run unified --help`).
+    /// Runs the unified application as the driver of a cluster
+    ///
+    /// Executors started with `neptune executor` dial ADDR; the application starts
+    /// once N registered. OPTIONS are the application's (`neptune run unified
+    /// --help`).
     Driver(DriverArgs),
-    /// Runs an executor process: dials the driver, runs the tasks it is sent, until
-    /// the driver goes away.
+    /// Runs an executor process of a cluster
+    ///
+    /// It dials the driver and runs the tasks it is sent, until the driver goes away.
     Executor(ExecutorArgs),
     /// Runs entry I of a static hostfile: the driver (0) or an executor (1, 2, …)
     ///
