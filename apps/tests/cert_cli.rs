@@ -115,10 +115,19 @@ fn help_lists_the_subcommands_and_bad_words_are_refused() {
     let help = text(&out.stdout);
     assert!(help.contains("init") && help.contains("issue"), "{help}");
 
-    // The application's own usage is still there.
+    // `run` lists the applications, each of which lists its options.
     let out = neptune(&["run", "--help"]);
     assert!(out.status.success());
+    let help = text(&out.stdout);
+    for app in ["unified", "ysb", "tpch", "mw1"] {
+        assert!(help.contains(app), "{help}");
+    }
+    let out = neptune(&["run", "unified", "--help"]);
+    assert!(out.status.success());
     assert!(text(&out.stdout).contains("--policy"));
+    let out = neptune(&["bench", "cluster", "--help"]);
+    assert!(out.status.success());
+    assert!(text(&out.stdout).contains("--shuffle-mib"));
 
     let out = neptune(&["certs"]);
     assert!(!out.status.success());
@@ -128,7 +137,7 @@ fn help_lists_the_subcommands_and_bad_words_are_refused() {
         "{stderr}"
     );
 
-    // Options first still go to the application, whose parser names what it refuses.
+    // Options first still go to the application; what it refuses is named.
     let out = neptune(&["--no-such-flag"]);
     assert!(!out.status.success());
     assert!(text(&out.stderr).contains("--no-such-flag"));
