@@ -18,7 +18,8 @@ use std::path::{Path, PathBuf};
 use yaml_rust2::{Yaml, YamlLoader};
 
 fn deploy_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy")
+    // deploy/ is the workspace's, beside this package (apps/).
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy")
 }
 
 /// Every `*.yaml`/`*.yml` under deploy/k8s, as (file name, text), by name.
