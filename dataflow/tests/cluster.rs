@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{wait_until, TempDir};
+use common::{wait_for, TempDir};
 use neptune_dataflow::cluster::{main_or_executor, Builders, RemoteAction};
 use neptune_dataflow::stream::{batches, sinks, EventTime, MicroBatch, Windows};
 use neptune_dataflow::{Class, Context, DataflowError, Dataset};
@@ -45,7 +45,7 @@ fn gated(ctx: &Context, (n, gate): (u64, String)) -> Dataset<u64> {
 fn gated_running(ctx: &Context, n: u64, gate: &str) -> neptune_dataflow::JobHandle<Vec<u64>> {
     let batch: Dataset<u64> = ctx.build("gated", (n, gate.to_owned())).unwrap();
     let job = batch.job().collect();
-    wait_until("both batch tasks to run", || {
+    wait_for("both batch tasks to run", || {
         let tasks = job.tasks();
         tasks.len() == 2 && tasks.iter().all(|t| t.handle.state() == TaskState::Running)
     });
@@ -198,7 +198,7 @@ fn the_driver_pauses_and_resumes_a_remote_task_which_then_finishes_undisturbed()
     let job = gated_running(&ctx, 1_000, &gate);
     let task = job.tasks()[0].handle.clone();
     assert!(task.pause());
-    wait_until("the executor to report the park", || {
+    wait_for("the executor to report the park", || {
         task.state() == TaskState::Paused
     });
     let times = task.remote().unwrap().times();

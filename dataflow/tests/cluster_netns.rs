@@ -10,7 +10,7 @@
 
 mod common;
 
-use common::{wait_until, TempDir};
+use common::{wait_for, TempDir};
 use neptune_dataflow::cluster::{main_or_executor, Builders, DriverConfig};
 use neptune_dataflow::{Context, Dataset};
 use neptune_runtime::quic::ClusterCa;
@@ -376,7 +376,7 @@ fn word_count_and_join_across_a_lossy_link_equal_local_mode() {
             let child = spawn_executor(ns, name, *addr, driver, &certs);
             children.lock().unwrap().push(child);
         }
-        wait_until("three executors to register and send a heartbeat", || {
+        wait_for("three executors to register and send a heartbeat", || {
             for child in children.lock().unwrap().iter_mut() {
                 if let Ok(Some(status)) = child.try_wait() {
                     panic!("executor process {} exited ({status})", child.id());

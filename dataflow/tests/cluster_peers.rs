@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::wait_until;
+use common::wait_for;
 use neptune_dataflow::cluster::protocol::{
     ExecutorEvent, Launch, Register, Registered, TaskDone, TaskResult, TaskUpdate,
     MAX_CONTROL_FRAME,
@@ -140,7 +140,7 @@ fn bad_frames_cost_their_connection_and_the_driver_serves_on() {
     // A real executor (this same binary, in a thread) still registers and works.
     let config = ExecutorConfig::new(driver, ca.issue("executor-good").unwrap(), 2);
     let executor = std::thread::spawn(move || run_executor(config, &builders()));
-    wait_until("the good executor to register", || {
+    wait_for("the good executor to register", || {
         ctx.cluster_executors()
             .iter()
             .any(|e| e.name == "executor-good")
@@ -208,7 +208,7 @@ fn malformed_task_reports_fail_the_job_with_the_reason_not_the_driver() {
             ctx.cluster_addr().unwrap(),
             answer,
         );
-        wait_until("the lying executor to register", || {
+        wait_for("the lying executor to register", || {
             ctx.cluster_executors().len() == 1
         });
         let ds: Dataset<u64> = ctx.build("squares", 10u64).unwrap();

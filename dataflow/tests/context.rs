@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::wait_until;
+use common::wait_for;
 use neptune_dataflow::{Context, DataflowError};
 use neptune_scheduler::placement::{ExecutorView, Placement, PlacementError, TaskRequest};
 use neptune_scheduler::ExecutorId;
@@ -192,7 +192,7 @@ fn concurrent_jobs_share_the_executors() {
     for (i, job) in jobs.into_iter().enumerate() {
         assert_eq!(job.wait().unwrap().value, i as u64 + 2);
     }
-    wait_until("every task to be accounted for", || {
+    wait_for("every task to be accounted for", || {
         ctx.executors().iter().all(|e| e.running() == [0, 0])
     });
 }

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::wait_until;
+use common::wait_for;
 use neptune_dataflow::status::{ClassName, JobState, StageState, TaskState};
 use neptune_dataflow::{Class, Context};
 use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
@@ -32,11 +32,11 @@ fn a_paused_task_shows_as_paused_then_its_job_as_succeeded() {
         .reduce_by_key(|a, b| a + b)
         .job()
         .collect();
-    wait_until("both map tasks to launch", || job.tasks().len() == 2);
+    wait_for("both map tasks to launch", || job.tasks().len() == 2);
     let tasks = job.tasks();
     assert!(tasks[0].handle.pause());
 
-    wait_until("the board to show the task paused", || {
+    wait_for("the board to show the task paused", || {
         ctx.status()
             .tasks
             .iter()
@@ -111,7 +111,7 @@ fn failed_and_cancelled_jobs_show_why_and_their_tasks_end() {
         .count()
         .unwrap_err();
     let endless = ctx.generate(2, |_| 0u64..).job().count();
-    wait_until("the endless tasks to launch", || endless.tasks().len() == 2);
+    wait_for("the endless tasks to launch", || endless.tasks().len() == 2);
     endless.cancel();
     assert!(endless.wait().is_err());
     let stream = ctx.range(0..100, 2).with_class(Class::Stream).count();

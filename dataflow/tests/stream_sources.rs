@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{wait_until, TempDir};
+use common::{wait_for, TempDir};
 use neptune_dataflow::stream::{batches, generator, memory, sinks, socket, tail};
 use neptune_dataflow::{Class, Context};
 use neptune_runtime::TaskState;
@@ -114,7 +114,7 @@ fn tail_stream_reads_lines_as_they_are_appended() {
         .start(sink)
         .unwrap();
     let mut got: Vec<String> = Vec::new();
-    wait_until("the complete lines", || {
+    wait_for("the complete lines", || {
         got.extend(out.try_iter());
         got.len() == 2
     });
@@ -127,7 +127,7 @@ fn tail_stream_reads_lines_as_they_are_appended() {
         writeln!(file, "appended {i}").unwrap();
     }
     file.flush().unwrap();
-    wait_until("the appended lines", || {
+    wait_for("the appended lines", || {
         got.extend(out.try_iter());
         got.len() == 503
     });
@@ -156,7 +156,7 @@ fn tail_from_end_skips_what_was_there() {
         .unwrap();
     writeln!(file, "new").unwrap();
     let mut got: Vec<String> = Vec::new();
-    wait_until("the new line", || {
+    wait_for("the new line", || {
         got.extend(out.try_iter());
         !got.is_empty()
     });
@@ -258,7 +258,7 @@ fn micro_batches_run_as_stream_tasks_that_get_through_batch_work() {
         .map(|x| x.wrapping_mul(3))
         .job()
         .count();
-    wait_until("the batch task to run", || {
+    wait_for("the batch task to run", || {
         endless
             .tasks()
             .first()
@@ -281,7 +281,7 @@ fn micro_batches_run_as_stream_tasks_that_get_through_batch_work() {
     // A slot publishes its counters after the poll that finished the task returns, which
     // can be just after the job's output was delivered: wait for the figure.
     let executor = &ctx.executors()[0];
-    wait_until("both micro-batches' tasks to be counted", || {
+    wait_for("both micro-batches' tasks to be counted", || {
         executor.metrics().total(|s| s.tasks_of(Class::Stream)) >= 2
     });
     assert!(endless.tasks()[0].handle.suspensions() >= 1);
@@ -302,7 +302,7 @@ fn stop_runs_the_last_micro_batch_and_fires_open_windows() {
         .start(sink)
         .unwrap();
     input.push(vec![1, 2, 3]);
-    wait_until("the micro-batch", || input.queued() == 0);
+    wait_for("the micro-batch", || input.queued() == 0);
     let stats = stream.stop().unwrap();
     let results: Vec<_> = out.try_iter().collect();
     assert_eq!(results.len(), 1);

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::wait_until;
+use common::wait_for;
 use neptune_dataflow::{Class, Context, DataflowError, Dataset, StageId};
 use neptune_runtime::TaskState;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
@@ -62,11 +62,11 @@ fn a_batch_job_paused_and_resumed_mid_stage_gives_the_undisturbed_result() {
 
     let gate = Gate::default();
     let running = job(&ctx, Some(gate.clone())).job().collect();
-    wait_until("partition 0 to reach the gate", || {
+    wait_for("partition 0 to reach the gate", || {
         gate.reached.load(SeqCst)
     });
     // The driver lists a stage's tasks once it has spawned all of them.
-    wait_until("the first stage's tasks", || running.tasks().len() == PARTS);
+    wait_for("the first stage's tasks", || running.tasks().len() == PARTS);
     let tasks = running.tasks();
     for t in &tasks {
         assert!(t.handle.pause() || t.handle.state() == TaskState::Completed);
@@ -75,7 +75,7 @@ fn a_batch_job_paused_and_resumed_mid_stage_gives_the_undisturbed_result() {
 
     // Partition 0 parks at the yield point of its next chunk, and stays parked.
     let first = tasks.iter().find(|t| t.id.partition == 0).unwrap();
-    wait_until("partition 0 to park", || {
+    wait_for("partition 0 to park", || {
         first.handle.state() == TaskState::Paused
     });
     let parked_at = gate.progress.load(SeqCst);
@@ -91,7 +91,7 @@ fn a_batch_job_paused_and_resumed_mid_stage_gives_the_undisturbed_result() {
         "a paused task makes no progress"
     );
     // The count follows the park on the slot's thread.
-    wait_until("the park to be counted", || first.handle.suspensions() >= 1);
+    wait_for("the park to be counted", || first.handle.suspensions() >= 1);
     // The stage cannot end while one of its tasks is paused: no later stage started.
     assert!(running.tasks().iter().all(|t| t.id.stage == StageId(0)));
 
@@ -124,7 +124,7 @@ fn a_stream_job_runs_while_batch_tasks_hold_every_slot() {
         .map(|x| x.wrapping_mul(31))
         .job()
         .count();
-    wait_until("both batch tasks to run", || {
+    wait_for("both batch tasks to run", || {
         let tasks = batch.tasks();
         tasks.len() == 2 && tasks.iter().all(|t| t.handle.state() == TaskState::Running)
     });
@@ -167,14 +167,14 @@ fn stream_jobs_spawn_stream_tasks() {
     let job = ds.key_by(|x| x % 3).group_by_key().job().count();
     assert_eq!(job.wait().unwrap().value, 3);
     let job = ds.job().count();
-    wait_until("the tasks to launch", || job.tasks().len() == 4);
+    wait_for("the tasks to launch", || job.tasks().len() == 4);
     assert!(job
         .tasks()
         .iter()
         .all(|t| t.handle.class() == Class::Stream));
     job.wait().unwrap();
     let job = ctx.range(0..100, 4).job().count();
-    wait_until("the tasks to launch", || job.tasks().len() == 4);
+    wait_for("the tasks to launch", || job.tasks().len() == 4);
     assert!(job.tasks().iter().all(|t| t.handle.class() == Class::Batch));
     job.wait().unwrap();
 }
@@ -187,7 +187,7 @@ fn cancelling_a_job_stops_its_tasks() {
         .build()
         .unwrap();
     let endless = ctx.generate(2, |_| 0u64..).job().count();
-    wait_until("the tasks to run", || endless.tasks().len() == 2);
+    wait_for("the tasks to run", || endless.tasks().len() == 2);
     endless.cancel();
     let id = endless.id();
     match endless.wait() {

@@ -122,7 +122,7 @@ fn task_ids_name_job_stage_and_partition() {
         .unwrap();
     let job = ctx.range(0..10, 3).job().count();
     // The driver launches the stage right after submission.
-    common::wait_until("the tasks to launch", || job.tasks().len() == 3);
+    common::wait_for("the tasks to launch", || job.tasks().len() == 3);
     let mut ids: Vec<TaskId> = job.tasks().into_iter().map(|t| t.id).collect();
     ids.sort();
     let expected: Vec<TaskId> = (0..3)

@@ -23,6 +23,7 @@
 
 use neptune_dataflow::Context;
 use neptune_runtime::TaskState;
+use neptune_support::stats::median;
 use std::time::{Duration, Instant};
 
 /// Records per pipeline and runs per measurement: `YIELD_COST_RECORDS` and
@@ -33,11 +34,6 @@ fn setting(name: &str, default: u64) -> u64 {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
 }
 
 /// `YIELD_COST_ONLY`, if set: the one pipeline to measure (and no pause measurement).

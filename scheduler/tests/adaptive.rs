@@ -7,13 +7,11 @@
 //! back by themselves. Nothing here asserts on timing: tests wait for conditions with a
 //! generous deadline.
 
-mod common;
-
-use common::wait_until;
 use neptune_runtime::{
     preemption_point, Builder, Handle, JoinHandle, Runtime, SpawnOptions, TaskState,
 };
 use neptune_scheduler::local::{Adaptive, Fair, Fifo, Mode, Neptune, Static};
+use neptune_support::wait::wait_for;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use std::sync::Arc;
 use std::thread;
@@ -89,7 +87,7 @@ fn finish_all(rt: &Runtime, tasks: Vec<JoinHandle<u64>>) -> u64 {
     let mut sum = 0;
     for t in tasks {
         let h = t.task();
-        wait_until("a batch task to finish (stranded?)", || finished(&h));
+        wait_for("a batch task to finish (stranded?)", || finished(&h));
         sum += rt.block_on(t).unwrap();
     }
     sum
@@ -98,7 +96,7 @@ fn finish_all(rt: &Runtime, tasks: Vec<JoinHandle<u64>>) -> u64 {
 /// Waits until every task is being polled (a Batch task polls until it is paused).
 fn wait_running(tasks: &[JoinHandle<u64>]) {
     let handles: Vec<_> = tasks.iter().map(|t| t.task()).collect();
-    wait_until("the batch tasks to run", || {
+    wait_for("the batch tasks to run", || {
         handles.iter().all(|t| t.state() == TaskState::Running)
     });
 }
@@ -116,7 +114,7 @@ fn switching_to_dedicated_slots_moves_tasks_parked_on_a_stream_slot() {
         .collect();
     wait_running(&tasks);
     let feeder = Feeder::start(rt.handle().clone(), 256, Duration::from_micros(300));
-    wait_until("both batch tasks parked", || {
+    wait_for("both batch tasks parked", || {
         rt.metrics()
             .slots
             .iter()
@@ -214,7 +212,7 @@ fn adaptive_stops_preempting_without_stream_work_and_resumes_at_the_first_arriva
     let policy = Adaptive::new().window(Duration::from_millis(5));
     let stats = policy.stats();
     let rt = Builder::new().slots(1).policy(policy).build().unwrap();
-    wait_until("no-preemption mode", || stats.mode() == Mode::NoPreemption);
+    wait_for("no-preemption mode", || stats.mode() == Mode::NoPreemption);
     assert_eq!(rt.metrics().policy.active(), "no-preemption");
     // A Batch task holds the only slot; a Stream arrival must still get it at once.
     let stop = Arc::new(AtomicBool::new(false));
@@ -229,7 +227,7 @@ fn adaptive_stops_preempting_without_stream_work_and_resumes_at_the_first_arriva
         })
     };
     let hog_task = hog.task();
-    wait_until("the hog to run", || hog_task.state() == TaskState::Running);
+    wait_for("the hog to run", || hog_task.state() == TaskState::Running);
     let answer = rt.block_on(rt.spawn_with(SpawnOptions::stream(), async { 42 }));
     assert_eq!(answer.unwrap(), 42);
     assert!(

@@ -7,11 +7,9 @@
 //! other and the check on the gaps fails. The only time-based check is a lower bound
 //! on a gap (a slow machine only makes gaps longer), with half a quantum of slack.
 
-mod common;
-
-use common::DEADLINE;
 use neptune_runtime::{preemption_point, Builder, SpawnOptions, TaskHandle};
 use neptune_scheduler::local::Neptune;
+use neptune_support::wait::DEADLINE;
 use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};

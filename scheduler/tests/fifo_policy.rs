@@ -1,11 +1,9 @@
 //! FIFO on a real runtime with one slot: tasks run in arrival order, whatever their
 //! class.
 
-mod common;
-
-use common::wait_until;
 use neptune_runtime::{preemption_point, Builder, Class, JoinHandle, Runtime, SpawnOptions};
 use neptune_scheduler::local::Fifo;
+use neptune_support::wait::wait_for;
 use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
 
@@ -37,7 +35,7 @@ fn run_behind_blocker(rt: &Runtime, then: [(Class, &'static str); 2]) -> Vec<&'s
             }
         })
     };
-    wait_until("the blocker to run", || started.load(SeqCst));
+    wait_for("the blocker to run", || started.load(SeqCst));
     let joins: Vec<_> = then.iter().map(|&(c, l)| record(rt, &log, c, l)).collect();
     go.store(true, SeqCst);
     rt.block_on(blocker).unwrap();

@@ -1,12 +1,10 @@
 //! KILL on a real runtime: a Stream arrival cancels a Batch task, which the restart
 //! wrapper runs again from scratch; the killed attempt's units are counted as wasted.
 
-mod common;
-
-use common::wait_until;
 use neptune_runtime::{preemption_point, Builder, SpawnOptions};
 use neptune_scheduler::local::Kill;
 use neptune_scheduler::restart::{Progress, Restarter};
+use neptune_support::wait::wait_for;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::sync::Arc;
@@ -43,12 +41,12 @@ fn a_killed_batch_task_restarts_from_scratch_and_its_units_are_wasted() {
     let jobs: Vec<_> = (0..2)
         .map(|_| restarter.spawn_batch(counting_job(release.clone())))
         .collect();
-    wait_until("both batch tasks to run", || {
+    wait_for("both batch tasks to run", || {
         jobs.iter().all(|j| j.progress().get() > 0)
     });
 
     let stream = rt.spawn_with(SpawnOptions::stream(), async { "served" });
-    wait_until("the stream task to run", || stream.is_finished());
+    wait_for("the stream task to run", || stream.is_finished());
     assert_eq!(rt.block_on(stream).unwrap(), "served");
     assert!(log.kills() >= 1);
 
@@ -88,7 +86,7 @@ fn a_user_cancel_is_not_restarted() {
     // Through the attempt's handle (paused first: a CPU-bound task only notices a
     // cancel at a point where it yields).
     let job = restarter.spawn_batch(counting_job(release.clone()));
-    wait_until("the batch task to run", || job.progress().get() > 0);
+    wait_for("the batch task to run", || job.progress().get() > 0);
     let task = job.task();
     task.pause();
     task.cancel();
@@ -96,7 +94,7 @@ fn a_user_cancel_is_not_restarted() {
 
     // Through the wrapper.
     let job = restarter.spawn_batch(counting_job(release));
-    wait_until("the batch task to run", || job.progress().get() > 0);
+    wait_for("the batch task to run", || job.progress().get() > 0);
     job.abort();
     assert!(rt.block_on(job).unwrap_err().is_cancelled());
 

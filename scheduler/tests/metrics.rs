@@ -1,12 +1,10 @@
 //! The counting allocator installed as the global allocator, and heartbeats built from
 //! a live runtime.
 
-mod common;
-
-use common::wait_until;
 use neptune_runtime::{preemption_point, Builder, SpawnOptions, TaskState};
 use neptune_scheduler::metrics::{CountingAllocator, Heartbeat, HeartbeatSource, SpawnCounter};
 use neptune_scheduler::ExecutorId;
+use neptune_support::wait::wait_for;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
 use std::sync::Arc;
 
@@ -54,7 +52,7 @@ fn spin(
             }
         })
     };
-    wait_until("the spinner to run", || running.load(SeqCst));
+    wait_for("the spinner to run", || running.load(SeqCst));
     (spinner, stop)
 }
 
@@ -80,10 +78,10 @@ fn a_heartbeat_reports_the_runtime_and_the_allocator() {
     let (spinner, stop) = spin(&rt, &census);
     let task = spinner.task();
     task.pause();
-    wait_until("the spinner to park", || {
+    wait_for("the spinner to park", || {
         task.state() == TaskState::Paused && rt.metrics().slots.iter().any(|s| s.suspended == 1)
     });
-    wait_until("the idle tasks to be polled once", || {
+    wait_for("the idle tasks to be polled once", || {
         rt.metrics().total(|s| s.polls) >= 3
     });
 

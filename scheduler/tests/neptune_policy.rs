@@ -1,11 +1,9 @@
 //! NEPTUNE on a real runtime: a Stream arrival pauses a Batch task, which resumes
 //! later with its progress kept.
 
-mod common;
-
-use common::wait_until;
 use neptune_runtime::{preemption_point, Builder, SpawnOptions, TaskState};
 use neptune_scheduler::local::Neptune;
+use neptune_support::wait::wait_for;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
 use std::sync::Arc;
 
@@ -37,7 +35,7 @@ fn a_stream_arrival_pauses_a_batch_task_that_later_resumes_with_its_progress() {
         jobs.push((join, progress, starts));
     }
     // Both slots busy with Batch work.
-    wait_until("both batch tasks to run", || {
+    wait_for("both batch tasks to run", || {
         jobs.iter().all(|(_, p, _)| p.load(SeqCst) > 0)
     });
     let tasks: Vec<_> = jobs.iter().map(|(j, _, _)| j.task()).collect();
@@ -45,11 +43,11 @@ fn a_stream_arrival_pauses_a_batch_task_that_later_resumes_with_its_progress() {
     // The Batch tasks never end on their own before `release`: the Stream task can
     // only run if one of them is paused.
     let stream = rt.spawn_with(SpawnOptions::stream(), async { 7 });
-    wait_until("the stream task to run", || stream.is_finished());
+    wait_for("the stream task to run", || stream.is_finished());
     assert_eq!(rt.block_on(stream).unwrap(), 7);
     assert!(stats.pauses() >= 1, "{stats:?}");
     // The paused task is resumed once the slot has no Stream work, and runs again.
-    wait_until("the paused task to run again", || {
+    wait_for("the paused task to run again", || {
         tasks.iter().all(|t| t.state() == TaskState::Running)
     });
     assert!(tasks.iter().any(|t| t.suspensions() >= 1));
@@ -65,7 +63,7 @@ fn a_stream_arrival_pauses_a_batch_task_that_later_resumes_with_its_progress() {
         assert!(units >= MIN_UNITS);
     }
     // Slots publish their counters after each poll: wait for the figures.
-    wait_until("the park and the resume to be counted", || {
+    wait_for("the park and the resume to be counted", || {
         let m = rt.metrics();
         m.total(|s| s.parks) >= 1 && m.total(|s| s.resumes) >= 1
     });

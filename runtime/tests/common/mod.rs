@@ -1,16 +1,17 @@
-//! Helpers shared by the integration tests: condition waits with generous deadlines,
-//! drop counters, and CPU-bound work with yield points.
+//! Helpers shared by the integration tests: waits for task states (built on
+//! neptune-support's condition waits, re-exported here), drop counters, and CPU-bound
+//! work with yield points.
 
-#![allow(dead_code)]
+// Each test binary uses only some of these.
+#![allow(dead_code, unused_imports)]
 
 use neptune_runtime::{Builder, JoinError, JoinHandle, Runtime, TaskHandle, TaskState};
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering::SeqCst};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-/// How long a test waits for something that should happen "soon".
-pub const DEADLINE: Duration = Duration::from_secs(10);
+pub use neptune_support::wait::{holds_for, wait_for, wait_until, DEADLINE};
 
 /// How long a test watches something that must *not* happen.
 pub const QUIET: Duration = Duration::from_millis(300);
@@ -22,38 +23,6 @@ pub fn runtime(n: usize) -> Runtime {
         .thread_name("neptune-test")
         .build()
         .expect("runtime starts")
-}
-
-/// Polls `cond` until it holds or `timeout` passes; returns whether it held.
-pub fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
-    let start = Instant::now();
-    loop {
-        if cond() {
-            return true;
-        }
-        if start.elapsed() >= timeout {
-            return false;
-        }
-        std::thread::sleep(Duration::from_micros(500));
-    }
-}
-
-/// Waits up to [`DEADLINE`] for `cond`; panics with `what` otherwise.
-#[track_caller]
-pub fn wait_for(what: &str, cond: impl FnMut() -> bool) {
-    assert!(wait_until(DEADLINE, cond), "timed out waiting for: {what}");
-}
-
-/// Checks that `cond` holds at every sample during `period`.
-pub fn holds_for(period: Duration, mut cond: impl FnMut() -> bool) -> bool {
-    let start = Instant::now();
-    while start.elapsed() < period {
-        if !cond() {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(2));
-    }
-    cond()
 }
 
 /// Waits for `task` to reach `state` (up to [`DEADLINE`]).

@@ -1,0 +1,484 @@
+//! Cluster mode's figures: a driver and executor processes of this very binary on
+//! loopback (a local cluster), against local mode where there is one to compare with.
+//!
+//! ```text
+//! neptune bench cluster [--json] [--only NAME,…]
+//!     [--executors N] [--slots K] [--tasks N] [--pauses N] [--shuffle-mib M]
+//!     [--rounds R] [--seconds S]
+//! ```
+//!
+//! (`cargo run --release --example cluster_bench -- …` runs the same.)
+//!
+//! - `dispatch`: µs from the driver deciding to launch a task (after placement) to the
+//!   task's first poll on its executor, over `--tasks` tiny tasks (jobs of one task
+//!   per slot, so that no task waits for a slot);
+//! - `remote_pause`: µs from the driver sending a pause of a running Batch task to the
+//!   executor parking it, over `--pauses` pause/resume cycles;
+//! - `shuffle`: MiB/s of a `--shuffle-mib` MiB shuffle (`repartition` of 4 KiB byte
+//!   buffers)
+//!   between the executors, against the same job in local mode (as many executors and
+//!   slots in one process), `--rounds` rounds alternating local, cluster, …;
+//! - `mw1_cluster`: workload MW-1 as dataflow jobs (a Batch job of 4×W tasks of 200 ms
+//!   in 1 µs records, resubmitted as it ends; a Stream job of W tasks of 0.5 ms every
+//!   10 ms, latency = its end − its release) for `--seconds` per row, with NEPTUNE and
+//!   FIFO, in local mode (one executor of W slots) and in cluster mode (W executor
+//!   processes of one slot), rows alternating.
+//!
+//! Both ends of a latency are wall-clock readings in two processes of one host (the
+//! same clock). With `--json`, one line per figure, named by its `figure` field.
+
+use clap::builder::PossibleValuesParser;
+use clap::Parser;
+use neptune::dataflow::cluster::Builders;
+use neptune::dataflow::{Class, Context, Dataset, JobHandle};
+use neptune::runtime::TaskState;
+use neptune_support::args::{at_least_one, positive_f64};
+use neptune_support::spin as workload;
+use neptune_support::stats::{median, quantile};
+use serde_bytes::ByteBuf;
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::{mpsc, Arc};
+use std::time::{Duration, Instant};
+
+/// `parts` partitions of one record each.
+fn tiny(ctx: &Context, parts: u32) -> Dataset<u64> {
+    ctx.range(0..u64::from(parts), parts as usize)
+}
+
+/// Two partitions that wait at their middle record (runnable, pausable) until the
+/// file `gate` exists.
+fn gated(ctx: &Context, (parts, gate): (u32, String)) -> Dataset<u64> {
+    let n = u64::from(parts) * 1000;
+    ctx.range(0..n, parts as usize).map_async(move |x| {
+        let gate = gate.clone();
+        async move {
+            if x % 1000 == 500 {
+                while !Path::new(&gate).exists() {
+                    neptune::runtime::preemption_point().await;
+                }
+            }
+            x
+        }
+    })
+}
+
+/// `mib` MiB of 4 KiB records in `parts` partitions, dealt round robin into `parts`.
+/// The records are byte buffers that serde encodes as a length and a copy (a plain
+/// `Vec<u8>` goes through serde one byte at a time, which then dominates).
+fn shuffled(ctx: &Context, (mib, parts): (u64, u32)) -> Dataset<ByteBuf> {
+    let records = mib * 256;
+    let parts = parts as usize;
+    ctx.generate(parts, move |p| {
+        let (from, to) = (
+            records * p as u64 / parts as u64,
+            records * (p as u64 + 1) / parts as u64,
+        );
+        (from..to).map(|i| ByteBuf::from(vec![i as u8; 4096]))
+    })
+    .repartition(parts)
+}
+
+/// MW-1 work: `tasks` tasks of `units` records of about `micros` µs each.
+fn mw1(ctx: &Context, (tasks, units, micros): (u32, u64, f64)) -> Dataset<u64> {
+    ctx.generate(tasks as usize, move |_| 0..units)
+        .map(move |_| workload::unit(micros))
+}
+
+/// Adds the benchmark's plan builders to `builders`: every process of its local
+/// clusters registers them.
+pub fn register(builders: Builders) -> Builders {
+    builders
+        .register("tiny", tiny)
+        .register("gated", gated)
+        .register("shuffled", shuffled)
+        .register("mw1", mw1)
+}
+
+struct Bench {
+    args: Args,
+    json: bool,
+    executors: usize,
+    slots: usize,
+}
+
+impl Bench {
+    fn cluster(&self, executors: usize, slots: usize, policy: &str) -> Context {
+        Context::builder()
+            .builders(crate::builders())
+            .slots_per_executor(slots)
+            .policy(policy)
+            .local_cluster(executors)
+            .build()
+            .expect("a local cluster")
+    }
+
+    fn local(&self, executors: usize, slots: usize, policy: &str) -> Context {
+        Context::builder()
+            .builders(crate::builders())
+            .executors(executors)
+            .slots_per_executor(slots)
+            .policy(policy)
+            .build()
+            .expect("a local context")
+    }
+
+    fn report(&self, figure: &str, fields: &[(&str, String)]) {
+        if self.json {
+            let body: Vec<String> = fields.iter().map(|(k, v)| format!("\"{k}\":{v}")).collect();
+            println!("{{\"figure\":\"{figure}\",{}}}", body.join(","));
+        } else {
+            let body: Vec<String> = fields.iter().map(|(k, v)| format!("{k} {v}")).collect();
+            println!("{figure:<14} {}", body.join("  "));
+        }
+    }
+
+    fn dispatch(&self) {
+        let ctx = self.cluster(self.executors, self.slots, "neptune");
+        let per_job = (self.executors * self.slots) as u32;
+        let tasks = self.args.tasks;
+        let warm = 200usize;
+        let mut us = Vec::with_capacity(tasks);
+        let mut wire = Vec::with_capacity(tasks);
+        let mut done = 0;
+        while done < tasks + warm {
+            let ds: Dataset<u64> = ctx.build("tiny", per_job).unwrap();
+            let mut job = ds.job().count();
+            // The tasks once the job is done: all of them launched by then.
+            let counted = futures::executor::block_on(&mut job).unwrap();
+            assert_eq!(*counted, u64::from(per_job));
+            for t in job.tasks() {
+                let times = t.handle.remote().expect("a remote task").times();
+                if done >= warm {
+                    us.push(times.started.saturating_sub(times.launched) / 1000);
+                    wire.push(times.received.saturating_sub(times.launched) / 1000);
+                }
+                done += 1;
+            }
+        }
+        let n = us.len();
+        self.report(
+            "dispatch",
+            &[
+                ("tasks", n.to_string()),
+                ("p50_us", quantile(&mut us, 0.5).to_string()),
+                ("p99_us", quantile(&mut us, 0.99).to_string()),
+                ("max_us", quantile(&mut us, 1.0).to_string()),
+                ("to_executor_p50_us", quantile(&mut wire, 0.5).to_string()),
+                ("to_executor_p99_us", quantile(&mut wire, 0.99).to_string()),
+                ("executors", self.executors.to_string()),
+                ("slots", self.slots.to_string()),
+            ],
+        );
+    }
+
+    fn remote_pause(&self) {
+        let ctx = self.cluster(self.executors, self.slots, "neptune");
+        let parts = (self.executors * self.slots) as u32;
+        let dir =
+            std::env::temp_dir().join(format!("neptune-cluster-bench-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let gate = dir.join("open");
+        let ds: Dataset<u64> = ctx
+            .build("gated", (parts, gate.to_string_lossy().into_owned()))
+            .unwrap();
+        let job = ds.job().collect();
+        let running = |job: &JobHandle<Vec<u64>>| {
+            let tasks = job.tasks();
+            tasks.len() == parts as usize
+                && tasks.iter().all(|t| t.handle.state() == TaskState::Running)
+        };
+        wait("the gated tasks to run", || running(&job));
+        let pauses = self.args.pauses;
+        let mut us = Vec::with_capacity(pauses);
+        let mut wire = Vec::with_capacity(pauses);
+        for i in 0..pauses {
+            let task = job.tasks()[i % parts as usize].handle.clone();
+            task.pause();
+            wait("a park", || task.state() == TaskState::Paused);
+            let t = task.remote().unwrap().times();
+            us.push(t.paused.saturating_sub(t.pause_sent) / 1000);
+            wire.push(t.pause_received.saturating_sub(t.pause_sent) / 1000);
+            task.resume();
+            wait("a resume", || task.state() == TaskState::Running);
+        }
+        std::fs::write(&gate, b"").unwrap();
+        job.wait().unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+        self.report(
+            "remote_pause",
+            &[
+                ("pauses", us.len().to_string()),
+                ("p50_us", quantile(&mut us, 0.5).to_string()),
+                ("p99_us", quantile(&mut us, 0.99).to_string()),
+                ("max_us", quantile(&mut us, 1.0).to_string()),
+                ("to_executor_p50_us", quantile(&mut wire, 0.5).to_string()),
+                ("to_executor_p99_us", quantile(&mut wire, 0.99).to_string()),
+            ],
+        );
+    }
+
+    fn shuffle(&self) {
+        let mib = self.args.shuffle_mib;
+        let rounds = self.args.rounds;
+        let parts = (self.executors * self.slots * 2) as u32;
+        let cluster = self.cluster(self.executors, self.slots, "neptune");
+        let local = self.local(self.executors, self.slots, "neptune");
+        let run = |ctx: &Context| {
+            let ds: Dataset<ByteBuf> = ctx.build("shuffled", (mib, parts)).unwrap();
+            let t = Instant::now();
+            assert_eq!(*ds.count().unwrap(), mib * 256);
+            mib as f64 / t.elapsed().as_secs_f64()
+        };
+        run(&local);
+        run(&cluster);
+        let (mut l, mut c) = (Vec::new(), Vec::new());
+        for _ in 0..rounds {
+            l.push(run(&local));
+            c.push(run(&cluster));
+        }
+        let (l, c) = (median(l), median(c));
+        self.report(
+            "shuffle",
+            &[
+                ("mib", mib.to_string()),
+                ("cluster_mib_per_s", format!("{c:.0}")),
+                ("local_mib_per_s", format!("{l:.0}")),
+                ("cluster_over_local", format!("{:.3}", c / l)),
+                ("rounds", rounds.to_string()),
+            ],
+        );
+    }
+
+    fn mw1(&self) {
+        let seconds = self.args.seconds;
+        let w = self.executors * self.slots;
+        let mut rows = Vec::new();
+        for policy in ["neptune", "fifo"] {
+            let local = self.local(1, w, policy);
+            let l = mw1_row(&local, w, seconds);
+            drop(local);
+            let cluster = self.cluster(w, 1, policy);
+            let c = mw1_row(&cluster, w, seconds);
+            drop(cluster);
+            rows.push((policy, l, c));
+        }
+        for (policy, l, c) in &rows {
+            self.report(
+                "mw1_cluster",
+                &[
+                    ("policy", format!("\"{policy}\"")),
+                    ("local_stream_p50_us", l.p50.to_string()),
+                    ("local_stream_p99_us", l.p99.to_string()),
+                    ("cluster_stream_p50_us", c.p50.to_string()),
+                    ("cluster_stream_p99_us", c.p99.to_string()),
+                    (
+                        "cluster_over_local_p99",
+                        format!("{:.2}", c.p99 as f64 / l.p99.max(1) as f64),
+                    ),
+                    ("local_batch_units_per_s", format!("{:.0}", l.units_per_s)),
+                    ("cluster_batch_units_per_s", format!("{:.0}", c.units_per_s)),
+                    (
+                        "batch_ratio",
+                        format!("{:.3}", c.units_per_s / l.units_per_s),
+                    ),
+                    ("micro_batches", c.batches.to_string()),
+                ],
+            );
+        }
+        let p99 = |p: &str| rows.iter().find(|r| r.0 == p).map(|r| r.2.p99);
+        if let (Some(n), Some(f)) = (p99("neptune"), p99("fifo")) {
+            self.report(
+                "mw1_cluster_neptune_over_fifo",
+                &[("p99_ratio", format!("{:.3}", n as f64 / f.max(1) as f64))],
+            );
+        }
+    }
+}
+
+struct Mw1Row {
+    p50: u64,
+    p99: u64,
+    units_per_s: f64,
+    batches: usize,
+}
+
+/// One MW-1 row on `ctx` with `w` slots in all.
+fn mw1_row(ctx: &Context, w: usize, seconds: f64) -> Mw1Row {
+    const BATCH_UNITS: u64 = 200_000;
+    const STREAM_UNITS: u64 = 500;
+    let stop = Arc::new(AtomicBool::new(false));
+    let units = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let last_end = Arc::new(AtomicU64::new(0));
+    let batch = {
+        let (ctx, stop, units, last_end) =
+            (ctx.clone(), stop.clone(), units.clone(), last_end.clone());
+        std::thread::spawn(move || {
+            let tasks = 4 * w as u32;
+            while !stop.load(Relaxed) {
+                let ds: Dataset<u64> = ctx.build("mw1", (tasks, BATCH_UNITS, 1.0)).unwrap();
+                let n = *ds.with_class(Class::Batch).count().unwrap();
+                if !stop.load(Relaxed) {
+                    units.fetch_add(n, Relaxed);
+                    last_end.store(started.elapsed().as_micros() as u64, Relaxed);
+                }
+            }
+        })
+    };
+    // Let the batch job fill every slot first.
+    std::thread::sleep(Duration::from_millis(300));
+    let (tx, rx) = mpsc::channel::<(Duration, JobHandle<u64>)>();
+    let waiter = std::thread::spawn(move || {
+        let mut lat = Vec::new();
+        for (delay, job) in rx {
+            let r = job.wait().unwrap();
+            lat.push((delay + r.stats.elapsed).as_micros() as u64);
+        }
+        lat
+    });
+    let period = Duration::from_millis(10);
+    let release0 = Instant::now() + period;
+    let end = Instant::now() + Duration::from_secs_f64(seconds);
+    let mut i = 0u32;
+    loop {
+        let release = release0 + period * i;
+        if release >= end {
+            break;
+        }
+        if let Some(d) = release.checked_duration_since(Instant::now()) {
+            std::thread::sleep(d);
+        }
+        let ds: Dataset<u64> = ctx.build("mw1", (w as u32, STREAM_UNITS, 1.0)).unwrap();
+        let job = ds.with_class(Class::Stream).job().count();
+        let _ = tx.send((release.elapsed(), job));
+        i += 1;
+    }
+    drop(tx);
+    let mut lat = waiter.join().unwrap();
+    stop.store(true, Relaxed);
+    batch.join().unwrap();
+    let batches = lat.len();
+    let secs = last_end.load(Relaxed) as f64 / 1e6;
+    Mw1Row {
+        p50: quantile(&mut lat, 0.5),
+        p99: quantile(&mut lat, 0.99),
+        units_per_s: units.load(Relaxed) as f64 / secs.max(1e-9),
+        batches,
+    }
+}
+
+/// Waits for `done`, up to a minute, checking every 200 µs (sleeping, so that the
+/// waiting thread takes no core from the processes being measured).
+fn wait(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_micros(200));
+    }
+}
+
+/// Cluster mode's figures: a driver and executor processes of this binary on loopback,
+/// against local mode where there is one to compare with.
+#[derive(Parser, Debug)]
+#[command(name = "cluster_bench")]
+pub struct Args {
+    /// Print one JSON object per figure instead of a table.
+    #[arg(long)]
+    json: bool,
+    /// The figures to measure, comma-separated, in this order.
+    #[arg(
+        long,
+        value_name = "NAME,…",
+        value_delimiter = ',',
+        default_value = "dispatch,remote_pause,mw1,shuffle",
+        value_parser = PossibleValuesParser::new(["dispatch", "remote_pause", "shuffle", "mw1", "mw1_cluster"])
+    )]
+    only: Vec<String>,
+    /// Executor processes of the local cluster (and executors of the local-mode runs).
+    #[arg(long, value_name = "N", default_value_t = 2, value_parser = at_least_one::<usize>)]
+    executors: usize,
+    /// Slots per executor.
+    #[arg(long, value_name = "K", default_value_t = 1, value_parser = at_least_one::<usize>)]
+    slots: usize,
+    /// `dispatch`: tiny tasks measured (after 200 of warm-up).
+    #[arg(long, value_name = "N", default_value_t = 10_000, value_parser = at_least_one::<usize>)]
+    tasks: usize,
+    /// `remote_pause`: pause/resume cycles measured.
+    #[arg(long, value_name = "N", default_value_t = 300, value_parser = at_least_one::<usize>)]
+    pauses: usize,
+    /// `shuffle`: MiB shuffled between the executors per run.
+    #[arg(long, value_name = "M", default_value_t = 1024, value_parser = at_least_one::<u64>)]
+    shuffle_mib: u64,
+    /// `shuffle`: measured rounds, alternating local and cluster mode.
+    #[arg(long, value_name = "R", default_value_t = 3, value_parser = at_least_one::<usize>)]
+    rounds: usize,
+    /// `mw1`: seconds per row.
+    #[arg(long, value_name = "S", default_value_t = 5.0, value_parser = positive_f64)]
+    seconds: f64,
+}
+
+/// Measures the figures `args` name and prints them. The program must have called
+/// [`main_or_executor`](neptune::dataflow::cluster::main_or_executor) with
+/// [`crate::builders`] first: the local clusters' executors are processes of it.
+pub fn main(args: Args) -> ExitCode {
+    let bench = Bench {
+        json: args.json,
+        executors: args.executors,
+        slots: args.slots,
+        args,
+    };
+    for figure in &bench.args.only {
+        match figure.as_str() {
+            "dispatch" => bench.dispatch(),
+            "remote_pause" => bench.remote_pause(),
+            "shuffle" => bench.shuffle(),
+            "mw1" | "mw1_cluster" => bench.mw1(),
+            other => unreachable!("--only {other} passed clap's check"),
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+    use neptune_support::args::assert_refused;
+
+    #[test]
+    fn cli() {
+        Args::command().debug_assert();
+        let c = Args::try_parse_from(["cluster_bench"]).unwrap();
+        assert!(!c.json);
+        assert_eq!(c.only, ["dispatch", "remote_pause", "mw1", "shuffle"]);
+        assert_eq!(
+            (c.executors, c.slots, c.tasks, c.pauses),
+            (2, 1, 10_000, 300)
+        );
+        assert_eq!((c.shuffle_mib, c.rounds, c.seconds), (1024, 3, 5.0));
+        let c = Args::try_parse_from([
+            "cluster_bench",
+            "--json",
+            "--only=shuffle,mw1_cluster",
+            "--slots",
+            "2",
+            "--seconds",
+            "0.5",
+        ])
+        .unwrap();
+        assert!(c.json);
+        assert_eq!(c.only, ["shuffle", "mw1_cluster"]);
+        assert_eq!((c.slots, c.seconds), (2, 0.5));
+        assert_refused::<Args>(&[
+            &["--jsno"][..],
+            &["--only", "dispatch,nope"],
+            &["--executors", "0"],
+            &["--tasks", "1e4"],
+            &["--seconds", "0"],
+            &["--seconds", "-1"],
+            &["--shuffle-mib", "0"],
+        ]);
+    }
+}
