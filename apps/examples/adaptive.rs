@@ -40,7 +40,7 @@ use clap::Parser;
 use neptune::scheduler::PolicyKind;
 use neptune_apps::mw1::workload::{self as mw1, BatchShared, MicroBatch, Setup, StopOnDrop};
 use neptune_apps::mw1::{Config, Row};
-use neptune_apps::plot;
+use neptune_apps::svg_text;
 use neptune_support::args::{at_least_one, available_cores, positive_f64};
 use neptune_support::stats::{median, quantile};
 use std::io::Write;
@@ -432,7 +432,7 @@ fn svg(s: &Settings, results: &[(PolicyKind, Vec<PhaseResult>)]) -> String {
     const COLORS: [&str; 6] = [
         "#9D9D9D", "#B279A2", "#4C78A8", "#72B7B2", "#F58518", "#54A24B",
     ];
-    let mut g = plot::Svg::new(W, H);
+    let mut g = svg_text::Svg::new(W, H);
     g.text(
         W / 2.0,
         30.0,
@@ -489,7 +489,7 @@ fn svg(s: &Settings, results: &[(PolicyKind, Vec<PhaseResult>)]) -> String {
             while t <= max_p99 * 1.5 {
                 let y = y_lat(t);
                 g.line(x0, y, x1, y, r##"stroke="#ddd""##);
-                g.text(x0 - 6.0, y + 4.0, 11.0, "end", "", &plot::short_us(t));
+                g.text(x0 - 6.0, y + 4.0, 11.0, "end", "", &svg_text::short_us(t));
                 t *= 10.0;
             }
             let y = y_lat(s.slo_us);
@@ -499,7 +499,14 @@ fn svg(s: &Settings, results: &[(PolicyKind, Vec<PhaseResult>)]) -> String {
                 let u = max_batch * 1.1 * k as f64 / 4.0;
                 let y = y_batch(u);
                 g.line(x0, y, x1, y, r##"stroke="#ddd""##);
-                g.text(x0 - 6.0, y + 4.0, 11.0, "end", "", &plot::short_count(u));
+                g.text(
+                    x0 - 6.0,
+                    y + 4.0,
+                    11.0,
+                    "end",
+                    "",
+                    &svg_text::short_count(u),
+                );
             }
         }
         let group = (x1 - x0) / PHASES.len() as f64;
@@ -514,8 +521,12 @@ fn svg(s: &Settings, results: &[(PolicyKind, Vec<PhaseResult>)]) -> String {
                 if latency {
                     if let Some(p99) = r.p99_us {
                         let y = y_lat(p99);
-                        let title =
-                            format!("{} {}: p99 {}", kind.name(), p.name, plot::short_us(p99));
+                        let title = format!(
+                            "{} {}: p99 {}",
+                            kind.name(),
+                            p.name,
+                            svg_text::short_us(p99)
+                        );
                         g.rect(x, y, bar * 0.9, BOTTOM - y, color, &title);
                     }
                 } else {
@@ -524,7 +535,7 @@ fn svg(s: &Settings, results: &[(PolicyKind, Vec<PhaseResult>)]) -> String {
                         "{} {}: {} units/s",
                         kind.name(),
                         p.name,
-                        plot::short_count(r.batch_units_per_s)
+                        svg_text::short_count(r.batch_units_per_s)
                     );
                     g.rect(x, y, bar * 0.9, BOTTOM - y, color, &title);
                 }

@@ -3,7 +3,7 @@
 
 use super::args::{Config, Row};
 use super::report::{settings, RowResult};
-use crate::plot::{esc, short_count, short_us, Svg};
+use crate::svg_text::{esc, short_count, short_us, Svg};
 use neptune::scheduler::PolicyKind;
 use std::fmt::Write as _;
 
