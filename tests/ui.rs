@@ -643,6 +643,38 @@ fn a_ui_stops_when_shut_down_and_needs_a_context() {
     assert!(!err.to_string().is_empty());
 }
 
+#[test]
+fn a_ui_follows_the_context_it_is_given() {
+    let first = Context::builder().slots_per_executor(1).build().unwrap();
+    let second = Context::builder().slots_per_executor(1).build().unwrap();
+    let ui = Ui::builder()
+        .context(&first)
+        .bind("127.0.0.1:0")
+        .start()
+        .unwrap();
+    let addr = ui.local_addr();
+    first.range(0..10, 1).count().unwrap();
+    let names = |addr| -> Vec<String> {
+        get_json(addr, "/api/v1/jobs")
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|j| j["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(names(addr), ["count at range#0"]);
+
+    ui.set_context(&second);
+    drop(first);
+    assert!(
+        names(addr).is_empty(),
+        "the new context has run nothing yet"
+    );
+    second.range(0..10, 1).map(|x| x + 1).count().unwrap();
+    assert_eq!(names(addr), ["count at map#1"]);
+    assert_eq!(get(addr, "/metrics").status, 200);
+}
+
 /// Headless Chromium, if this machine has it.
 fn chromium() -> Option<PathBuf> {
     let path = std::env::var_os("NEPTUNE_CHROMIUM")

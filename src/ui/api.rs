@@ -14,13 +14,31 @@ use neptune_dataflow::Context;
 use neptune_runtime::metrics::{HistogramSnapshot, RuntimeMetrics};
 use neptune_runtime::Class;
 use serde::Serialize;
+use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime};
 
-/// What a UI serves from: the context, and when the UI started.
+/// What a UI serves from: the context it shows now, and when the UI started.
 pub(crate) struct Source {
-    pub(crate) ctx: Context,
+    pub(crate) current: Current,
     pub(crate) started: Instant,
     pub(crate) started_wall: SystemTime,
+}
+
+/// The context a UI shows, replaceable while it runs (an application that runs one
+/// context after another keeps one UI).
+pub(crate) type Current = Arc<Mutex<Context>>;
+
+/// The context `current` holds now (a clone: a request never holds the lock while it
+/// reads figures).
+pub(crate) fn context_of(current: &Current) -> Context {
+    current.lock().unwrap_or_else(|e| e.into_inner()).clone()
+}
+
+impl Source {
+    /// The context shown now.
+    pub(crate) fn ctx(&self) -> Context {
+        context_of(&self.current)
+    }
 }
 
 /// The driver's view of a cluster's executors.
@@ -178,7 +196,7 @@ fn joined(metrics: &[(u32, RuntimeMetrics)], f: impl Fn(&RuntimeMetrics) -> Stri
 }
 
 pub(crate) fn overview(source: &Source, status: &Status) -> Overview {
-    let ctx = &source.ctx;
+    let ctx = &source.ctx();
     let metrics = local_metrics(ctx);
     let cluster = ctx.is_cluster().then(|| ClusterView::of(ctx));
     let t = &status.totals;

@@ -15,9 +15,9 @@
 //! bucket is counted under the first bound at or above its upper edge, so a value
 //! may be counted one bound higher than its own (never lower).
 
+use super::api::{context_of, Current};
 use super::ClusterView;
 use neptune_dataflow::status::{ClassName, Status, TaskState};
-use neptune_dataflow::Context;
 use neptune_runtime::metrics::{HistogramSnapshot, RuntimeMetrics};
 use neptune_runtime::Class;
 use prometheus_client::collector::Collector;
@@ -40,12 +40,12 @@ const CLASSES: [(Class, &str); 2] = [(Class::Stream, "stream"), (Class::Batch, "
 
 /// Writes the engine's metric families at each scrape (see the [module docs](self)).
 pub(crate) struct EngineCollector {
-    ctx: Context,
+    current: Current,
 }
 
 impl EngineCollector {
-    pub(crate) fn new(ctx: Context) -> EngineCollector {
-        EngineCollector { ctx }
+    pub(crate) fn new(current: Current) -> EngineCollector {
+        EngineCollector { current }
     }
 }
 
@@ -152,9 +152,9 @@ fn executor_label(id: impl fmt::Display) -> String {
 
 impl Collector for EngineCollector {
     fn encode(&self, mut encoder: DescriptorEncoder) -> fmt::Result {
-        let status = self.ctx.status();
-        let locals: Vec<(String, RuntimeMetrics)> = self
-            .ctx
+        let ctx = context_of(&self.current);
+        let status = ctx.status();
+        let locals: Vec<(String, RuntimeMetrics)> = ctx
             .executors()
             .iter()
             .map(|e| (e.id().to_string(), e.metrics()))
@@ -165,8 +165,8 @@ impl Collector for EngineCollector {
         for family in status_families(&status) {
             family.encode(&mut encoder)?;
         }
-        if self.ctx.is_cluster() {
-            for family in cluster_families(&ClusterView::of(&self.ctx)) {
+        if ctx.is_cluster() {
+            for family in cluster_families(&ClusterView::of(&ctx)) {
                 family.encode(&mut encoder)?;
             }
         }

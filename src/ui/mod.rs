@@ -97,14 +97,14 @@ mod server;
 pub use prometheus_client;
 
 use crate::dataflow::Context;
-use api::{ClusterView, Source};
+use api::{ClusterView, Current, Source};
 use prometheus_client::collector::Collector;
 use prometheus_client::registry::Registry;
 use server::UiState;
 use std::fmt;
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime};
 
 /// The address a UI listens on unless told otherwise (Spark's UI port, on loopback).
@@ -215,14 +215,15 @@ impl UiBuilder {
             )
         })?;
         let addr = self.addr?;
+        let current: Current = Arc::new(Mutex::new(ctx));
         let mut registry = self.registry;
-        registry.register_collector(Box::new(metrics::EngineCollector::new(ctx.clone())));
+        registry.register_collector(Box::new(metrics::EngineCollector::new(current.clone())));
         for c in self.collectors {
             registry.register_collector(c);
         }
         let state = Arc::new(UiState {
             source: Source {
-                ctx,
+                current,
                 started: Instant::now(),
                 started_wall: SystemTime::now(),
             },
@@ -232,7 +233,7 @@ impl UiBuilder {
         Ok(UiHandle {
             addr: server.addr,
             runtime: Some(server.runtime),
-            _state: state,
+            state,
         })
     }
 }
@@ -244,7 +245,7 @@ pub struct UiHandle {
     runtime: Option<crate::runtime::Runtime>,
     /// Dropped after the runtime, on the caller's thread: if it holds the context's
     /// last clone, the executors stop here rather than on the UI's own thread.
-    _state: Arc<UiState>,
+    state: Arc<UiState>,
 }
 
 impl fmt::Debug for UiHandle {
@@ -264,6 +265,24 @@ impl UiHandle {
     /// `http://ADDR/`.
     pub fn url(&self) -> String {
         format!("http://{}/", self.addr)
+    }
+
+    /// Shows `ctx` from now on, in place of the context shown so far: an application
+    /// that runs one context after another (a run per policy) keeps one UI, at one
+    /// address. Counters restart with the new context's executors, which Prometheus
+    /// reads as a counter reset. The previous context is released here, on the
+    /// caller's thread.
+    pub fn set_context(&self, ctx: &Context) {
+        let previous = {
+            let mut current = self
+                .state
+                .source
+                .current
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            std::mem::replace(&mut *current, ctx.clone())
+        };
+        drop(previous);
     }
 
     /// Stops serving: the listener closes and open connections are dropped.

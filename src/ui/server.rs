@@ -157,7 +157,7 @@ pub(crate) fn api_json(
 ) -> Option<serde_json::Result<String>> {
     let rest = path.strip_prefix("/api/v1/")?;
     let filter = api::query_param(query, "status");
-    let ctx = &state.source.ctx;
+    let ctx = &state.source.ctx();
     let body = match rest {
         "overview" => serde_json::to_string(&api::overview(&state.source, &ctx.status())),
         "jobs" => {
