@@ -3,7 +3,7 @@
 //! 16 features, a new model version published after every pass) while a stream job
 //! scores generated events against the latest version. The code is
 //! [`neptune_apps::unified`], which `neptune run unified` (and a bare `neptune`) runs
-//! too, with a progress bar.
+//! too, with the same progress bars.
 //!
 //! ```text
 //! cargo run --release --example unified -- [--json] [--all-policies | --policy NAME]
@@ -23,5 +23,9 @@ fn main() -> std::process::ExitCode {
     // A process started as an executor of `--cluster local:N` runs only that.
     neptune::dataflow::cluster::main_or_executor(&neptune_apps::builders());
     let args = <neptune_apps::unified::Args as clap::Parser>::parse();
-    neptune_apps::unified::main(&args, "unified", &mut |_| {})
+    neptune_apps::unified::main(
+        &args,
+        "unified",
+        &mut neptune_apps::unified::progress_bars(),
+    )
 }

@@ -67,6 +67,8 @@ pub enum Command {
     Bench(BenchCommand),
     /// The runtime's pause/resume demo: Stream micro-batches pause Batch work
     Demo(demo::Args),
+    /// Writes the HTML report of saved runs (`neptune run unified --json > RUN.jsonl`)
+    Report(ReportArgs),
     /// Runs the unified application as the driver of a cluster
     ///
     /// Executors started with `neptune executor` dial ADDR; the application starts
@@ -118,6 +120,17 @@ pub enum BenchCommand {
     Cluster(cluster_bench::Args),
 }
 
+/// `neptune report`'s options.
+#[derive(clap::Args, Debug)]
+pub struct ReportArgs {
+    /// The unified application's JSON lines (`neptune run unified --json`)
+    #[arg(value_name = "RUN.jsonl")]
+    pub runs: std::path::PathBuf,
+    /// Where to write the report
+    #[arg(short = 'o', long = "output", value_name = "FILE.html")]
+    pub output: std::path::PathBuf,
+}
+
 impl Cli {
     /// What the command line asks to run: its subcommand, or the unified application
     /// with the options given at the top level.
@@ -140,6 +153,16 @@ pub fn run(command: Command, progress: &mut dyn FnMut(&Progress)) -> ExitCode {
         Command::Bench(BenchCommand::Quic(args)) => quic::main(args),
         Command::Bench(BenchCommand::Cluster(args)) => cluster_bench::main(args),
         Command::Demo(args) => demo::main(args),
+        Command::Report(args) => match unified::report_from_file(&args.runs, &args.output) {
+            Ok(()) => {
+                eprintln!("report: {}", args.output.display());
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("neptune report: {e}");
+                ExitCode::FAILURE
+            }
+        },
         Command::Driver(args) => cluster::driver(args, progress),
         Command::Executor(args) => cluster::executor(args),
         Command::Hostfile(args) => cluster::hostfile(args, progress),
@@ -275,6 +298,18 @@ mod tests {
             ok(&["demo", "--slots", "2", "--json"]),
             Command::Demo(_)
         ));
+        match ok(&["report", "run.jsonl", "-o", "run.html"]) {
+            Command::Report(r) => assert_eq!(
+                (r.runs, r.output),
+                (PathBuf::from("run.jsonl"), PathBuf::from("run.html"))
+            ),
+            other => panic!("not report: {other:?}"),
+        }
+        assert!(parse(&["report", "run.jsonl"]).is_err(), "-o is required");
+        assert!(
+            parse(&["report", "-o", "x.html"]).is_err(),
+            "RUN.jsonl is required"
+        );
         match ok(&["cert", "issue", "--ca", "ca-dir", "driver", "--days", "30"]) {
             Command::Cert(CertCommand::Issue {
                 ca,

@@ -27,57 +27,11 @@
 
 use clap::Parser;
 use neptune_apps::cli::{self, Cli};
-use neptune_apps::unified::Progress;
-use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
 #[cfg(feature = "mimalloc")]
 #[global_allocator]
 static ALLOC: neptune::AppAllocator = neptune::app_allocator();
-
-/// Draws `progress` as a bar on standard error: redrawn in place on a terminal, one
-/// line per tenth of each run otherwise.
-struct Bar {
-    terminal: bool,
-    last_tenth: Option<(usize, u32)>,
-}
-
-impl Bar {
-    const WIDTH: usize = 30;
-
-    fn draw(&mut self, p: &Progress) {
-        let total = p.total.as_secs_f64().max(1e-9);
-        let done = (p.elapsed.as_secs_f64() / total).clamp(0.0, 1.0);
-        let filled = (done * Self::WIDTH as f64).round() as usize;
-        let line = format!(
-            "[{}{}] run {}/{} {:<11} {:>4.1}/{:.0} s  model v{:<4} passes {:<4} micro-batches {}",
-            "#".repeat(filled),
-            "-".repeat(Self::WIDTH - filled),
-            p.run + 1,
-            p.runs,
-            p.policy,
-            p.elapsed.as_secs_f64(),
-            total,
-            p.version,
-            p.passes,
-            p.micro_batches
-        );
-        let mut err = std::io::stderr().lock();
-        if self.terminal {
-            let _ = write!(err, "\r{line}\x1b[K");
-            if done >= 1.0 {
-                let _ = writeln!(err);
-            }
-        } else {
-            let tenth = (done * 10.0).floor() as u32;
-            if self.last_tenth != Some((p.run, tenth)) {
-                self.last_tenth = Some((p.run, tenth));
-                let _ = writeln!(err, "{line}");
-            }
-        }
-        let _ = err.flush();
-    }
-}
 
 fn main() -> ExitCode {
     #[cfg(feature = "mimalloc")]
@@ -86,9 +40,5 @@ fn main() -> ExitCode {
     neptune::dataflow::cluster::main_or_executor(&neptune_apps::builders());
     // Usage errors, --help and --version end here (clap picks the exit status).
     let command = Cli::parse().into_command();
-    let mut bar = Bar {
-        terminal: std::io::stderr().is_terminal(),
-        last_tenth: None,
-    };
-    cli::run(command, &mut |p| bar.draw(p))
+    cli::run(command, &mut neptune_apps::unified::progress_bars())
 }

@@ -5,6 +5,8 @@ use clap::Parser;
 use neptune::runtime::quic::ClusterIdentity;
 use neptune::scheduler::PolicyKind;
 use neptune_support::args::{at_least_one, available_cores, positive_f64};
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// The policies `--all-policies` compares, after the batch-alone baseline.
@@ -52,6 +54,10 @@ pub struct Config {
     pub json: bool,
     /// Where the executors are (`--cluster local:N`; default: in this process).
     pub cluster: Where,
+    /// Serve the live UI here while it runs (`--ui ADDR`).
+    pub ui: Option<SocketAddr>,
+    /// Write the HTML report here (`--report FILE`).
+    pub report: Option<PathBuf>,
 }
 
 /// Where the application's executors run.
@@ -140,6 +146,21 @@ pub struct Args {
     /// Runs on N executor processes of this program (`local:N`, N > 0).
     #[arg(long, value_name = "local:N", value_parser = local_cluster)]
     pub cluster: Option<usize>,
+    /// Serves the live UI (metrics, JSON API, pages) at ADDR while it runs, e.g.
+    /// 127.0.0.1:4040 (port 0: any free port; the address is printed).
+    #[arg(long, value_name = "ADDR", value_parser = socket_addr)]
+    pub ui: Option<SocketAddr>,
+    /// Writes an HTML report of the runs (tables and plots) to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+}
+
+/// `--ui`: an address to listen on, resolved once.
+fn socket_addr(s: &str) -> Result<SocketAddr, String> {
+    s.to_socket_addrs()
+        .map_err(|e| format!("{s}: {e}"))?
+        .next()
+        .ok_or_else(|| format!("{s}: resolves to no address"))
 }
 
 /// `--policy`: a policy's name, or a run without one of the jobs.
@@ -175,6 +196,8 @@ impl Args {
             seed: self.seed,
             json: self.json,
             cluster,
+            ui: self.ui,
+            report: self.report.clone(),
         };
         cfg.partitions = self.partitions.unwrap_or(cfg.slots * cfg.executors());
         cfg
@@ -236,6 +259,14 @@ mod tests {
             (6, 3, Some(-5))
         );
         assert!(parse(&["--policy=stream-alone"]).is_ok());
+        let cfg = parse(&["--ui", "127.0.0.1:0", "--report", "run.html"])
+            .unwrap()
+            .config();
+        assert_eq!(cfg.ui, Some("127.0.0.1:0".parse().unwrap()));
+        assert_eq!(
+            cfg.report.as_deref(),
+            Some(std::path::Path::new("run.html"))
+        );
         let e = parse(&["--help"]).unwrap_err();
         assert_eq!(e.kind(), clap::error::ErrorKind::DisplayHelp);
         neptune_support::args::assert_refused::<Args>(&[
@@ -247,6 +278,9 @@ mod tests {
             &["--rate", "inf"],
             &["--cluster", "local:0"],
             &["--jsno"],
+            &["--ui", "nowhere"],
+            &["--ui"],
+            &["--report"],
         ]);
     }
 }

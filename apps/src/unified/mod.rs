@@ -24,18 +24,27 @@
 //!
 //! The code is split by concern: `model` (the model and the generated data), `config`
 //! (the settings and their command line, [`Args`]), `run` (the jobs, their plan
-//! builders, and [`run`], which drives the runs) and `report` (what a run reports).
+//! builders, and [`run`], which drives the runs), `report` (what a run reports: one
+//! serde struct, [`RunReport`], for the JSON lines and the table), `page` (the HTML
+//! report with its plots) and `live` (the `--ui` view and the application's metrics).
 //! [`main`] runs a command line and prints the reports; `neptune run unified` (and a
 //! bare `neptune`) and `examples/unified.rs` call it.
 
 mod config;
+mod live;
 mod model;
+mod page;
 mod report;
 mod run;
 
 pub use config::{Args, Config, Where, BATCH_ALONE, POLICIES, STREAM_ALONE};
+pub use live::{AppMetrics, Live};
 pub use model::{DataGen, Example, Model, FEATURES};
-pub use report::{table, RunReport};
+pub use page::{html, read_runs};
+pub use report::{
+    table, table_of, ExecutorSummary, RunReport, Settings, SlotSpans, TimelineWindow, Window,
+    TABLE_HEADERS, WINDOW_SECONDS,
+};
 pub use run::{pass, register, run, run_once, score, Data, Pass, Progress, Weighted};
 
 /// Runs the command line `args` and prints the reports (JSON lines with `--json`, else
@@ -57,20 +66,76 @@ pub fn run_config(
     progress: &mut dyn FnMut(&Progress),
 ) -> std::process::ExitCode {
     use std::process::ExitCode;
-    match run(cfg, progress) {
-        Ok(reports) => {
-            if cfg.json {
-                for r in &reports {
-                    println!("{}", r.to_json());
-                }
-            } else {
-                print!("{}", table(cfg, &reports));
-            }
-            ExitCode::SUCCESS
-        }
+    let reports = match run(cfg, progress) {
+        Ok(reports) => reports,
         Err(e) => {
             eprintln!("{program}: {e}");
-            ExitCode::FAILURE
+            return ExitCode::FAILURE;
+        }
+    };
+    if cfg.json {
+        for r in &reports {
+            println!("{}", r.to_json());
+        }
+    } else {
+        print!("{}", table(cfg, &reports));
+    }
+    if let Some(path) = &cfg.report {
+        if let Err(e) = write_report(&reports, path) {
+            eprintln!("{program}: {e}");
+            return ExitCode::FAILURE;
+        }
+        eprintln!("report: {}", path.display());
+    }
+    ExitCode::SUCCESS
+}
+
+/// Draws the runs' progress on standard error, a bar per run (see
+/// [`crate::progress`]): pass it as `main`'s `progress`.
+pub fn progress_bars() -> impl FnMut(&Progress) {
+    let mut current: Option<(usize, crate::progress::Progress)> = None;
+    move |p: &Progress| {
+        if current.as_ref().map(|c| c.0) != Some(p.run) {
+            let bar = crate::progress::Progress::new(
+                PERMILLE,
+                format!("run {}/{} {}", p.run + 1, p.runs, p.policy),
+            );
+            current = Some((p.run, bar));
+        }
+        if let Some((_, bar)) = &current {
+            let total = p.total.as_secs_f64().max(1e-9);
+            let done = (p.elapsed.as_secs_f64() / total).clamp(0.0, 1.0);
+            let msg = format!(
+                "{:>4.1}/{:.0} s  model v{:<4} passes {:<4} micro-batches {}",
+                p.elapsed.as_secs_f64(),
+                total,
+                p.version,
+                p.passes,
+                p.micro_batches
+            );
+            if done >= 1.0 {
+                bar.finish(msg);
+            } else {
+                bar.set((done * PERMILLE as f64) as u64, msg);
+            }
         }
     }
+}
+
+/// Steps of a run's progress bar.
+const PERMILLE: u64 = 1000;
+
+/// Writes the HTML report of `reports` to `path`.
+pub fn write_report(reports: &[RunReport], path: &std::path::Path) -> Result<(), String> {
+    let page = html(reports)?;
+    std::fs::write(path, page).map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+/// `neptune report RUN.jsonl -o FILE.html`: the HTML report of the runs a `--json`
+/// output saved.
+pub fn report_from_file(runs: &std::path::Path, out: &std::path::Path) -> Result<(), String> {
+    let text = std::fs::read_to_string(runs)
+        .map_err(|e| format!("cannot read {}: {e}", runs.display()))?;
+    let reports = read_runs(&text).map_err(|e| format!("{}: {e}", runs.display()))?;
+    write_report(&reports, out)
 }

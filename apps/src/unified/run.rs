@@ -3,11 +3,15 @@
 //! runs a configuration asks for.
 
 use super::config::{Config, Where, BATCH_ALONE, POLICIES, STREAM_ALONE};
+use super::live::{AppMetrics, Live};
 use super::model::{DataGen, Example, Model, FEATURES, STREAM_OFFSET};
-use super::report::RunReport;
+use super::report::{
+    ExecutorSummary, RunReport, Settings, SlotSpans, TimelineWindow, Window, WINDOW_SECONDS,
+};
 use neptune::dataflow::cluster::{Builders, DriverConfig};
 use neptune::dataflow::stream::{generator, sinks, MicroBatch, Published, StreamStats};
 use neptune::dataflow::{Context, DataflowError, Dataset, JobHandle};
+use neptune::runtime::Class;
 use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -248,6 +252,7 @@ fn train(
     stop: &AtomicBool,
     started: Instant,
     progress: &Mutex<Training>,
+    metrics: &AppMetrics,
 ) -> Result<Training, String> {
     let mut t = Training::default();
     while !stop.load(Ordering::Relaxed) {
@@ -272,7 +277,7 @@ fn train(
                     .into_iter()
                     .reduce(Weighted::add)
                     .expect("a pass over at least one row");
-                model.publish(sum.average());
+                metrics.published(model.publish(sum.average()));
                 t.passes += 1;
                 t.rows += sum.rows;
                 t.last_pass_end = started.elapsed();
@@ -316,15 +321,28 @@ pub struct Progress {
     pub version: u64,
 }
 
+/// Spans each slot keeps when the timeline is on (`--report`, `--ui`): more than the
+/// last [`TIMELINE_WINDOW`] needs.
+const TIMELINE_SPANS: usize = 4096;
+
+/// The window of a run's end that its report shows as a per-slot timeline: a few
+/// micro-batches.
+const TIMELINE_WINDOW: Duration = Duration::from_millis(50);
+
+/// Held-out rows the live model accuracy is measured on (a sample: the whole set
+/// would take the sampling thread a millisecond every window).
+const LIVE_ACCURACY_SAMPLE: usize = 10_000;
+
 /// Runs the application once: under `policy` with the stream and the training, as
 /// [`BATCH_ALONE`] without the stream, or as [`STREAM_ALONE`] without the training
 /// (both under NEPTUNE, which has nothing to decide then). `progress` is called about
-/// every 100 ms.
+/// every 50 ms; `live` is shown the run's context and sees its figures.
 pub fn run_once(
     cfg: &Config,
     data: &Data,
     policy: &str,
     position: (usize, usize),
+    live: &Live,
     progress: &mut dyn FnMut(&Progress),
 ) -> Result<RunReport, String> {
     let with_stream = policy != BATCH_ALONE;
@@ -334,10 +352,12 @@ pub fn run_once(
     } else {
         "neptune"
     };
+    let record_timeline = cfg.report.is_some() || live.serving();
     let builder = Context::builder()
         .slots_per_executor(cfg.slots)
         .policy(policy_name)
         .thread_name(format!("unified-{policy}"))
+        .timeline(if record_timeline { TIMELINE_SPANS } else { 0 })
         .builders(crate::builders());
     let builder = match cfg.slot_nice {
         Some(nice) => builder.slot_nice(nice),
@@ -353,19 +373,23 @@ pub fn run_once(
         } => builder.cluster(DriverConfig::new(*listen, identity.clone(), *expect)),
     };
     let ctx = builder.build().map_err(|e| e.to_string())?;
+    live.show(&ctx)?;
+    let metrics = live.metrics().clone();
     let model = ctx
         .published(MODEL, Model::default())
         .map_err(|e| e.to_string())?;
     let stop = Arc::new(AtomicBool::new(false));
     let training = Arc::new(Mutex::new(Training::default()));
     let started = Instant::now();
+    metrics.run_started(started);
+    let parks_at_start = parks(&ctx);
     let trainer = if with_training {
         let (ctx, model, cfg) = (ctx.clone(), model.clone(), cfg.clone());
-        let (stop, training) = (stop.clone(), training.clone());
+        let (stop, training, metrics) = (stop.clone(), training.clone(), metrics.clone());
         Some(
             std::thread::Builder::new()
                 .name("unified-trainer".into())
-                .spawn(move || train(&ctx, &model, &cfg, &stop, started, &training))
+                .spawn(move || train(&ctx, &model, &cfg, &stop, started, &training, &metrics))
                 .map_err(|e| e.to_string())?,
         )
     } else {
@@ -376,16 +400,19 @@ pub fn run_once(
     let stream = if with_stream {
         let gen = data.gen;
         let counts = scoring.clone();
+        let metrics = metrics.clone();
         let events = generator(cfg.rate, move |seq, _time| gen.example(STREAM_OFFSET + seq));
         let sink = sinks::from_fn(move |scored: Vec<(bool, u64)>| {
+            let right = scored.iter().filter(|s| s.0).count() as u64;
             let mut c = counts.lock().unwrap_or_else(|e| e.into_inner());
             c.scored += scored.len() as u64;
-            c.right += scored.iter().filter(|s| s.0).count() as u64;
+            c.right += right;
             if let Some(&(_, version)) = scored.first() {
                 if c.last_version != Some(version) {
                     c.versions_used += 1;
                     c.last_version = Some(version);
                 }
+                metrics.scored(scored.len() as u64, right, version);
             }
         });
         let handle = ctx
@@ -412,9 +439,13 @@ pub fn run_once(
     };
 
     let total = Duration::from_secs_f64(cfg.seconds);
+    let mut windows = Windows::new(parks_at_start);
+    let sample = &data.holdout[..data.holdout.len().min(LIVE_ACCURACY_SAMPLE)];
+    let mut timeline = None;
     loop {
         let elapsed = started.elapsed();
         let t = *training.lock().unwrap_or_else(|e| e.into_inner());
+        let stats = stream.as_ref().map(|s| s.stats());
         progress(&Progress {
             policy: policy.to_owned(),
             run: position.0,
@@ -422,14 +453,28 @@ pub fn run_once(
             elapsed: elapsed.min(total),
             total,
             passes: t.passes,
-            micro_batches: stream.as_ref().map_or(0, |s| s.stats().micro_batches),
+            micro_batches: stats.as_ref().map_or(0, |s| s.micro_batches),
             version: model.version(),
         });
+        if windows.due(elapsed) {
+            windows.close(elapsed, stats.as_ref(), model.version(), parks(&ctx));
+            if live.serving() {
+                metrics.model_accuracy(model.latest().accuracy(sample));
+            }
+        }
         if elapsed >= total {
             break;
         }
-        std::thread::sleep((total - elapsed).min(Duration::from_millis(100)));
+        if record_timeline && timeline.is_none() && total - elapsed <= TIMELINE_WINDOW * 2 {
+            // Taken while both jobs still run, a little before the end.
+            std::thread::sleep((total - elapsed).saturating_sub(TIMELINE_WINDOW));
+            timeline = timeline_window(&ctx);
+            continue;
+        }
+        std::thread::sleep((total - elapsed).min(Duration::from_millis(50)));
     }
+    // Before the training stops: the pass it cancels then wasted nothing of the run.
+    let wasted = ctx.status().totals.wasted_seconds[Class::Batch.index()];
     let stream_stats: Option<StreamStats> = match stream {
         Some(h) => Some(h.stop().map_err(|e| format!("stream failed: {e}"))?),
         None => None,
@@ -466,7 +511,109 @@ pub fn run_once(
         restarts: t.restarts,
         accuracy: final_model.accuracy(&data.holdout),
         seconds,
-        executors: ctx.cluster_executors(),
+        executors: ctx
+            .cluster_executors()
+            .iter()
+            .map(ExecutorSummary::from)
+            .collect(),
+        wasted_task_seconds: wasted,
+        suspensions: parks(&ctx).map(|end| end - parks_at_start.unwrap_or(0)),
+        settings: Settings::of(cfg),
+        stream_latencies_us: stream_stats.map_or_else(Vec::new, |s| s.batch_latencies_us),
+        over_time: windows.done,
+        timeline,
+    })
+}
+
+/// Tasks parked so far on every slot of the context's local executors (`None` in a
+/// cluster: the executors' runtimes are in other processes).
+fn parks(ctx: &Context) -> Option<u64> {
+    (!ctx.is_cluster()).then(|| {
+        ctx.executors()
+            .iter()
+            .map(|e| e.metrics().total(|s| s.parks))
+            .sum()
+    })
+}
+
+/// A run cut into windows of [`WINDOW_SECONDS`] as it goes.
+struct Windows {
+    done: Vec<Window>,
+    /// Micro-batches counted into closed windows.
+    batches_seen: usize,
+    parks_seen: Option<u64>,
+}
+
+impl Windows {
+    fn new(parks_at_start: Option<u64>) -> Windows {
+        Windows {
+            done: Vec::new(),
+            batches_seen: 0,
+            parks_seen: parks_at_start,
+        }
+    }
+
+    /// Whether the window open at `elapsed` has ended.
+    fn due(&self, elapsed: Duration) -> bool {
+        elapsed.as_secs_f64() >= WINDOW_SECONDS * (self.done.len() + 1) as f64
+    }
+
+    /// Closes the window ending at `elapsed` with the stream's statistics so far.
+    fn close(
+        &mut self,
+        elapsed: Duration,
+        stats: Option<&StreamStats>,
+        model_version: u64,
+        parks: Option<u64>,
+    ) {
+        let latencies = stats.map_or(&[][..], |s| &s.batch_latencies_us[..]);
+        let mut new: Vec<u64> = latencies[self.batches_seen.min(latencies.len())..].to_vec();
+        self.batches_seen = latencies.len();
+        let suspensions = match (parks, self.parks_seen) {
+            (Some(now), Some(before)) => Some(now.saturating_sub(before)),
+            _ => None,
+        };
+        self.parks_seen = parks;
+        self.done.push(Window {
+            t: elapsed.as_secs_f64(),
+            stream_p99_us: (!new.is_empty())
+                .then(|| neptune_support::stats::quantile(&mut new, 0.99)),
+            micro_batches: new.len() as u64,
+            model_version,
+            suspensions,
+        });
+    }
+}
+
+/// Each local slot's spans over the last [`TIMELINE_WINDOW`], if the timeline is on.
+fn timeline_window(ctx: &Context) -> Option<TimelineWindow> {
+    let window = TIMELINE_WINDOW.as_secs_f64();
+    let mut slots = Vec::new();
+    for e in ctx.executors() {
+        let tl = e.timeline();
+        let from = tl.now.as_secs_f64() - window;
+        for slot in &tl.slots {
+            let spans = slot
+                .spans
+                .iter()
+                .filter(|s| s.end.as_secs_f64() > from)
+                .map(|s| {
+                    (
+                        s.kind.as_str().to_owned(),
+                        (s.start.as_secs_f64() - from).max(0.0),
+                        s.end.as_secs_f64() - from,
+                    )
+                })
+                .collect();
+            slots.push(SlotSpans {
+                slot: format!("{}/{}", e.id(), slot.slot),
+                spans,
+            });
+        }
+    }
+    (!slots.is_empty()).then_some(TimelineWindow {
+        seconds: window,
+        slots,
     })
 }
 
@@ -479,11 +626,19 @@ pub fn run_once(
 /// all those baseline runs.
 pub fn run(cfg: &Config, progress: &mut dyn FnMut(&Progress)) -> Result<Vec<RunReport>, String> {
     let data = Data::generate(cfg);
+    let live = Live::new(cfg.ui);
     let runs = cfg.runs();
     let mut reports = Vec::with_capacity(runs.len());
     if !cfg.all_policies {
         for (i, policy) in runs.iter().enumerate() {
-            reports.push(run_once(cfg, &data, policy, (i, runs.len()), progress)?);
+            reports.push(run_once(
+                cfg,
+                &data,
+                policy,
+                (i, runs.len()),
+                &live,
+                progress,
+            )?);
         }
         return Ok(reports);
     }
@@ -493,7 +648,7 @@ pub fn run(cfg: &Config, progress: &mut dyn FnMut(&Progress)) -> Result<Vec<RunR
     };
     let total = 2 * POLICIES.len() + 1;
     // The stream job's ideal first, the policies' runs then measured against it.
-    let stream_alone = run_once(cfg, &data, STREAM_ALONE, (0, total), progress)?;
+    let stream_alone = run_once(cfg, &data, STREAM_ALONE, (0, total), &live, progress)?;
     let mut alone: Option<RunReport> = None;
     for (i, policy) in POLICIES.iter().enumerate() {
         let base = run_once(
@@ -501,9 +656,10 @@ pub fn run(cfg: &Config, progress: &mut dyn FnMut(&Progress)) -> Result<Vec<RunR
             &data,
             BATCH_ALONE,
             (2 * i + 1, total),
+            &live,
             progress,
         )?;
-        let mut report = run_once(cfg, &data, policy, (2 * i + 2, total), progress)?;
+        let mut report = run_once(cfg, &data, policy, (2 * i + 2, total), &live, progress)?;
         if base.batch_rows_per_s > 0.0 {
             report.batch_ratio = Some(report.batch_rows_per_s / base.batch_rows_per_s);
         }
@@ -525,6 +681,9 @@ pub fn run(cfg: &Config, progress: &mut dyn FnMut(&Progress)) -> Result<Vec<RunR
                     accuracy: base.accuracy,
                     seconds: sum.seconds + base.seconds,
                     executors: base.executors,
+                    wasted_task_seconds: sum.wasted_task_seconds + base.wasted_task_seconds,
+                    suspensions: sum.suspensions.zip(base.suspensions).map(|(a, b)| a + b),
+                    timeline: base.timeline,
                     ..sum
                 }
             }
@@ -591,7 +750,15 @@ mod tests {
         ];
         let cfg = Args::parse_from(args).config();
         let data = Data::generate(&cfg);
-        let r = run_once(&cfg, &data, STREAM_ALONE, (0, 1), &mut |_| {}).unwrap();
+        let r = run_once(
+            &cfg,
+            &data,
+            STREAM_ALONE,
+            (0, 1),
+            &Live::new(None),
+            &mut |_| {},
+        )
+        .unwrap();
         assert_eq!(r.policy, STREAM_ALONE);
         assert_eq!((r.passes, r.batch_rows), (0, 0));
         assert!(r.micro_batches > 0, "{r:?}");
