@@ -2,7 +2,7 @@
 //! while each runtime runs, and every row sees the same phases.
 //!
 //! ```text
-//! cargo run --release --example adaptive -- [--json] [--svg FILE] [--rounds R]
+//! cargo run --release --example adaptive -- [--json] [--svg FILE] [--report FILE] [--rounds R]
 //!     [--phase-seconds S] [--slots W] [--slo-ms MS] [--rows a,b,...]
 //! ```
 //!
@@ -34,16 +34,21 @@
 //! 1.25× of the best, its batch throughput within 5% of the best among the fixed
 //! policies that meet the SLO (p99 ≤ `--slo-ms`, default 5), and whether any fixed
 //! policy stays within those bounds in every phase. `--svg FILE` plots stream p99 and
-//! batch throughput per phase and row.
+//! batch throughput per phase and row; `--report FILE` writes one self-contained HTML
+//! page with the table, the comparison and the plot.
 
 use clap::Parser;
 use neptune::scheduler::PolicyKind;
+use neptune_apps::html::{esc, page, Section};
 use neptune_apps::mw1::workload::{self as mw1, BatchShared, MicroBatch, Setup, StopOnDrop};
 use neptune_apps::mw1::{Config, Row};
-use neptune_apps::svg_text;
+use neptune_apps::plot::{self, short_count, short_us, BarChart, Bars, Reference, Scale};
+use neptune_apps::progress::Progress;
 use neptune_support::args::{at_least_one, available_cores, positive_f64};
 use neptune_support::stats::{median, quantile};
+use serde::Serialize;
 use std::io::Write;
+use std::process::ExitCode;
 use std::sync::atomic::Ordering::Acquire;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -93,6 +98,7 @@ const WARMUP: Duration = Duration::from_millis(100);
 struct Settings {
     json: bool,
     svg: Option<String>,
+    report: Option<String>,
     rounds: usize,
     phase: Duration,
     slo_us: f64,
@@ -121,8 +127,11 @@ struct Cli {
     #[arg(long)]
     json: bool,
     /// Also plot stream p99 and batch throughput per phase to FILE (SVG).
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", value_parser = clap::builder::NonEmptyStringValueParser::new())]
     svg: Option<String>,
+    /// Also write a self-contained HTML report (table, comparison, plot) to FILE.
+    #[arg(long, value_name = "FILE", value_parser = clap::builder::NonEmptyStringValueParser::new())]
+    report: Option<String>,
     /// Run every row R times and report medians.
     #[arg(long, value_name = "R", default_value_t = 1, value_parser = at_least_one::<usize>)]
     rounds: usize,
@@ -159,6 +168,7 @@ fn settings(cli: Cli) -> Result<Settings, String> {
     Ok(Settings {
         json: cli.json,
         svg: cli.svg,
+        report: cli.report,
         rounds: cli.rounds,
         phase: Duration::from_secs_f64(cli.phase_seconds),
         slo_us: cli.slo_ms * 1e3,
@@ -167,8 +177,13 @@ fn settings(cli: Cli) -> Result<Settings, String> {
     })
 }
 
-/// Runs the five phases on one runtime with `kind`'s policy.
-fn run_row(s: &Settings, kind: PolicyKind) -> Result<Vec<PhaseResult>, String> {
+/// Runs the five phases on one runtime with `kind`'s policy, calling `phase_done`
+/// with each phase's index as it ends.
+fn run_row(
+    s: &Settings,
+    kind: PolicyKind,
+    phase_done: &dyn Fn(usize),
+) -> Result<Vec<PhaseResult>, String> {
     let cfg = &s.mw1;
     let row = Row::Policy(kind);
     let setup = Setup::new(cfg, row)?;
@@ -221,6 +236,7 @@ fn run_row(s: &Settings, kind: PolicyKind) -> Result<Vec<PhaseResult>, String> {
         mw1::sleep_until(phase_at(i + 1));
         let s1 = setup.snapshot(&shared);
         snaps.push((s0, s1, policy));
+        phase_done(i);
     }
     let batches = release
         .join()
@@ -298,53 +314,121 @@ fn medians(rounds: &[Vec<PhaseResult>]) -> Vec<PhaseResult> {
         .collect()
 }
 
-fn num(v: Option<f64>) -> String {
-    v.map_or("null".to_owned(), |v| format!("{v:.0}"))
+/// One row's figures in one phase as printed: one JSON object per line with `--json`,
+/// a line of the table otherwise. `null` where the phase has no stream.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+struct PhaseReport {
+    policy: &'static str,
+    phase: &'static str,
+    stream_p50_us: Option<i64>,
+    stream_p99_us: Option<i64>,
+    batch_units_per_s: i64,
+    suspensions: i64,
+    micro_batches: usize,
+    /// ADAPTIVE only (left out for the other policies): its mode at the phase's end.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    mode: Option<String>,
+    /// ADAPTIVE only: its mode switches so far.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    policy_switches: Option<u64>,
 }
 
-fn json_line(kind: PolicyKind, phase: &Phase, r: &PhaseResult) -> String {
-    let mut line = format!(
-        "{{\"policy\":\"{}\",\"phase\":\"{}\",\"stream_p50_us\":{},\"stream_p99_us\":{},\"batch_units_per_s\":{:.0},\"suspensions\":{:.0},\"micro_batches\":{}",
-        kind.name(),
-        phase.name,
-        num(r.p50_us),
-        num(r.p99_us),
-        r.batch_units_per_s,
-        r.suspensions,
-        r.micro_batches
-    );
-    if let (Some(mode), Some(sw)) = (&r.mode, r.switches) {
-        line.push_str(&format!(",\"mode\":\"{mode}\",\"policy_switches\":{sw}"));
+/// `v` rounded to a whole number; `None` when missing or not finite.
+fn whole(v: Option<f64>) -> Option<i64> {
+    v.filter(|x| x.is_finite()).map(|x| x.round() as i64)
+}
+
+impl PhaseReport {
+    fn new(kind: PolicyKind, phase: &Phase, r: &PhaseResult) -> PhaseReport {
+        // Both or neither: a mode without its switch count says too little.
+        let (mode, policy_switches) = match (&r.mode, r.switches) {
+            (Some(m), Some(sw)) => (Some(m.clone()), Some(sw)),
+            _ => (None, None),
+        };
+        PhaseReport {
+            policy: kind.name(),
+            phase: phase.name,
+            stream_p50_us: whole(r.p50_us),
+            stream_p99_us: whole(r.p99_us),
+            batch_units_per_s: whole(Some(r.batch_units_per_s)).unwrap_or(0),
+            suspensions: whole(Some(r.suspensions)).unwrap_or(0),
+            micro_batches: r.micro_batches,
+            mode,
+            policy_switches,
+        }
     }
-    line.push('}');
-    line
+
+    fn json(&self) -> String {
+        serde_json::to_string(self).expect("a report of numbers and names serializes")
+    }
+
+    const HEADERS: [&'static str; 7] = [
+        "policy",
+        "phase",
+        "p50 µs",
+        "p99 µs",
+        "batch units/s",
+        "suspensions",
+        "mode",
+    ];
+
+    /// The table's cells, `-` for a latency the phase has not.
+    fn cells(&self) -> Vec<String> {
+        let f = |v: Option<i64>| v.map_or("-".to_owned(), |v| v.to_string());
+        vec![
+            self.policy.to_owned(),
+            self.phase.to_owned(),
+            f(self.stream_p50_us),
+            f(self.stream_p99_us),
+            self.batch_units_per_s.to_string(),
+            self.suspensions.to_string(),
+            self.mode.clone().unwrap_or_default(),
+        ]
+    }
 }
 
-fn table(s: &Settings, results: &[(PolicyKind, Vec<PhaseResult>)]) -> String {
+/// Every row's report per phase, row after row.
+fn reports(results: &[(PolicyKind, Vec<PhaseResult>)]) -> Vec<PhaseReport> {
+    results
+        .iter()
+        .flat_map(|(kind, phases)| {
+            PHASES
+                .iter()
+                .zip(phases)
+                .map(|(p, r)| PhaseReport::new(*kind, p, r))
+        })
+        .collect()
+}
+
+/// The settings in one line (table header, plot subtitle, report).
+fn settings_line(s: &Settings) -> String {
+    format!(
+        "{} slots, {} s per phase, median of {} round(s), SLO p99 {} ms",
+        s.mw1.slots,
+        s.phase.as_secs_f64(),
+        s.rounds,
+        s.slo_us / 1e3
+    )
+}
+
+fn table(s: &Settings, reports: &[PhaseReport]) -> String {
     let mut out = format!(
         "Phased workload on {} slots, {} s per phase, median of {} round(s)\n\n",
         s.mw1.slots,
         s.phase.as_secs_f64(),
         s.rounds
     );
-    out.push_str(&format!(
-        "{:<10} {:<12} {:>10} {:>10} {:>14} {:>12}  {}\n",
-        "policy", "phase", "p50 µs", "p99 µs", "batch units/s", "suspensions", "mode"
-    ));
-    for (kind, phases) in results {
-        for (p, r) in PHASES.iter().zip(phases) {
-            let f = |v: Option<f64>| v.map_or("-".to_owned(), |v| format!("{v:.0}"));
-            out.push_str(&format!(
-                "{:<10} {:<12} {:>10} {:>10} {:>14.0} {:>12.0}  {}\n",
-                kind.name(),
-                p.name,
-                f(r.p50_us),
-                f(r.p99_us),
-                r.batch_units_per_s,
-                r.suspensions,
-                r.mode.as_deref().unwrap_or("")
-            ));
-        }
+    let line = |c: &[&str]| {
+        format!(
+            "{:<10} {:<12} {:>10} {:>10} {:>14} {:>12}  {}\n",
+            c[0], c[1], c[2], c[3], c[4], c[5], c[6]
+        )
+    };
+    out.push_str(&line(&PhaseReport::HEADERS));
+    for r in reports {
+        let cells = r.cells();
+        let cells: Vec<&str> = cells.iter().map(String::as_str).collect();
+        out.push_str(&line(&cells));
     }
     out
 }
@@ -423,154 +507,113 @@ fn verdict(s: &Settings, results: &[(PolicyKind, Vec<PhaseResult>)]) -> String {
     out
 }
 
-/// Stream p99 (log scale, left) and batch throughput (right), per phase and row.
-fn svg(s: &Settings, results: &[(PolicyKind, Vec<PhaseResult>)]) -> String {
-    const W: f64 = 1200.0;
-    const H: f64 = 520.0;
-    const TOP: f64 = 90.0;
-    const BOTTOM: f64 = 420.0;
-    const COLORS: [&str; 6] = [
-        "#9D9D9D", "#B279A2", "#4C78A8", "#72B7B2", "#F58518", "#54A24B",
-    ];
-    let mut g = svg_text::Svg::new(W, H);
-    g.text(
-        W / 2.0,
-        30.0,
-        20.0,
-        "middle",
-        r#"font-weight="bold""#,
+/// Stream p99 (log scale, left) and batch throughput (right), per phase and row, the
+/// SLO dashed on the left.
+fn figure(s: &Settings, reports: &[PhaseReport]) -> plot::Result<String> {
+    let groups: Vec<String> = PHASES.iter().map(|p| p.name.to_owned()).collect();
+    let series = |f: fn(&PhaseReport) -> Option<f64>| -> Vec<Bars> {
+        s.rows
+            .iter()
+            .map(|kind| Bars {
+                name: kind.name().to_owned(),
+                values: PHASES
+                    .iter()
+                    .map(|p| {
+                        reports
+                            .iter()
+                            .find(|r| r.policy == kind.name() && r.phase == p.name)
+                            .and_then(f)
+                    })
+                    .collect(),
+            })
+            .collect()
+    };
+    let mut latency = BarChart::new(
+        "stream p99 latency (lower is better)",
+        "stream p99 (log scale)",
+        groups.clone(),
+        series(|r| r.stream_p99_us.map(|v| v as f64)),
+    );
+    latency.scale = Scale::Log;
+    latency.label = short_us;
+    latency.references = vec![Reference {
+        value: s.slo_us,
+        name: format!("SLO {}", short_us(s.slo_us)),
+    }];
+    let mut batch = BarChart::new(
+        "batch throughput (higher is better)",
+        "useful batch units per second",
+        groups,
+        series(|r| Some(r.batch_units_per_s as f64)),
+    );
+    batch.label = short_count;
+    plot::panels(
+        1200,
+        520,
         &format!(
             "Phased workload on {} slots: stream p99 and batch throughput per phase",
             s.mw1.slots
         ),
-    );
-    g.text(
-        W / 2.0,
-        52.0,
-        13.0,
-        "middle",
-        r##"fill="#333""##,
-        &format!(
-            "{} s per phase, median of {} round(s); dashed: SLO {:.0} ms",
-            s.phase.as_secs_f64(),
-            s.rounds,
-            s.slo_us / 1e3
-        ),
-    );
-    let panels = [(70.0, 580.0, true), (680.0, 1170.0, false)];
-    let max_p99 = results
-        .iter()
-        .flat_map(|(_, v)| v.iter().filter_map(|r| r.p99_us))
-        .fold(s.slo_us * 2.0, f64::max);
-    let max_batch = results
-        .iter()
-        .flat_map(|(_, v)| v.iter().map(|r| r.batch_units_per_s))
-        .fold(1.0, f64::max);
-    let (lo, hi) = (100f64.log10(), (max_p99 * 1.5).log10());
-    let y_lat = |us: f64| BOTTOM - (us.max(100.0).log10() - lo) / (hi - lo) * (BOTTOM - TOP);
-    let y_batch = |u: f64| BOTTOM - u / (max_batch * 1.1) * (BOTTOM - TOP);
-    for (x0, x1, latency) in panels {
-        g.line(x0, BOTTOM, x1, BOTTOM, r##"stroke="#000""##);
-        g.line(x0, TOP, x0, BOTTOM, r##"stroke="#000""##);
-        g.text(
-            (x0 + x1) / 2.0,
-            TOP - 12.0,
-            14.0,
-            "middle",
-            r#"font-weight="bold""#,
-            if latency {
-                "stream p99 latency (log scale)"
-            } else {
-                "batch units per second"
-            },
-        );
-        if latency {
-            let mut t = 100.0;
-            while t <= max_p99 * 1.5 {
-                let y = y_lat(t);
-                g.line(x0, y, x1, y, r##"stroke="#ddd""##);
-                g.text(x0 - 6.0, y + 4.0, 11.0, "end", "", &svg_text::short_us(t));
-                t *= 10.0;
-            }
-            let y = y_lat(s.slo_us);
-            g.line(x0, y, x1, y, r##"stroke="#B2362E" stroke-dasharray="6,4""##);
-        } else {
-            for k in 0..=4 {
-                let u = max_batch * 1.1 * k as f64 / 4.0;
-                let y = y_batch(u);
-                g.line(x0, y, x1, y, r##"stroke="#ddd""##);
-                g.text(
-                    x0 - 6.0,
-                    y + 4.0,
-                    11.0,
-                    "end",
-                    "",
-                    &svg_text::short_count(u),
-                );
-            }
-        }
-        let group = (x1 - x0) / PHASES.len() as f64;
-        let bar = group * 0.8 / results.len().max(1) as f64;
-        for (i, p) in PHASES.iter().enumerate() {
-            let gx = x0 + group * i as f64 + group * 0.1;
-            g.text(gx + group * 0.4, BOTTOM + 18.0, 12.0, "middle", "", p.name);
-            for (j, (kind, phases)) in results.iter().enumerate() {
-                let r = &phases[i];
-                let x = gx + bar * j as f64;
-                let color = COLORS[j % COLORS.len()];
-                if latency {
-                    if let Some(p99) = r.p99_us {
-                        let y = y_lat(p99);
-                        let title = format!(
-                            "{} {}: p99 {}",
-                            kind.name(),
-                            p.name,
-                            svg_text::short_us(p99)
-                        );
-                        g.rect(x, y, bar * 0.9, BOTTOM - y, color, &title);
-                    }
-                } else {
-                    let y = y_batch(r.batch_units_per_s);
-                    let title = format!(
-                        "{} {}: {} units/s",
-                        kind.name(),
-                        p.name,
-                        svg_text::short_count(r.batch_units_per_s)
-                    );
-                    g.rect(x, y, bar * 0.9, BOTTOM - y, color, &title);
-                }
-            }
-        }
-    }
-    // Legend.
-    for (j, (kind, _)) in results.iter().enumerate() {
-        let x = 70.0 + 150.0 * j as f64;
-        g.rect(
-            x,
-            H - 50.0,
-            14.0,
-            14.0,
-            COLORS[j % COLORS.len()],
-            kind.name(),
-        );
-        let weight = if *kind == PolicyKind::Adaptive {
-            r#"font-weight="bold""#
-        } else {
-            ""
-        };
-        g.text(x + 20.0, H - 38.0, 13.0, "start", weight, kind.name());
-    }
-    g.finish()
+        &settings_line(s),
+        &[&latency, &batch],
+    )
 }
 
-fn main() {
+/// The whole report as one self-contained HTML page.
+fn html(s: &Settings, reports: &[PhaseReport], verdict: &str) -> plot::Result<String> {
+    let rows: Vec<Vec<String>> = reports.iter().map(PhaseReport::cells).collect();
+    let sections = [
+        Section {
+            heading: "Results".into(),
+            html: neptune_apps::html::table(&PhaseReport::HEADERS, &rows),
+        },
+        Section {
+            heading: "Against the fixed policies".into(),
+            html: format!("<pre>{}</pre>\n", esc(verdict.trim())),
+        },
+        Section {
+            heading: "Figure".into(),
+            html: neptune_apps::html::figure(
+                &figure(s, reports)?,
+                "Left: stream p99 per phase and policy, log scale, the SLO dashed. Right: \
+                 useful batch units per second per phase and policy.",
+            ),
+        },
+    ];
+    Ok(page(
+        &format!("Phased workload on {} slots", s.mw1.slots),
+        &settings_line(s),
+        &sections,
+    ))
+}
+
+fn main() -> ExitCode {
     let s = match settings(Cli::parse()) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("adaptive: {e}");
-            std::process::exit(2);
+            return ExitCode::from(2);
         }
     };
+    // Fail now, not after the whole run, if the plot or the report cannot be written.
+    for (flag, path) in [("--svg", &s.svg), ("--report", &s.report)] {
+        if let Some(path) = path {
+            if let Err(e) = std::fs::File::create(path) {
+                eprintln!("adaptive: {flag}: cannot write {path}: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    match run(&s) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("adaptive: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(s: &Settings) -> Result<(), String> {
     let iters = neptune_support::spin::iters_per_micro();
     eprintln!(
         "adaptive: {} slots, {} rows x {} round(s) of {} phases x {} s; 1 µs = {iters} spin rounds",
@@ -580,58 +623,74 @@ fn main() {
         PHASES.len(),
         s.phase.as_secs_f64()
     );
+    let progress = Progress::new((s.rounds * s.rows.len() * PHASES.len()) as u64, "adaptive");
     let mut per_row: Vec<Vec<Vec<PhaseResult>>> = vec![Vec::new(); s.rows.len()];
     for round in 0..s.rounds {
         for (j, &kind) in s.rows.iter().enumerate() {
-            match run_row(&s, kind) {
-                Ok(r) => {
-                    eprintln!(
-                        "  round {}/{} {:<9} p99 per phase (µs): {}",
+            let before = ((round * s.rows.len() + j) * PHASES.len()) as u64;
+            let r = run_row(s, kind, &|i| {
+                progress.set(
+                    before + i as u64 + 1,
+                    format!(
+                        "round {}/{} {} {}",
                         round + 1,
                         s.rounds,
                         kind.name(),
-                        r.iter()
-                            .map(|p| num(p.p99_us))
-                            .collect::<Vec<_>>()
-                            .join(" ")
-                    );
-                    per_row[j].push(r);
-                }
-                Err(e) => {
-                    eprintln!("adaptive: {e}");
-                    std::process::exit(1);
-                }
-            }
+                        PHASES[i].name
+                    ),
+                );
+            })?;
+            let p99s: Vec<String> = r
+                .iter()
+                .map(|p| whole(p.p99_us).map_or("-".to_owned(), |v| v.to_string()))
+                .collect();
+            progress.set(
+                before + PHASES.len() as u64,
+                format!(
+                    "round {}/{} {}: p99 per phase (µs) {}",
+                    round + 1,
+                    s.rounds,
+                    kind.name(),
+                    p99s.join(" ")
+                ),
+            );
+            per_row[j].push(r);
             std::thread::sleep(Duration::from_millis(200));
         }
     }
+    progress.finish("done");
     let results: Vec<(PolicyKind, Vec<PhaseResult>)> = s
         .rows
         .iter()
         .zip(&per_row)
         .map(|(k, rounds)| (*k, medians(rounds)))
         .collect();
-    let mut stdout = std::io::stdout().lock();
-    let verdict = verdict(&s, &results);
-    if s.json {
-        for (kind, phases) in &results {
-            for (p, r) in PHASES.iter().zip(phases) {
-                let _ = writeln!(stdout, "{}", json_line(*kind, p, r));
-            }
-        }
-        eprint!("{verdict}");
+    let reports = reports(&results);
+    let verdict = verdict(s, &results);
+    let text = if s.json {
+        reports.iter().map(|r| r.json() + "\n").collect()
     } else {
-        let _ = write!(stdout, "{}{verdict}", table(&s, &results));
+        format!("{}{verdict}", table(s, &reports))
+    };
+    let mut stdout = std::io::stdout().lock();
+    // A reader that went away (`| head`) is not an error.
+    let _ = stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush());
+    if s.json {
+        eprint!("{verdict}");
     }
     if let Some(path) = &s.svg {
-        match std::fs::write(path, svg(&s, &results)) {
-            Ok(()) => eprintln!("adaptive: plot written to {path}"),
-            Err(e) => {
-                eprintln!("adaptive: cannot write {path}: {e}");
-                std::process::exit(1);
-            }
-        }
+        let svg = figure(s, &reports).map_err(|e| e.to_string())?;
+        std::fs::write(path, svg).map_err(|e| format!("cannot write {path}: {e}"))?;
+        eprintln!("adaptive: plot written to {path}");
     }
+    if let Some(path) = &s.report {
+        let page = html(s, &reports, &verdict).map_err(|e| e.to_string())?;
+        std::fs::write(path, page).map_err(|e| format!("cannot write {path}: {e}"))?;
+        eprintln!("adaptive: report written to {path}");
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -643,7 +702,7 @@ mod tests {
     fn cli() {
         Cli::command().debug_assert();
         let c = Cli::try_parse_from(["adaptive"]).unwrap();
-        assert!(!c.json && c.svg.is_none());
+        assert!(!c.json && c.svg.is_none() && c.report.is_none());
         assert_eq!((c.rounds, c.phase_seconds, c.slo_ms), (1, 2.2, 5.0));
         assert_eq!(c.slots, available_cores());
         assert_eq!(c.rows, ROWS.to_vec());
@@ -656,9 +715,12 @@ mod tests {
             "1",
             "--svg",
             "x.svg",
+            "--report",
+            "x.html",
         ])
         .unwrap();
         assert!(c.json);
+        assert_eq!(c.report.as_deref(), Some("x.html"));
         assert_eq!(c.rows, vec![PolicyKind::Neptune, PolicyKind::Adaptive]);
         assert_eq!((c.phase_seconds, c.svg.as_deref()), (1.0, Some("x.svg")));
         neptune_support::args::assert_refused::<Cli>(&[
@@ -668,6 +730,102 @@ mod tests {
             &["--slots", "0"],
             &["--rounds", "0"],
             &["--slo-ms", "-1"],
+            &["--svg", ""],
+            &["--report", ""],
         ]);
+    }
+
+    /// FIFO and ADAPTIVE over the five phases, as if measured.
+    fn measured() -> (Settings, Vec<(PolicyKind, Vec<PhaseResult>)>) {
+        let cli = Cli::try_parse_from(["adaptive", "--rows", "fifo,adaptive", "--slots", "2"]);
+        let s = settings(cli.unwrap()).unwrap();
+        let phases = |p99: f64, adaptive: bool| -> Vec<PhaseResult> {
+            PHASES
+                .iter()
+                .map(|p| PhaseResult {
+                    p50_us: p.stream.map(|_| p99 / 4.0),
+                    p99_us: p.stream.map(|_| p99),
+                    batch_units_per_s: 1.5e6,
+                    suspensions: if adaptive { 12.0 } else { 0.0 },
+                    micro_batches: if p.stream.is_some() { 200 } else { 0 },
+                    mode: adaptive.then(|| "neptune".to_owned()),
+                    switches: adaptive.then_some(3),
+                })
+                .collect()
+        };
+        let results = vec![
+            (PolicyKind::Fifo, phases(40_000.0, false)),
+            (PolicyKind::Adaptive, phases(900.0, true)),
+        ];
+        (s, results)
+    }
+
+    fn keys(line: &str) -> Vec<String> {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        let mut keys: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+        keys.sort_unstable();
+        keys
+    }
+
+    #[test]
+    fn json_lines_have_exactly_the_fields_of_a_phase() {
+        let (_, results) = measured();
+        let reports = reports(&results);
+        assert_eq!(reports.len(), 2 * PHASES.len());
+        let mut common = vec![
+            "policy",
+            "phase",
+            "stream_p50_us",
+            "stream_p99_us",
+            "batch_units_per_s",
+            "suspensions",
+            "micro_batches",
+        ];
+        common.sort_unstable();
+        assert_eq!(keys(&reports[0].json()), common);
+        // ADAPTIVE adds its mode and switches.
+        let mut adaptive = common.clone();
+        adaptive.extend(["mode", "policy_switches"]);
+        adaptive.sort_unstable();
+        let line = reports[PHASES.len() + 2].json();
+        assert_eq!(keys(&line), adaptive);
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(
+            (v["policy"].as_str(), v["phase"].as_str()),
+            (Some("adaptive"), Some("mw1"))
+        );
+        assert_eq!(
+            (v["stream_p99_us"].as_i64(), v["batch_units_per_s"].as_i64()),
+            (Some(900), Some(1_500_000))
+        );
+        // No stream in the phase: null latencies.
+        let v: serde_json::Value = serde_json::from_str(&reports[0].json()).unwrap();
+        assert!(v["stream_p50_us"].is_null() && v["stream_p99_us"].is_null());
+    }
+
+    #[test]
+    fn the_table_figure_and_report_show_every_policy_and_phase() {
+        let (s, results) = measured();
+        let reports = reports(&results);
+        let table = table(&s, &reports);
+        assert!(table.contains("adaptive") && table.contains("batch-again"));
+        assert!(table.contains("40000") && table.contains("1500000"));
+        let svg = figure(&s, &reports).unwrap();
+        assert_eq!(svg.matches("<svg").count(), 1);
+        for text in [
+            "fifo",
+            "adaptive",
+            "batch-only",
+            "heavy",
+            "batch-again",
+            "SLO 5 ms",
+        ] {
+            assert!(svg.contains(text), "{text} missing from the figure");
+        }
+        let page = html(&s, &reports, &verdict(&s, &results)).unwrap();
+        assert!(page.starts_with("<!DOCTYPE html>"));
+        assert!(page.contains("<table>") && page.contains("<th>p99 µs</th>"));
+        assert!(page.contains("<td>adaptive</td>") && page.contains("<td>40000</td>"));
+        assert!(page.contains("<svg") && page.contains("within bounds in every phase"));
     }
 }

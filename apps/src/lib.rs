@@ -34,7 +34,6 @@ pub mod html;
 pub mod mw1;
 pub mod plot;
 pub mod progress;
-pub mod svg_text;
 pub mod tpch;
 pub mod unified;
 pub mod ysb;

@@ -105,6 +105,8 @@ pub struct Config {
     pub json: bool,
     /// Where to write a plot of the results.
     pub svg: Option<PathBuf>,
+    /// Where to write the HTML report (settings, table, notes and plot in one file).
+    pub report: Option<PathBuf>,
     /// The rows to run, in order.
     pub rows: Vec<Row>,
     /// Times every row runs (figures are medians over rounds).
@@ -140,6 +142,7 @@ impl Config {
         Config {
             json: false,
             svg: None,
+            report: None,
             rows: Row::DEFAULT.to_vec(),
             rounds: 1,
             seconds: 4.0,
@@ -236,6 +239,9 @@ pub struct Args {
     /// Also write a plot of the results to FILE.
     #[arg(long, value_name = "FILE", value_parser = clap::builder::NonEmptyStringValueParser::new())]
     svg: Option<String>,
+    /// Also write a self-contained HTML report (settings, table, notes, plot) to FILE.
+    #[arg(long, value_name = "FILE", value_parser = clap::builder::NonEmptyStringValueParser::new())]
+    report: Option<String>,
     /// Rows to run, in this order [default: all but neptune-nostarve]: stream-alone,
     /// batch-alone, static, fifo, fair, kill, neptune, tokio-shared, tokio-yield,
     /// tokio-split, and neptune-nostarve (NEPTUNE without its anti-starvation quanta).
@@ -289,6 +295,7 @@ impl Args {
         let c = Config {
             json: self.json,
             svg: self.svg.as_ref().map(PathBuf::from),
+            report: self.report.as_ref().map(PathBuf::from),
             rows: self.rows.clone().map_or(Row::DEFAULT.to_vec(), |r| r.0),
             rounds: self.rounds,
             seconds: self.seconds,
@@ -368,7 +375,10 @@ mod tests {
         assert_eq!((c.batch_units(), c.stream_units()), (200_000, 500));
         let d = run(&[]).unwrap();
         assert_eq!((d.rows.len(), d.rounds, d.seconds), (10, 1, 4.0));
-        assert!(d.short_release_slice && d.svg.is_none());
+        assert!(d.short_release_slice && d.svg.is_none() && d.report.is_none());
+        let r = run(&["--report", "mw1.html", "--svg", "mw1.svg"]).unwrap();
+        assert_eq!(r.report, Some(PathBuf::from("mw1.html")));
+        assert_eq!(r.svg, Some(PathBuf::from("mw1.svg")));
         for bad in [
             &["--slots", "0"][..],
             &["--slots"],
@@ -380,6 +390,8 @@ mod tests {
             &["--frobnicate"],
             &["--unit-us", "1000"],
             &["--svg", ""],
+            &["--report", ""],
+            &["--report"],
             &["--release-slice", "long"],
             &["--static-stream-slots", "2", "--slots", "2"],
             &["--trigger-ms", "0.01"],

@@ -2,7 +2,7 @@
 //! load, and what each policy costs the batch job.
 //!
 //! ```text
-//! neptune run mw1 [--json] [--svg FILE] [--rows a,b,...]
+//! neptune run mw1 [--json] [--svg FILE] [--report FILE] [--rows a,b,...]
 //!     [--rounds R] [--seconds S] [--slots W] [--batch-tasks-per-slot N]
 //!     [--batch-ms MS] [--stream-ms MS] [--trigger-ms MS] [--unit-us US]
 //! ```
@@ -45,24 +45,29 @@
 //! longest task run (p99), the CPU the process got (in cores, from `/proc/self/stat`),
 //! the runtime's pause → parked and resume → polled latencies, and kills.
 //!
+//! `--svg FILE` writes the figure (latency percentiles per row on a log axis, batch
+//! throughput against batch-alone's); `--report FILE` writes one self-contained HTML
+//! page with the settings, the table, its notes and the figure.
+//!
 //! After its measured stretch a row keeps the batch job running until every released
 //! micro-batch has finished (at most three batch-job lengths, at least 2 s), so that
 //! queued micro-batches are measured as they would have finished.
 
 mod args;
 mod report;
-mod svg;
 pub mod workload;
 
 pub use args::{Args, Config, Row, Rows};
 
+use crate::progress::Progress;
 use neptune_support::spin::iters_per_micro;
 use std::io::{ErrorKind, Write};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 /// Runs every row as `args` say and prints the results (and writes the plot with
-/// `--svg`). Settings that make no sense together exit with status 2.
+/// `--svg`, the HTML report with `--report`). Settings that make no sense together, or
+/// a file that cannot be written, exit with status 2.
 pub fn main(args: Args) -> ExitCode {
     let cfg = match args.config() {
         Ok(c) => c,
@@ -72,11 +77,13 @@ pub fn main(args: Args) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    // Fail now, not after the whole run, if the plot cannot be written.
-    if let Some(path) = &cfg.svg {
-        if let Err(e) = std::fs::File::create(path) {
-            eprintln!("policies: --svg: cannot write {}: {e}", path.display());
-            return ExitCode::from(2);
+    // Fail now, not after the whole run, if the plot or the report cannot be written.
+    for (flag, path) in [("--svg", &cfg.svg), ("--report", &cfg.report)] {
+        if let Some(path) = path {
+            if let Err(e) = std::fs::File::create(path) {
+                eprintln!("policies: {flag}: cannot write {}: {e}", path.display());
+                return ExitCode::from(2);
+            }
         }
     }
     match run(&cfg) {
@@ -100,46 +107,60 @@ fn run(cfg: &Config) -> Result<(), String> {
     );
     let began = Instant::now();
     let settle = Duration::from_secs_f64(cfg.settle_ms / 1e3);
+    let progress = Progress::new((cfg.rows.len() * cfg.rounds) as u64, "mw1");
     let mut rounds = Vec::with_capacity(cfg.rounds);
     for round in 0..cfg.rounds {
         let mut samples = Vec::with_capacity(cfg.rows.len());
         for &row in &cfg.rows {
             let sample = workload::run_row(cfg, row)?;
-            eprintln!(
-                "  round {}/{} {:<17} {} micro-batches, {} batch units/s",
-                round + 1,
-                cfg.rounds,
-                row.name(),
-                sample.latencies_us.len(),
-                sample
-                    .batch_units_per_s
-                    .map_or("-".to_owned(), |u| format!("{u:.0}")),
+            progress.set(
+                (round * cfg.rows.len() + samples.len() + 1) as u64,
+                format!(
+                    "round {}/{} {}: {} micro-batches, {} batch units/s",
+                    round + 1,
+                    cfg.rounds,
+                    row.name(),
+                    sample.latencies_us.len(),
+                    sample
+                        .batch_units_per_s
+                        .map_or("-".to_owned(), |u| format!("{u:.0}")),
+                ),
             );
             samples.push(sample);
             std::thread::sleep(settle);
         }
         rounds.push(samples);
     }
-    eprintln!(
-        "policies: measured in {:.1} s",
+    progress.finish(format!(
+        "measured in {:.1} s",
         began.elapsed().as_secs_f64()
-    );
+    ));
     let results = report::summarize(&cfg.rows, &rounds);
+    let reports: Vec<report::RowReport> = results
+        .iter()
+        .map(|r| report::RowReport::new(cfg, r))
+        .collect();
     let text = if cfg.json {
-        results
-            .iter()
-            .map(|r| report::json_line(cfg, r) + "\n")
-            .collect()
+        reports.iter().map(|r| r.json() + "\n").collect()
     } else {
-        report::table(cfg, &results)
+        report::table(cfg, &results, &reports)
     };
     emit(&text)?;
     if let Some(path) = &cfg.svg {
-        std::fs::write(path, svg::render(cfg, &results))
-            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        let svg = report::figure(cfg, &reports).map_err(|e| e.to_string())?;
+        write(path, &svg)?;
         eprintln!("policies: plot written to {}", path.display());
     }
+    if let Some(path) = &cfg.report {
+        let html = report::html(cfg, &results, &reports).map_err(|e| e.to_string())?;
+        write(path, &html)?;
+        eprintln!("policies: report written to {}", path.display());
+    }
     Ok(())
+}
+
+fn write(path: &std::path::Path, text: &str) -> Result<(), String> {
+    std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 
 /// Writes `text` to stdout; a reader that went away (`| head`) is not an error.
