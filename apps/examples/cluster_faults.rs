@@ -75,24 +75,7 @@ fn main() {
             if json {
                 println!("{}", outcome.json());
             } else {
-                println!(
-                    "{:<26} {:<11} ok={:<5} equal={:<5} rerun={:<3} resubmitted={:<2} detect={:>8} wall={:>8.0} ms (undisturbed {:.0} ms){}",
-                    outcome.scenario,
-                    outcome.workload,
-                    outcome.ok,
-                    outcome.result_equal,
-                    outcome.tasks_rerun,
-                    outcome.stages_resubmitted,
-                    outcome
-                        .detect
-                        .map_or("-".to_owned(), |d| format!("{:.0} ms", d.as_secs_f64() * 1e3)),
-                    outcome.wall.as_secs_f64() * 1e3,
-                    outcome.undisturbed_wall.as_secs_f64() * 1e3,
-                    outcome
-                        .error
-                        .as_deref()
-                        .map_or(String::new(), |e| format!("  error: {e}"))
-                );
+                println!("{}", outcome.text());
             }
         }
     }

@@ -17,8 +17,10 @@
 //! all rounds, per runtime and duration.
 
 use clap::Parser;
+use neptune_apps::progress::Progress;
 use neptune_support::args::at_least_one;
 use neptune_support::stats::{human_ns, quantile};
+use serde::Serialize;
 use std::time::{Duration, Instant};
 
 /// The sleeps measured, with the samples each round takes of each on each runtime
@@ -84,6 +86,34 @@ fn lateness(start: Instant, d: Duration) -> u64 {
     start.elapsed().saturating_sub(d).as_nanos() as u64
 }
 
+/// One runtime and sleep: the `--json` line, and a row of the table.
+#[derive(Serialize, Debug, Default, Clone, PartialEq)]
+struct Row {
+    /// The sleep.
+    sleep_us: u64,
+    /// `neptune` or `tokio`.
+    runtime: &'static str,
+    /// Lateness over all samples of all rounds.
+    p50_ns: u64,
+    p99_ns: u64,
+    samples: usize,
+    rounds: usize,
+    workers: usize,
+}
+
+impl Row {
+    fn text(&self) -> String {
+        format!(
+            "{:>8} {:>8} {:>8} {:>12} {:>12}",
+            human_ns(self.sleep_us as f64 * 1e3),
+            self.runtime,
+            self.samples,
+            human_ns(self.p50_ns as f64),
+            human_ns(self.p99_ns as f64)
+        )
+    }
+}
+
 /// How late a sleep completes (50 µs, 100 µs, 1 ms, 10 ms): Neptune against tokio.
 #[derive(Parser, Debug)]
 #[command(name = "timer_accuracy")]
@@ -128,13 +158,16 @@ fn main() {
     // samples[duration][runtime]
     let mut samples: Vec<[Vec<u64>; 2]> = SLEEPS.iter().map(|_| Default::default()).collect();
     let started = Instant::now();
-    for _ in 0..rounds {
+    let progress = Progress::new(rounds as u64, "timer_accuracy");
+    for round in 0..rounds {
         for (i, &(d, n)) in SLEEPS.iter().enumerate() {
             samples[i][0].extend(neptune.sample(d, n));
             samples[i][1].extend(tokio.sample(d, n));
         }
+        progress.set(round as u64 + 1, format!("round {}", round + 1));
     }
     let took = started.elapsed();
+    progress.finish(format!("{rounds} rounds in {:.1} s", took.as_secs_f64()));
 
     if !json {
         println!(
@@ -149,21 +182,25 @@ fn main() {
     for (i, &(d, _)) in SLEEPS.iter().enumerate() {
         for (r, name) in [Neptune::NAME, Tokio::NAME].into_iter().enumerate() {
             let v = &mut samples[i][r];
-            let (p50, p99) = (quantile(v, 0.5), quantile(v, 0.99));
+            let row = Row {
+                sleep_us: d.as_micros() as u64,
+                runtime: name,
+                p50_ns: quantile(v, 0.5),
+                p99_ns: quantile(v, 0.99),
+                samples: v.len(),
+                rounds,
+                workers,
+            };
             if json {
-                println!(
-                    "{{\"sleep_us\": {}, \"runtime\": \"{name}\", \"p50_ns\": {p50}, \"p99_ns\": {p99}, \"samples\": {}, \"rounds\": {rounds}, \"workers\": {workers}}}",
-                    d.as_micros(),
-                    v.len()
-                );
+                match serde_json::to_string(&row) {
+                    Ok(line) => println!("{line}"),
+                    Err(e) => {
+                        eprintln!("timer_accuracy: {e}");
+                        std::process::exit(1);
+                    }
+                }
             } else {
-                println!(
-                    "{:>8} {name:>8} {:>8} {:>12} {:>12}",
-                    human_ns(d.as_nanos() as f64),
-                    v.len(),
-                    human_ns(p50 as f64),
-                    human_ns(p99 as f64)
-                );
+                println!("{}", row.text());
             }
         }
     }
@@ -190,5 +227,32 @@ mod tests {
             &["--rounds", "-1"],
             &["--rounds"],
         ]);
+    }
+
+    #[test]
+    fn a_line_has_the_keys_it_always_had() {
+        let row = Row {
+            sleep_us: 50,
+            runtime: "neptune",
+            ..Row::default()
+        };
+        let line = serde_json::to_string(&row).unwrap();
+        let value: serde_json::Value = serde_json::from_str(&line).unwrap();
+        let mut keys: Vec<&str> = value
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        keys.sort_unstable();
+        assert_eq!(
+            keys,
+            ["p50_ns", "p99_ns", "rounds", "runtime", "samples", "sleep_us", "workers"]
+        );
+        assert!(
+            line.starts_with(r#"{"sleep_us":50,"runtime":"neptune","#),
+            "{line}"
+        );
+        assert!(row.text().contains("neptune"));
     }
 }

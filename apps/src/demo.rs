@@ -19,6 +19,7 @@ use neptune::runtime::{preemption_point, Builder, Handle, SpawnOptions, TaskHand
 use neptune_support::args::{at_least_one, available_cores, positive_f64};
 use neptune_support::spin as workload;
 use neptune_support::stats::quantile_sorted;
+use serde::Serialize;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
@@ -139,6 +140,80 @@ fn run_stream(handle: &Handle, width: usize, dur: Duration) -> Vec<u64> {
     latencies
 }
 
+/// What the demo measured: the `--json` line, and the figures of the narrative.
+#[derive(Serialize, Debug, Default, Clone, PartialEq)]
+struct Report {
+    slots: usize,
+    /// Micro-batch latencies (last task end − release), µs: the stream alone…
+    stream_alone_p50_us: u64,
+    stream_alone_p99_us: u64,
+    /// …and over Batch work that fills every slot.
+    stream_p50_us: u64,
+    stream_p99_us: u64,
+    stream_max_us: u64,
+    /// Micro-batches of the mixed run.
+    micro_batches: usize,
+    batch_tasks: usize,
+    /// Whether every Batch task did exactly its units of work.
+    batch_units_exact: bool,
+    /// The Batch work's wall time, to 0.001 s.
+    batch_seconds: f64,
+    /// Times Batch tasks were suspended.
+    suspensions: u32,
+    policy_pauses: usize,
+    policy_resumes: usize,
+    pause_to_park_p50_ns: u64,
+    pause_to_park_p99_ns: u64,
+    resume_to_poll_p50_ns: u64,
+    resume_to_poll_p99_ns: u64,
+}
+
+impl Report {
+    /// The narrative: the figures, then the policy's first decisions.
+    fn print_text(&self, events: &[Event]) {
+        let w = self.slots;
+        println!("Neptune demo: {w} slots, Stream micro-batches of {w} x 0.5 ms every 10 ms");
+        println!(
+            "  stream alone      p50 {:>6} us   p99 {:>6} us",
+            self.stream_alone_p50_us, self.stream_alone_p99_us
+        );
+        println!(
+            "  stream over batch p50 {:>6} us   p99 {:>6} us   max {} us  ({} micro-batches)",
+            self.stream_p50_us, self.stream_p99_us, self.stream_max_us, self.micro_batches
+        );
+        println!(
+            "  batch: {} tasks x {BATCH_UNITS} units in {:.2} s; every task did exactly its units: {}",
+            self.batch_tasks,
+            self.batch_seconds,
+            if self.batch_units_exact { "yes" } else { "NO" }
+        );
+        println!(
+            "  the policy paused {} times and resumed {} times; tasks were suspended {} times",
+            self.policy_pauses, self.policy_resumes, self.suspensions
+        );
+        println!(
+            "  pause -> parked  p50 {:.1} us  p99 {:.1} us;  resume -> polled  p50 {:.1} us  p99 {:.1} us",
+            self.pause_to_park_p50_ns as f64 / 1e3,
+            self.pause_to_park_p99_ns as f64 / 1e3,
+            self.resume_to_poll_p50_ns as f64 / 1e3,
+            self.resume_to_poll_p99_ns as f64 / 1e3
+        );
+        println!("  first events:");
+        for e in events.iter().take(6) {
+            match e {
+                Event::Paused { at, task, slot } => println!(
+                    "    {:>9.3} ms  paused  batch task {task} on slot {slot} for stream work",
+                    at.as_secs_f64() * 1e3
+                ),
+                Event::Resumed { at, task, slot } => println!(
+                    "    {:>9.3} ms  resumed batch task {task} on slot {slot}",
+                    at.as_secs_f64() * 1e3
+                ),
+            }
+        }
+    }
+}
+
 /// The `q`-quantile of `sorted`, 0 when it is empty (a run too short for a
 /// micro-batch).
 fn percentile(sorted: &[u64], q: f64) -> u64 {
@@ -214,63 +289,35 @@ pub fn main(args: Args) -> ExitCode {
         Event::Paused { .. } => (p + 1, r),
         Event::Resumed { .. } => (p, r + 1),
     });
+    let report = Report {
+        slots: w,
+        stream_alone_p50_us: percentile(&alone, 0.5),
+        stream_alone_p99_us: percentile(&alone, 0.99),
+        stream_p50_us: percentile(&mixed, 0.5),
+        stream_p99_us: percentile(&mixed, 0.99),
+        stream_max_us: mixed.last().copied().unwrap_or(0),
+        micro_batches: mixed.len(),
+        batch_tasks: results.len(),
+        batch_units_exact: exact,
+        batch_seconds: (batch_secs * 1e3).round() / 1e3,
+        suspensions,
+        policy_pauses: pauses,
+        policy_resumes: resumes,
+        pause_to_park_p50_ns: q(&p2p, 0.5),
+        pause_to_park_p99_ns: q(&p2p, 0.99),
+        resume_to_poll_p50_ns: q(&r2p, 0.5),
+        resume_to_poll_p99_ns: q(&r2p, 0.99),
+    };
     if args.json {
-        println!(
-            "{{\"slots\":{w},\"stream_alone_p50_us\":{},\"stream_alone_p99_us\":{},\"stream_p50_us\":{},\"stream_p99_us\":{},\"stream_max_us\":{},\"micro_batches\":{},\"batch_tasks\":{},\"batch_units_exact\":{exact},\"batch_seconds\":{batch_secs:.3},\"suspensions\":{suspensions},\"policy_pauses\":{pauses},\"policy_resumes\":{resumes},\"pause_to_park_p50_ns\":{},\"pause_to_park_p99_ns\":{},\"resume_to_poll_p50_ns\":{},\"resume_to_poll_p99_ns\":{}}}",
-            percentile(&alone, 0.5),
-            percentile(&alone, 0.99),
-            percentile(&mixed, 0.5),
-            percentile(&mixed, 0.99),
-            mixed.last().copied().unwrap_or(0),
-            mixed.len(),
-            results.len(),
-            q(&p2p, 0.5),
-            q(&p2p, 0.99),
-            q(&r2p, 0.5),
-            q(&r2p, 0.99),
-        );
-    } else {
-        println!("Neptune demo: {w} slots, Stream micro-batches of {w} x 0.5 ms every 10 ms");
-        println!(
-            "  stream alone      p50 {:>6} us   p99 {:>6} us",
-            percentile(&alone, 0.5),
-            percentile(&alone, 0.99)
-        );
-        println!(
-            "  stream over batch p50 {:>6} us   p99 {:>6} us   max {} us  ({} micro-batches)",
-            percentile(&mixed, 0.5),
-            percentile(&mixed, 0.99),
-            mixed.last().copied().unwrap_or(0),
-            mixed.len()
-        );
-        println!(
-            "  batch: {} tasks x {BATCH_UNITS} units in {batch_secs:.2} s; every task did exactly its units: {}",
-            results.len(),
-            if exact { "yes" } else { "NO" }
-        );
-        println!(
-            "  the policy paused {pauses} times and resumed {resumes} times; tasks were suspended {suspensions} times"
-        );
-        println!(
-            "  pause -> parked  p50 {:.1} us  p99 {:.1} us;  resume -> polled  p50 {:.1} us  p99 {:.1} us",
-            q(&p2p, 0.5) as f64 / 1e3,
-            q(&p2p, 0.99) as f64 / 1e3,
-            q(&r2p, 0.5) as f64 / 1e3,
-            q(&r2p, 0.99) as f64 / 1e3
-        );
-        println!("  first events:");
-        for e in events.iter().take(6) {
-            match e {
-                Event::Paused { at, task, slot } => println!(
-                    "    {:>9.3} ms  paused  batch task {task} on slot {slot} for stream work",
-                    at.as_secs_f64() * 1e3
-                ),
-                Event::Resumed { at, task, slot } => println!(
-                    "    {:>9.3} ms  resumed batch task {task} on slot {slot}",
-                    at.as_secs_f64() * 1e3
-                ),
+        match serde_json::to_string(&report) {
+            Ok(line) => println!("{line}"),
+            Err(e) => {
+                eprintln!("demo: {e}");
+                return ExitCode::FAILURE;
             }
         }
+    } else {
+        report.print_text(&events);
     }
     if exact {
         ExitCode::SUCCESS
@@ -297,5 +344,44 @@ mod tests {
         let a = Args::try_parse_from(["demo", "--slots", "3", "--seconds=0.5", "--json"]).unwrap();
         assert_eq!((a.slots, a.seconds, a.json), (3, 0.5, true));
         assert_refused::<Args>(&[&["--slots", "0"][..], &["--seconds", "-1"], &["--jsno"]]);
+    }
+
+    #[test]
+    fn the_line_has_the_keys_it_always_had() {
+        let line = serde_json::to_string(&Report {
+            batch_seconds: 1.234,
+            ..Report::default()
+        })
+        .unwrap();
+        let value: serde_json::Value = serde_json::from_str(&line).unwrap();
+        let mut keys: Vec<&str> = value
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        keys.sort_unstable();
+        let mut old = [
+            "slots",
+            "stream_alone_p50_us",
+            "stream_alone_p99_us",
+            "stream_p50_us",
+            "stream_p99_us",
+            "stream_max_us",
+            "micro_batches",
+            "batch_tasks",
+            "batch_units_exact",
+            "batch_seconds",
+            "suspensions",
+            "policy_pauses",
+            "policy_resumes",
+            "pause_to_park_p50_ns",
+            "pause_to_park_p99_ns",
+            "resume_to_poll_p50_ns",
+            "resume_to_poll_p99_ns",
+        ];
+        old.sort_unstable();
+        assert_eq!(keys, old);
+        assert!(line.starts_with(r#"{"slots":0,"#) && line.contains(r#""batch_seconds":1.234,"#));
     }
 }

@@ -14,6 +14,7 @@
 use neptune::dataflow::cluster::fault::{FAULT_ENV, FAULT_LOG_ENV};
 use neptune::dataflow::cluster::Builders;
 use neptune::dataflow::{Context, Dataset, JobStats};
+use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -226,32 +227,91 @@ pub struct Outcome {
     pub notes: Vec<String>,
 }
 
+/// An [`Outcome`] as its JSON line: durations in ms to 0.1 ms, the expectation by
+/// kind (`equal` or `error`).
+#[derive(Serialize, Debug, Clone, PartialEq)]
+pub struct OutcomeLine<'a> {
+    /// The scenario.
+    pub scenario: &'a str,
+    /// The workload.
+    pub workload: &'a str,
+    /// `equal` or `error`.
+    pub expect: &'static str,
+    /// Whether it gave what it had to.
+    pub ok: bool,
+    /// Whether the job's answer equals the undisturbed one.
+    pub result_equal: bool,
+    /// The job's error, if it failed.
+    pub error: Option<&'a str>,
+    /// Tasks run again.
+    pub tasks_rerun: u64,
+    /// Map stages run again for lost outputs.
+    pub stages_resubmitted: u64,
+    /// From the fault to the driver declaring its executor lost.
+    pub detect_ms: Option<f64>,
+    /// The faulted job's wall time.
+    pub wall_ms: f64,
+    /// The undisturbed job's.
+    pub undisturbed_wall_ms: f64,
+    /// Whether the fault hit.
+    pub fault_hit: bool,
+    /// Executors registered with a new id after a restart.
+    pub rejoined: usize,
+    /// Executor processes still alive after the cluster stopped.
+    pub processes_left: usize,
+    /// What else was seen.
+    pub notes: &'a [String],
+}
+
 impl Outcome {
+    /// The outcome as its JSON line's fields.
+    pub fn line(&self) -> OutcomeLine<'_> {
+        let ms = |d: Duration| (d.as_secs_f64() * 1e4).round() / 10.0;
+        OutcomeLine {
+            scenario: self.scenario,
+            workload: self.workload,
+            expect: match self.expect {
+                Expect::Equal => "equal",
+                Expect::Error(_) => "error",
+            },
+            ok: self.ok,
+            result_equal: self.result_equal,
+            error: self.error.as_deref(),
+            tasks_rerun: self.tasks_rerun,
+            stages_resubmitted: self.stages_resubmitted,
+            detect_ms: self.detect.map(ms),
+            wall_ms: ms(self.wall),
+            undisturbed_wall_ms: ms(self.undisturbed_wall),
+            fault_hit: self.fault_hit,
+            rejoined: self.rejoined,
+            processes_left: self.processes_left,
+            notes: &self.notes,
+        }
+    }
+
     /// One JSON object.
     pub fn json(&self) -> String {
-        let expect = match self.expect {
-            Expect::Equal => "equal",
-            Expect::Error(_) => "error",
-        };
-        let ms = |d: Duration| (d.as_secs_f64() * 1e4).round() / 10.0;
-        serde_json::json!({
-            "scenario": self.scenario,
-            "workload": self.workload,
-            "expect": expect,
-            "ok": self.ok,
-            "result_equal": self.result_equal,
-            "error": self.error,
-            "tasks_rerun": self.tasks_rerun,
-            "stages_resubmitted": self.stages_resubmitted,
-            "detect_ms": self.detect.map(ms),
-            "wall_ms": ms(self.wall),
-            "undisturbed_wall_ms": ms(self.undisturbed_wall),
-            "fault_hit": self.fault_hit,
-            "rejoined": self.rejoined,
-            "processes_left": self.processes_left,
-            "notes": self.notes,
-        })
-        .to_string()
+        // A struct of plain fields always serializes; the fallback keeps the line JSON.
+        serde_json::to_string(&self.line())
+            .unwrap_or_else(|e| serde_json::json!({ "error": e.to_string() }).to_string())
+    }
+
+    /// One row of the table.
+    pub fn text(&self) -> String {
+        let line = self.line();
+        format!(
+            "{:<26} {:<11} ok={:<5} equal={:<5} rerun={:<3} resubmitted={:<2} detect={:>8} wall={:>8.0} ms (undisturbed {:.0} ms){}",
+            line.scenario,
+            line.workload,
+            line.ok,
+            line.result_equal,
+            line.tasks_rerun,
+            line.stages_resubmitted,
+            line.detect_ms.map_or("-".to_owned(), |ms| format!("{ms:.0} ms")),
+            line.wall_ms,
+            line.undisturbed_wall_ms,
+            line.error.map_or(String::new(), |e| format!("  error: {e}"))
+        )
     }
 }
 
@@ -523,4 +583,61 @@ pub fn run(
             Expect::Error(what) => outcome.error.as_deref().is_some_and(|e| e.contains(what)),
         };
     outcome
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_outcome_line_has_the_keys_it_always_had() {
+        let outcome = Outcome {
+            scenario: "kill-mid-stage",
+            workload: "tpch-q1",
+            expect: Expect::Equal,
+            ok: true,
+            result_equal: true,
+            error: None,
+            tasks_rerun: 2,
+            stages_resubmitted: 1,
+            detect: Some(Duration::from_micros(123_456)),
+            wall: Duration::from_millis(900),
+            undisturbed_wall: Duration::from_millis(400),
+            fault_hit: true,
+            rejoined: 0,
+            processes_left: 0,
+            notes: vec!["a note".into()],
+        };
+        let value: serde_json::Value = serde_json::from_str(&outcome.json()).unwrap();
+        let mut keys: Vec<&str> = value
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        keys.sort_unstable();
+        let mut old = [
+            "scenario",
+            "workload",
+            "expect",
+            "ok",
+            "result_equal",
+            "error",
+            "tasks_rerun",
+            "stages_resubmitted",
+            "detect_ms",
+            "wall_ms",
+            "undisturbed_wall_ms",
+            "fault_hit",
+            "rejoined",
+            "processes_left",
+            "notes",
+        ];
+        old.sort_unstable();
+        assert_eq!(keys, old);
+        assert_eq!(value["expect"], "equal");
+        assert_eq!(value["detect_ms"], 123.5);
+        assert!(value["error"].is_null());
+        assert!(outcome.text().starts_with("kill-mid-stage"));
+    }
 }

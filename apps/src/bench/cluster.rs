@@ -27,6 +27,7 @@
 //! Both ends of a latency are wall-clock readings in two processes of one host (the
 //! same clock). With `--json`, one line per figure, named by its `figure` field.
 
+use crate::progress::Progress;
 use clap::builder::PossibleValuesParser;
 use clap::Parser;
 use neptune::dataflow::cluster::Builders;
@@ -35,6 +36,7 @@ use neptune::runtime::TaskState;
 use neptune_support::args::{at_least_one, positive_f64};
 use neptune_support::spin as workload;
 use neptune_support::stats::{median, quantile};
+use serde::Serialize;
 use serde_bytes::ByteBuf;
 use std::path::Path;
 use std::process::ExitCode;
@@ -124,13 +126,15 @@ impl Bench {
             .expect("a local context")
     }
 
-    fn report(&self, figure: &str, fields: &[(&str, String)]) {
+    /// Prints one figure: its JSON line, or its row of the table.
+    fn report(&self, figure: &impl Figure) {
         if self.json {
-            let body: Vec<String> = fields.iter().map(|(k, v)| format!("\"{k}\":{v}")).collect();
-            println!("{{\"figure\":\"{figure}\",{}}}", body.join(","));
+            match serde_json::to_string(figure) {
+                Ok(line) => println!("{line}"),
+                Err(e) => eprintln!("cluster_bench: {e}"),
+            }
         } else {
-            let body: Vec<String> = fields.iter().map(|(k, v)| format!("{k} {v}")).collect();
-            println!("{figure:<14} {}", body.join("  "));
+            println!("{}", figure.text());
         }
     }
 
@@ -142,6 +146,7 @@ impl Bench {
         let mut us = Vec::with_capacity(tasks);
         let mut wire = Vec::with_capacity(tasks);
         let mut done = 0;
+        let progress = Progress::new((tasks + warm) as u64, "dispatch");
         while done < tasks + warm {
             let ds: Dataset<u64> = ctx.build("tiny", per_job).unwrap();
             let mut job = ds.job().count();
@@ -156,21 +161,20 @@ impl Bench {
                 }
                 done += 1;
             }
+            progress.set(done as u64, format!("{done} tasks"));
         }
-        let n = us.len();
-        self.report(
-            "dispatch",
-            &[
-                ("tasks", n.to_string()),
-                ("p50_us", quantile(&mut us, 0.5).to_string()),
-                ("p99_us", quantile(&mut us, 0.99).to_string()),
-                ("max_us", quantile(&mut us, 1.0).to_string()),
-                ("to_executor_p50_us", quantile(&mut wire, 0.5).to_string()),
-                ("to_executor_p99_us", quantile(&mut wire, 0.99).to_string()),
-                ("executors", self.executors.to_string()),
-                ("slots", self.slots.to_string()),
-            ],
-        );
+        progress.finish(format!("{} tasks measured", us.len()));
+        self.report(&Dispatch {
+            figure: "dispatch",
+            tasks: us.len(),
+            p50_us: quantile(&mut us, 0.5),
+            p99_us: quantile(&mut us, 0.99),
+            max_us: quantile(&mut us, 1.0),
+            to_executor_p50_us: quantile(&mut wire, 0.5),
+            to_executor_p99_us: quantile(&mut wire, 0.99),
+            executors: self.executors,
+            slots: self.slots,
+        });
     }
 
     fn remote_pause(&self) {
@@ -193,6 +197,7 @@ impl Bench {
         let pauses = self.args.pauses;
         let mut us = Vec::with_capacity(pauses);
         let mut wire = Vec::with_capacity(pauses);
+        let progress = Progress::new(pauses as u64, "remote_pause");
         for i in 0..pauses {
             let task = job.tasks()[i % parts as usize].handle.clone();
             task.pause();
@@ -202,21 +207,21 @@ impl Bench {
             wire.push(t.pause_received.saturating_sub(t.pause_sent) / 1000);
             task.resume();
             wait("a resume", || task.state() == TaskState::Running);
+            progress.set(i as u64 + 1, format!("{} pauses", i + 1));
         }
+        progress.finish(format!("{pauses} pauses"));
         std::fs::write(&gate, b"").unwrap();
         job.wait().unwrap();
         let _ = std::fs::remove_dir_all(&dir);
-        self.report(
-            "remote_pause",
-            &[
-                ("pauses", us.len().to_string()),
-                ("p50_us", quantile(&mut us, 0.5).to_string()),
-                ("p99_us", quantile(&mut us, 0.99).to_string()),
-                ("max_us", quantile(&mut us, 1.0).to_string()),
-                ("to_executor_p50_us", quantile(&mut wire, 0.5).to_string()),
-                ("to_executor_p99_us", quantile(&mut wire, 0.99).to_string()),
-            ],
-        );
+        self.report(&RemotePause {
+            figure: "remote_pause",
+            pauses: us.len(),
+            p50_us: quantile(&mut us, 0.5),
+            p99_us: quantile(&mut us, 0.99),
+            max_us: quantile(&mut us, 1.0),
+            to_executor_p50_us: quantile(&mut wire, 0.5),
+            to_executor_p99_us: quantile(&mut wire, 0.99),
+        });
     }
 
     fn shuffle(&self) {
@@ -231,69 +236,256 @@ impl Bench {
             assert_eq!(*ds.count().unwrap(), mib * 256);
             mib as f64 / t.elapsed().as_secs_f64()
         };
+        let progress = Progress::new(rounds as u64 + 1, "shuffle");
         run(&local);
         run(&cluster);
+        progress.set(1, "warm-up");
         let (mut l, mut c) = (Vec::new(), Vec::new());
-        for _ in 0..rounds {
+        for r in 0..rounds {
             l.push(run(&local));
             c.push(run(&cluster));
+            progress.set(r as u64 + 2, format!("round {}", r + 1));
         }
         let (l, c) = (median(l), median(c));
-        self.report(
-            "shuffle",
-            &[
-                ("mib", mib.to_string()),
-                ("cluster_mib_per_s", format!("{c:.0}")),
-                ("local_mib_per_s", format!("{l:.0}")),
-                ("cluster_over_local", format!("{:.3}", c / l)),
-                ("rounds", rounds.to_string()),
-            ],
-        );
+        progress.finish(format!("{c:.0} MiB/s in cluster mode"));
+        self.report(&Shuffle {
+            figure: "shuffle",
+            mib,
+            cluster_mib_per_s: c.round() as u64,
+            local_mib_per_s: l.round() as u64,
+            cluster_over_local: round(c / l, 3),
+            rounds,
+        });
     }
 
     fn mw1(&self) {
         let seconds = self.args.seconds;
         let w = self.executors * self.slots;
         let mut rows = Vec::new();
+        let progress = Progress::new(4, "mw1_cluster");
         for policy in ["neptune", "fifo"] {
             let local = self.local(1, w, policy);
             let l = mw1_row(&local, w, seconds);
             drop(local);
+            progress.set(2 * rows.len() as u64 + 1, format!("{policy}, local"));
             let cluster = self.cluster(w, 1, policy);
             let c = mw1_row(&cluster, w, seconds);
             drop(cluster);
-            rows.push((policy, l, c));
+            progress.set(2 * rows.len() as u64 + 2, format!("{policy}, cluster"));
+            rows.push(Mw1Cluster::new(policy, &l, &c));
         }
-        for (policy, l, c) in &rows {
-            self.report(
-                "mw1_cluster",
-                &[
-                    ("policy", format!("\"{policy}\"")),
-                    ("local_stream_p50_us", l.p50.to_string()),
-                    ("local_stream_p99_us", l.p99.to_string()),
-                    ("cluster_stream_p50_us", c.p50.to_string()),
-                    ("cluster_stream_p99_us", c.p99.to_string()),
-                    (
-                        "cluster_over_local_p99",
-                        format!("{:.2}", c.p99 as f64 / l.p99.max(1) as f64),
-                    ),
-                    ("local_batch_units_per_s", format!("{:.0}", l.units_per_s)),
-                    ("cluster_batch_units_per_s", format!("{:.0}", c.units_per_s)),
-                    (
-                        "batch_ratio",
-                        format!("{:.3}", c.units_per_s / l.units_per_s),
-                    ),
-                    ("micro_batches", c.batches.to_string()),
-                ],
-            );
+        progress.finish("4 rows");
+        for row in &rows {
+            self.report(row);
         }
-        let p99 = |p: &str| rows.iter().find(|r| r.0 == p).map(|r| r.2.p99);
+        let p99 = |p: &str| {
+            rows.iter()
+                .find(|r| r.policy == p)
+                .map(|r| r.cluster_stream_p99_us)
+        };
         if let (Some(n), Some(f)) = (p99("neptune"), p99("fifo")) {
-            self.report(
-                "mw1_cluster_neptune_over_fifo",
-                &[("p99_ratio", format!("{:.3}", n as f64 / f.max(1) as f64))],
-            );
+            self.report(&Mw1NeptuneOverFifo {
+                figure: "mw1_cluster_neptune_over_fifo",
+                p99_ratio: round(n as f64 / f.max(1) as f64, 3),
+            });
         }
+    }
+}
+
+/// `x` rounded to `places` decimals: the precision the figures were always printed with.
+fn round(x: f64, places: i32) -> f64 {
+    let scale = 10f64.powi(places);
+    (x * scale).round() / scale
+}
+
+/// One figure's `--json` line (with a `figure` field naming it), and its row of the
+/// table: the name, then each field's name and value.
+trait Figure: Serialize {
+    /// The row of the table.
+    fn text(&self) -> String;
+}
+
+/// The table's row for `figure` with `fields`, named as in its JSON line.
+fn row(figure: &str, fields: &[(&str, &dyn std::fmt::Display)]) -> String {
+    let body: Vec<String> = fields.iter().map(|(k, v)| format!("{k} {v}")).collect();
+    format!("{figure:<14} {}", body.join("  "))
+}
+
+/// `dispatch`: µs from launch decision to first poll on the executor.
+#[derive(Serialize, Debug, Default, Clone, PartialEq)]
+struct Dispatch {
+    /// Always `dispatch`.
+    figure: &'static str,
+    /// Tasks measured.
+    tasks: usize,
+    p50_us: u64,
+    p99_us: u64,
+    max_us: u64,
+    /// From the launch decision to the executor receiving the task.
+    to_executor_p50_us: u64,
+    to_executor_p99_us: u64,
+    executors: usize,
+    slots: usize,
+}
+
+impl Figure for Dispatch {
+    fn text(&self) -> String {
+        row(
+            self.figure,
+            &[
+                ("tasks", &self.tasks),
+                ("p50_us", &self.p50_us),
+                ("p99_us", &self.p99_us),
+                ("max_us", &self.max_us),
+                ("to_executor_p50_us", &self.to_executor_p50_us),
+                ("to_executor_p99_us", &self.to_executor_p99_us),
+                ("executors", &self.executors),
+                ("slots", &self.slots),
+            ],
+        )
+    }
+}
+
+/// `remote_pause`: µs from the driver sending a pause to the executor parking the task.
+#[derive(Serialize, Debug, Default, Clone, PartialEq)]
+struct RemotePause {
+    /// Always `remote_pause`.
+    figure: &'static str,
+    /// Pause/resume cycles measured.
+    pauses: usize,
+    p50_us: u64,
+    p99_us: u64,
+    max_us: u64,
+    /// From the driver sending the pause to the executor receiving it.
+    to_executor_p50_us: u64,
+    to_executor_p99_us: u64,
+}
+
+impl Figure for RemotePause {
+    fn text(&self) -> String {
+        row(
+            self.figure,
+            &[
+                ("pauses", &self.pauses),
+                ("p50_us", &self.p50_us),
+                ("p99_us", &self.p99_us),
+                ("max_us", &self.max_us),
+                ("to_executor_p50_us", &self.to_executor_p50_us),
+                ("to_executor_p99_us", &self.to_executor_p99_us),
+            ],
+        )
+    }
+}
+
+/// `shuffle`: MiB/s of one shuffle in cluster and in local mode, medians of the rounds.
+#[derive(Serialize, Debug, Default, Clone, PartialEq)]
+struct Shuffle {
+    /// Always `shuffle`.
+    figure: &'static str,
+    /// MiB shuffled per run.
+    mib: u64,
+    cluster_mib_per_s: u64,
+    local_mib_per_s: u64,
+    /// To 0.001.
+    cluster_over_local: f64,
+    rounds: usize,
+}
+
+impl Figure for Shuffle {
+    fn text(&self) -> String {
+        row(
+            self.figure,
+            &[
+                ("mib", &self.mib),
+                ("cluster_mib_per_s", &self.cluster_mib_per_s),
+                ("local_mib_per_s", &self.local_mib_per_s),
+                (
+                    "cluster_over_local",
+                    &format!("{:.3}", self.cluster_over_local),
+                ),
+                ("rounds", &self.rounds),
+            ],
+        )
+    }
+}
+
+/// `mw1_cluster`: one policy's MW-1 rows, local mode against cluster mode.
+#[derive(Serialize, Debug, Default, Clone, PartialEq)]
+struct Mw1Cluster {
+    /// Always `mw1_cluster`.
+    figure: &'static str,
+    /// `neptune` or `fifo`.
+    policy: &'static str,
+    local_stream_p50_us: u64,
+    local_stream_p99_us: u64,
+    cluster_stream_p50_us: u64,
+    cluster_stream_p99_us: u64,
+    /// To 0.01.
+    cluster_over_local_p99: f64,
+    local_batch_units_per_s: u64,
+    cluster_batch_units_per_s: u64,
+    /// Cluster over local Batch throughput, to 0.001.
+    batch_ratio: f64,
+    /// Stream micro-batches of the cluster row.
+    micro_batches: usize,
+}
+
+impl Mw1Cluster {
+    fn new(policy: &'static str, l: &Mw1Row, c: &Mw1Row) -> Mw1Cluster {
+        Mw1Cluster {
+            figure: "mw1_cluster",
+            policy,
+            local_stream_p50_us: l.p50,
+            local_stream_p99_us: l.p99,
+            cluster_stream_p50_us: c.p50,
+            cluster_stream_p99_us: c.p99,
+            cluster_over_local_p99: round(c.p99 as f64 / l.p99.max(1) as f64, 2),
+            local_batch_units_per_s: l.units_per_s.round() as u64,
+            cluster_batch_units_per_s: c.units_per_s.round() as u64,
+            batch_ratio: round(c.units_per_s / l.units_per_s, 3),
+            micro_batches: c.batches,
+        }
+    }
+}
+
+impl Figure for Mw1Cluster {
+    fn text(&self) -> String {
+        row(
+            self.figure,
+            &[
+                ("policy", &self.policy),
+                ("local_stream_p50_us", &self.local_stream_p50_us),
+                ("local_stream_p99_us", &self.local_stream_p99_us),
+                ("cluster_stream_p50_us", &self.cluster_stream_p50_us),
+                ("cluster_stream_p99_us", &self.cluster_stream_p99_us),
+                (
+                    "cluster_over_local_p99",
+                    &format!("{:.2}", self.cluster_over_local_p99),
+                ),
+                ("local_batch_units_per_s", &self.local_batch_units_per_s),
+                ("cluster_batch_units_per_s", &self.cluster_batch_units_per_s),
+                ("batch_ratio", &format!("{:.3}", self.batch_ratio)),
+                ("micro_batches", &self.micro_batches),
+            ],
+        )
+    }
+}
+
+/// `mw1_cluster_neptune_over_fifo`: cluster-mode Stream p99 with NEPTUNE over FIFO.
+#[derive(Serialize, Debug, Default, Clone, PartialEq)]
+struct Mw1NeptuneOverFifo {
+    /// Always `mw1_cluster_neptune_over_fifo`.
+    figure: &'static str,
+    /// To 0.001.
+    p99_ratio: f64,
+}
+
+impl Figure for Mw1NeptuneOverFifo {
+    fn text(&self) -> String {
+        row(
+            self.figure,
+            &[("p99_ratio", &format!("{:.3}", self.p99_ratio))],
+        )
     }
 }
 
@@ -480,5 +672,117 @@ mod tests {
             &["--seconds", "-1"],
             &["--shuffle-mib", "0"],
         ]);
+    }
+
+    /// The keys of `figure`'s JSON line, sorted, after checking that it names itself.
+    fn keys(figure: &impl Figure, name: &str) -> Vec<String> {
+        let line = serde_json::to_string(figure).unwrap();
+        let value: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(value["figure"], name, "{line}");
+        assert!(figure.text().starts_with(name));
+        let mut keys: Vec<String> = value.as_object().unwrap().keys().cloned().collect();
+        keys.sort();
+        keys
+    }
+
+    fn sorted(keys: &[&str]) -> Vec<String> {
+        let mut keys: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
+        keys.sort();
+        keys
+    }
+
+    #[test]
+    fn each_figure_line_has_the_keys_it_always_had() {
+        let dispatch = Dispatch {
+            figure: "dispatch",
+            ..Dispatch::default()
+        };
+        assert_eq!(
+            keys(&dispatch, "dispatch"),
+            sorted(&[
+                "figure",
+                "tasks",
+                "p50_us",
+                "p99_us",
+                "max_us",
+                "to_executor_p50_us",
+                "to_executor_p99_us",
+                "executors",
+                "slots",
+            ])
+        );
+        let pause = RemotePause {
+            figure: "remote_pause",
+            ..RemotePause::default()
+        };
+        assert_eq!(
+            keys(&pause, "remote_pause"),
+            sorted(&[
+                "figure",
+                "pauses",
+                "p50_us",
+                "p99_us",
+                "max_us",
+                "to_executor_p50_us",
+                "to_executor_p99_us",
+            ])
+        );
+        let shuffle = Shuffle {
+            figure: "shuffle",
+            ..Shuffle::default()
+        };
+        assert_eq!(
+            keys(&shuffle, "shuffle"),
+            sorted(&[
+                "figure",
+                "mib",
+                "cluster_mib_per_s",
+                "local_mib_per_s",
+                "cluster_over_local",
+                "rounds",
+            ])
+        );
+        let row = |p50, p99, units_per_s| Mw1Row {
+            p50,
+            p99,
+            units_per_s,
+            batches: 490,
+        };
+        let mw1 = Mw1Cluster::new("fifo", &row(700, 900, 1.5e6), &row(800, 1_234, 1.2e6));
+        assert_eq!(
+            keys(&mw1, "mw1_cluster"),
+            sorted(&[
+                "figure",
+                "policy",
+                "local_stream_p50_us",
+                "local_stream_p99_us",
+                "cluster_stream_p50_us",
+                "cluster_stream_p99_us",
+                "cluster_over_local_p99",
+                "local_batch_units_per_s",
+                "cluster_batch_units_per_s",
+                "batch_ratio",
+                "micro_batches",
+            ])
+        );
+        let line = serde_json::to_string(&mw1).unwrap();
+        assert!(
+            line.starts_with(r#"{"figure":"mw1_cluster","policy":"fifo","#),
+            "{line}"
+        );
+        assert!(line.contains(r#""cluster_over_local_p99":1.37,"#), "{line}");
+        assert!(line.contains(r#""batch_ratio":0.8,"#), "{line}");
+        let ratio = Mw1NeptuneOverFifo {
+            figure: "mw1_cluster_neptune_over_fifo",
+            p99_ratio: 0.5,
+        };
+        assert_eq!(
+            keys(&ratio, "mw1_cluster_neptune_over_fifo"),
+            sorted(&["figure", "p99_ratio"])
+        );
+        assert_eq!(
+            ratio.text(),
+            "mw1_cluster_neptune_over_fifo p99_ratio 0.500"
+        );
     }
 }

@@ -29,6 +29,7 @@ use clap::Parser;
 use neptune::runtime::{preemption_point, Builder, SpawnOptions, TaskHandle, TaskState};
 use neptune_support::args::{at_least_one, available_cores};
 use neptune_support::stats::{human_ns, quantile};
+use serde::Serialize;
 use std::hint::black_box;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::*};
@@ -105,6 +106,70 @@ fn wait_until(what: &str, task: &TaskHandle, sample: usize, mut done: impl FnMut
 
 fn ns(d: Option<Duration>) -> u64 {
     d.map_or(0, |d| d.as_nanos() as u64)
+}
+
+/// The figures: the `--json` line, and what the table shows. Nanoseconds throughout.
+#[derive(Serialize, Debug, Default, Clone, PartialEq)]
+struct Report {
+    /// From the runtime's histograms: `pause()` to parked.
+    suspend_p50_ns: u64,
+    suspend_p99_ns: u64,
+    /// `resume()` to the next poll.
+    resume_p50_ns: u64,
+    resume_p99_ns: u64,
+    samples: u64,
+    slots: u64,
+    /// The same intervals seen from the main thread.
+    ext_suspend_p50_ns: u64,
+    ext_suspend_p99_ns: u64,
+    ext_resume_p50_ns: u64,
+    ext_resume_p99_ns: u64,
+    /// Work between two preemption points.
+    work_unit_ns: u64,
+}
+
+impl Report {
+    /// The table; `suspend_max` and `resume_max` come from the histograms too.
+    fn print_text(&self, suspend_max: Duration, resume_max: Duration) {
+        let h = |ns: u64| human_ns(ns as f64);
+        println!(
+            "pause latency: {} samples, {} slots ({} spinning Batch tasks besides the target), preemption point every ~{}\n",
+            self.samples,
+            self.slots,
+            self.slots.saturating_sub(1),
+            h(self.work_unit_ns)
+        );
+        println!("{:<28} {:>10} {:>10}", "", "p50", "p99");
+        for (what, p50, p99) in [
+            (
+                "suspend (pause -> parked)",
+                self.suspend_p50_ns,
+                self.suspend_p99_ns,
+            ),
+            (
+                "resume (resume -> polled)",
+                self.resume_p50_ns,
+                self.resume_p99_ns,
+            ),
+            (
+                "suspend, seen from outside",
+                self.ext_suspend_p50_ns,
+                self.ext_suspend_p99_ns,
+            ),
+            (
+                "resume, seen from outside",
+                self.ext_resume_p50_ns,
+                self.ext_resume_p99_ns,
+            ),
+        ] {
+            println!("{what:<28} {:>10} {:>10}", h(p50), h(p99));
+        }
+        println!(
+            "\nmax: suspend {}, resume {}",
+            human_ns(suspend_max.as_nanos() as f64),
+            human_ns(resume_max.as_nanos() as f64)
+        );
+    }
 }
 
 /// How fast a pause takes effect (pause() to parked) and how fast a resumed task runs
@@ -202,62 +267,29 @@ pub fn main(args: Args) -> ExitCode {
             resume.count()
         );
     }
-    let fields = [
-        ("suspend_p50_ns", ns(suspend.quantile(0.5))),
-        ("suspend_p99_ns", ns(suspend.quantile(0.99))),
-        ("resume_p50_ns", ns(resume.quantile(0.5))),
-        ("resume_p99_ns", ns(resume.quantile(0.99))),
-        ("samples", samples as u64),
-        ("slots", slots as u64),
-        ("ext_suspend_p50_ns", quantile(&mut ext_suspend, 0.5)),
-        ("ext_suspend_p99_ns", quantile(&mut ext_suspend, 0.99)),
-        ("ext_resume_p50_ns", quantile(&mut ext_resume, 0.5)),
-        ("ext_resume_p99_ns", quantile(&mut ext_resume, 0.99)),
-        ("work_unit_ns", WORK_UNIT.as_nanos() as u64),
-    ];
+    let report = Report {
+        suspend_p50_ns: ns(suspend.quantile(0.5)),
+        suspend_p99_ns: ns(suspend.quantile(0.99)),
+        resume_p50_ns: ns(resume.quantile(0.5)),
+        resume_p99_ns: ns(resume.quantile(0.99)),
+        samples: samples as u64,
+        slots: slots as u64,
+        ext_suspend_p50_ns: quantile(&mut ext_suspend, 0.5),
+        ext_suspend_p99_ns: quantile(&mut ext_suspend, 0.99),
+        ext_resume_p50_ns: quantile(&mut ext_resume, 0.5),
+        ext_resume_p99_ns: quantile(&mut ext_resume, 0.99),
+        work_unit_ns: WORK_UNIT.as_nanos() as u64,
+    };
     if json {
-        let body: Vec<String> = fields
-            .iter()
-            .map(|(k, v)| format!("\"{k}\": {v}"))
-            .collect();
-        println!("{{{}}}", body.join(", "));
+        match serde_json::to_string(&report) {
+            Ok(line) => println!("{line}"),
+            Err(e) => {
+                eprintln!("pause_latency: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
     } else {
-        println!(
-            "pause latency: {samples} samples, {slots} slots ({} spinning Batch tasks besides the target), preemption point every ~{}\n",
-            slots - 1,
-            human_ns(WORK_UNIT.as_nanos() as f64)
-        );
-        println!("{:<28} {:>10} {:>10}", "", "p50", "p99");
-        let f = |i: usize| human_ns(fields[i].1 as f64);
-        println!(
-            "{:<28} {:>10} {:>10}",
-            "suspend (pause -> parked)",
-            f(0),
-            f(1)
-        );
-        println!(
-            "{:<28} {:>10} {:>10}",
-            "resume (resume -> polled)",
-            f(2),
-            f(3)
-        );
-        println!(
-            "{:<28} {:>10} {:>10}",
-            "suspend, seen from outside",
-            f(6),
-            f(7)
-        );
-        println!(
-            "{:<28} {:>10} {:>10}",
-            "resume, seen from outside",
-            f(8),
-            f(9)
-        );
-        println!(
-            "\nmax: suspend {}, resume {}",
-            human_ns(suspend.max().as_nanos() as f64),
-            human_ns(resume.max().as_nanos() as f64)
-        );
+        report.print_text(suspend.max(), resume.max());
     }
     ExitCode::SUCCESS
 }
@@ -284,5 +316,33 @@ mod tests {
             &["--samples", "x"],
             &["extra"],
         ]);
+    }
+
+    #[test]
+    fn the_line_has_the_keys_it_always_had() {
+        let line = serde_json::to_string(&Report::default()).unwrap();
+        let value: serde_json::Value = serde_json::from_str(&line).unwrap();
+        let mut keys: Vec<&str> = value
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        keys.sort_unstable();
+        let mut old = [
+            "suspend_p50_ns",
+            "suspend_p99_ns",
+            "resume_p50_ns",
+            "resume_p99_ns",
+            "samples",
+            "slots",
+            "ext_suspend_p50_ns",
+            "ext_suspend_p99_ns",
+            "ext_resume_p50_ns",
+            "ext_resume_p99_ns",
+            "work_unit_ns",
+        ];
+        old.sort_unstable();
+        assert_eq!(keys, old);
     }
 }

@@ -25,13 +25,15 @@
 //!
 //! `ratio` is neptune/tokio for times and tokio/neptune for throughput: below 1 is
 //! better for neptune. With `--json` each workload is one line
-//! `{"workload", "neptune", "tokio", "unit", "ratio"}`.
+//! `{"workload", "neptune", "tokio", "unit", "ratio", "rounds", "workers"}`.
 
+use crate::progress::Progress;
 use clap::builder::PossibleValuesParser;
 use clap::Parser;
 use neptune::runtime::quic::{self, ClusterCa, ClusterIdentity};
 use neptune_support::args::{at_least_one, available_cores};
 use neptune_support::stats::{median_interpolated, quantile};
+use serde::Serialize;
 use std::future::Future;
 use std::net::{SocketAddr, UdpSocket};
 use std::process::ExitCode;
@@ -339,6 +341,36 @@ fn median(v: Vec<f64>) -> f64 {
     median_interpolated(v).expect("at least one round")
 }
 
+/// `x` rounded to `places` decimals: the precision the figures were always printed with.
+fn round(x: f64, places: i32) -> f64 {
+    let scale = 10f64.powi(places);
+    (x * scale).round() / scale
+}
+
+/// One workload's figures: its `--json` line, and a row of the table.
+#[derive(Serialize, Debug, Default, Clone, PartialEq)]
+struct Row {
+    workload: &'static str,
+    /// Each side's median, in `unit`, to 0.1.
+    neptune: f64,
+    tokio: f64,
+    unit: &'static str,
+    /// neptune/tokio for times, tokio/neptune for throughput, to 0.001: below 1 is
+    /// better for neptune.
+    ratio: f64,
+    rounds: usize,
+    workers: usize,
+}
+
+impl Row {
+    fn text(&self) -> String {
+        format!(
+            "{:<14} {:>12.1} {:>12.1} {:>7}  {:.3}",
+            self.workload, self.neptune, self.tokio, self.unit, self.ratio
+        )
+    }
+}
+
 /// quinn on Neptune's runtime against the same quinn on tokio, over loopback; rounds
 /// alternate neptune, tokio, and each side's figure is the median over its rounds.
 #[derive(Parser, Debug)]
@@ -412,7 +444,8 @@ pub fn main(args: Args) -> ExitCode {
 
     let mut ours = vec![Figures::default(); rounds];
     let mut theirs = vec![Figures::default(); rounds];
-    for which in &selected {
+    let progress = Progress::new((selected.len() * (rounds + 1)) as u64, "quic_bench");
+    for (done, which) in selected.iter().enumerate() {
         let mut scratch = Figures::default();
         for round in 0..=rounds {
             // Round 0 warms up: connection set-up paths, allocator pools, thread wake-ups.
@@ -426,18 +459,29 @@ pub fn main(args: Args) -> ExitCode {
             if side != "neptune" {
                 measure(&tokio, &cfg, which, b);
             }
-        }
-        if !json {
-            eprintln!("quic_bench: {which} done ({rounds} rounds per side)");
+            let what = if round == 0 { "warm-up" } else { "round" };
+            progress.set(
+                (done * (rounds + 1) + round + 1) as u64,
+                format!("{which} {what}"),
+            );
         }
     }
+    progress.finish(format!("{} workloads", selected.len()));
 
     let mut rows = Vec::new();
-    let mut row = |name: &str, unit: &str, get: fn(&Figures) -> f64, higher_better: bool| {
+    let mut row = |workload, unit, get: fn(&Figures) -> f64, higher_better: bool| {
         let n = median(ours.iter().map(get).collect());
         let t = median(theirs.iter().map(get).collect());
         let ratio = if higher_better { t / n } else { n / t };
-        rows.push((name.to_owned(), n, t, unit.to_owned(), ratio));
+        rows.push(Row {
+            workload,
+            neptune: round(n, 1),
+            tokio: round(t, 1),
+            unit,
+            ratio: round(ratio, 3),
+            rounds,
+            workers,
+        });
     };
     if selected.contains(&"rtt") {
         row("rtt_64b_p50", "us", |f| f.rtt_p50_us, false);
@@ -454,10 +498,14 @@ pub fn main(args: Args) -> ExitCode {
     }
 
     if json {
-        for (name, n, t, unit, ratio) in &rows {
-            println!(
-                "{{\"workload\":\"{name}\",\"neptune\":{n:.1},\"tokio\":{t:.1},\"unit\":\"{unit}\",\"ratio\":{ratio:.3},\"rounds\":{rounds},\"workers\":{workers}}}"
-            );
+        for row in &rows {
+            match serde_json::to_string(row) {
+                Ok(line) => println!("{line}"),
+                Err(e) => {
+                    eprintln!("quic_bench: {e}");
+                    return ExitCode::FAILURE;
+                }
+            }
         }
     } else {
         println!(
@@ -467,8 +515,8 @@ pub fn main(args: Args) -> ExitCode {
             "{:<14} {:>12} {:>12} {:>7}  ratio (< 1: neptune better)",
             "workload", "neptune", "tokio", "unit"
         );
-        for (name, n, t, unit, ratio) in &rows {
-            println!("{name:<14} {n:>12.1} {t:>12.1} {unit:>7}  {ratio:.3}");
+        for row in &rows {
+            println!("{}", row.text());
         }
     }
     ExitCode::SUCCESS
@@ -513,5 +561,34 @@ mod tests {
             &["--only", "rtt,nope"],
             &["--side", "quinn"],
         ]);
+    }
+
+    #[test]
+    fn a_workload_line_has_the_keys_it_always_had() {
+        let row = Row {
+            workload: "bulk_256mib",
+            neptune: round(812.345, 1),
+            unit: "MiB/s",
+            ratio: round(0.987_65, 3),
+            ..Row::default()
+        };
+        let line = serde_json::to_string(&row).unwrap();
+        let value: serde_json::Value = serde_json::from_str(&line).unwrap();
+        let mut keys: Vec<&str> = value
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        keys.sort_unstable();
+        assert_eq!(
+            keys,
+            ["neptune", "ratio", "rounds", "tokio", "unit", "workers", "workload"]
+        );
+        assert!(
+            line.starts_with(r#"{"workload":"bulk_256mib","neptune":812.3,"#),
+            "{line}"
+        );
+        assert!(line.contains(r#""ratio":0.988,"#), "{line}");
     }
 }

@@ -16,9 +16,11 @@
 //! The figure reported is the median over rounds of the time per run.
 
 use super::workloads::{Bench, Neptune, Rt, Tokio, Workload};
+use crate::progress::Progress;
 use clap::Parser;
 use neptune_support::args::{at_least_one, available_cores};
 use neptune_support::stats::{human_ns, quantile};
+use serde::Serialize;
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -60,11 +62,46 @@ fn timed<R: Rt>(b: &mut Bench<R>, w: Workload, iters: u32, beat: &Beat) -> u64 {
     (start.elapsed().as_nanos() / iters as u128) as u64
 }
 
+/// One workload's figures: its `--json` line, and a row of the table.
+#[derive(Serialize, Debug, Default, Clone, PartialEq)]
 struct Row {
     workload: &'static str,
+    /// Medians over the rounds of the time per run.
     neptune_ns: u64,
     tokio_ns: u64,
+    /// neptune over tokio, to 0.001: below 1 means neptune is faster.
+    ratio: f64,
+    rounds: usize,
+    workers: usize,
+    /// Runs of the workload per round (the table shows it; the JSON line never had it).
+    #[serde(skip)]
     iters: u32,
+}
+
+impl Row {
+    fn new(workload: &'static str, neptune_ns: u64, tokio_ns: u64, iters: u32) -> Row {
+        let ratio = neptune_ns as f64 / tokio_ns.max(1) as f64;
+        Row {
+            workload,
+            neptune_ns,
+            tokio_ns,
+            ratio: (ratio * 1e3).round() / 1e3,
+            rounds: 0,
+            workers: 0,
+            iters,
+        }
+    }
+
+    fn text(&self) -> String {
+        format!(
+            "{:<24} {:>12} {:>12} {:>8.2} {:>8}",
+            self.workload,
+            human_ns(self.neptune_ns as f64),
+            human_ns(self.tokio_ns as f64),
+            self.ratio,
+            self.iters
+        )
+    }
 }
 
 /// Neptune against tokio on tokio's multi-thread scheduler benchmarks, with the same
@@ -112,7 +149,8 @@ pub fn main(args: Args) -> ExitCode {
     let mut tokio = Bench::<Tokio>::new(workers);
 
     let mut rows = Vec::new();
-    for w in workloads {
+    let progress = Progress::new((workloads.len() * rounds) as u64, "vs_tokio");
+    for (done, w) in workloads.into_iter().enumerate() {
         // Warm up both runtimes on this workload; the last warm-up runs size the rounds.
         let (mut tn, mut tt) = (0, 0);
         for _ in 0..WARMUP_RUNS {
@@ -124,30 +162,34 @@ pub fn main(args: Args) -> ExitCode {
 
         let mut n = Vec::with_capacity(rounds);
         let mut t = Vec::with_capacity(rounds);
-        for _ in 0..rounds {
+        for round in 0..rounds {
             n.push(timed(&mut neptune, w, iters, &beat));
             t.push(timed(&mut tokio, w, iters, &beat));
+            progress.set((done * rounds + round + 1) as u64, w.name());
         }
         let row = Row {
-            workload: w.name(),
-            neptune_ns: quantile(&mut n, 0.5),
-            tokio_ns: quantile(&mut t, 0.5),
-            iters,
+            rounds,
+            workers,
+            ..Row::new(
+                w.name(),
+                quantile(&mut n, 0.5),
+                quantile(&mut t, 0.5),
+                iters,
+            )
         };
         if json {
-            println!(
-                "{{\"workload\": \"{}\", \"neptune_ns\": {}, \"tokio_ns\": {}, \"ratio\": {:.3}, \"rounds\": {}, \"workers\": {}}}",
-                row.workload,
-                row.neptune_ns,
-                row.tokio_ns,
-                row.neptune_ns as f64 / row.tokio_ns.max(1) as f64,
-                rounds,
-                workers
-            );
+            match serde_json::to_string(&row) {
+                Ok(line) => println!("{line}"),
+                Err(e) => {
+                    eprintln!("vs_tokio: {e}");
+                    return ExitCode::FAILURE;
+                }
+            }
         }
         rows.push(row);
     }
     *beat.lock().unwrap() = ("shut-down", "", Instant::now());
+    progress.finish(format!("{} workloads", rows.len()));
 
     if !json {
         println!(
@@ -158,14 +200,7 @@ pub fn main(args: Args) -> ExitCode {
             "workload", "neptune", "tokio", "ratio", "runs/rd"
         );
         for r in &rows {
-            println!(
-                "{:<24} {:>12} {:>12} {:>8.2} {:>8}",
-                r.workload,
-                human_ns(r.neptune_ns as f64),
-                human_ns(r.tokio_ns as f64),
-                r.neptune_ns as f64 / r.tokio_ns.max(1) as f64,
-                r.iters
-            );
+            println!("{}", r.text());
         }
         println!("\nratio = neptune / tokio: below 1 means neptune is faster");
     }
@@ -204,5 +239,36 @@ mod tests {
             &["--rounds", "x"],
             &["--only", "no_such_workload"],
         ]);
+    }
+
+    #[test]
+    fn a_workload_line_has_the_keys_it_always_had() {
+        let row = Row {
+            rounds: 15,
+            workers: 2,
+            ..Row::new("ping_pong", 1_500, 1_000, 7)
+        };
+        let line = serde_json::to_string(&row).unwrap();
+        let value: serde_json::Value = serde_json::from_str(&line).unwrap();
+        let mut keys: Vec<&str> = value
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        keys.sort_unstable();
+        assert_eq!(
+            keys,
+            [
+                "neptune_ns",
+                "ratio",
+                "rounds",
+                "tokio_ns",
+                "workers",
+                "workload"
+            ]
+        );
+        assert_eq!(value["ratio"], 1.5);
+        assert!(row.text().starts_with("ping_pong"));
     }
 }
