@@ -68,6 +68,14 @@ fn a_paused_task_shows_as_paused_then_its_job_as_succeeded() {
     assert!(paused.runtime_task_id.is_some());
     assert_eq!(status.executors[0].paused_tasks, 1);
     assert_eq!(status.executors[0].active_tasks, 2);
+    // The summary counts the same, without the lists.
+    let summary = ctx.status_summary();
+    assert_eq!(summary.active_jobs, [0, 1]);
+    assert_eq!(
+        (summary.running_tasks, summary.paused_tasks),
+        ([0, 1], [0, 1])
+    );
+    assert_eq!(summary.totals, status.totals);
 
     // The JSON is shaped as Spark's.
     let json = serde_json::to_value(&status).unwrap();

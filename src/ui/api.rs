@@ -9,7 +9,7 @@
 //! for the overview page: policy, task counts by state, latency percentiles, totals.
 
 use neptune_dataflow::cluster::MemberInfo;
-use neptune_dataflow::status::{ClassName, ExecutorTasks, Status, TaskState};
+use neptune_dataflow::status::{ExecutorTasks, Status, StatusSummary, TaskState};
 use neptune_dataflow::Context;
 use neptune_runtime::metrics::{HistogramSnapshot, RuntimeMetrics};
 use neptune_runtime::Class;
@@ -172,18 +172,11 @@ fn merged(
 }
 
 /// Running and paused dataflow tasks of `class` on the board.
-fn task_counts(status: &Status, class: Option<ClassName>) -> TaskCounts {
+fn task_counts(status: &StatusSummary, classes: &[Class]) -> TaskCounts {
     let mut counts = TaskCounts::default();
-    for t in status
-        .tasks
-        .iter()
-        .filter(|t| class.is_none_or(|c| t.class == c))
-    {
-        match t.status {
-            TaskState::Running => counts.running += 1,
-            TaskState::Paused => counts.paused += 1,
-            _ => {}
-        }
+    for c in classes {
+        counts.running += status.running_tasks[c.index()];
+        counts.paused += status.paused_tasks[c.index()];
     }
     counts
 }
@@ -195,18 +188,12 @@ fn joined(metrics: &[(u32, RuntimeMetrics)], f: impl Fn(&RuntimeMetrics) -> Stri
     names.join(", ")
 }
 
-pub(crate) fn overview(source: &Source, status: &Status) -> Overview {
+pub(crate) fn overview(source: &Source, status: &StatusSummary) -> Overview {
     let ctx = &source.ctx();
     let metrics = local_metrics(ctx);
     let cluster = ctx.is_cluster().then(|| ClusterView::of(ctx));
     let t = &status.totals;
-    let active = |c: ClassName| {
-        status
-            .jobs
-            .iter()
-            .filter(|j| j.class == c && j.completion_time.is_none())
-            .count()
-    };
+    let active = |c: Class| status.active_jobs[c.index()];
     let (policy, mode) = if metrics.is_empty() {
         let own = "set on each executor".to_owned();
         (own.clone(), own)
@@ -234,15 +221,15 @@ pub(crate) fn overview(source: &Source, status: &Status) -> Overview {
             || metrics.iter().map(|(_, m)| m.slots.len()).sum(),
             |c| c.live.iter().map(|m| m.slots).sum(),
         ),
-        tasks: task_counts(status, None),
+        tasks: task_counts(status, &[Class::Stream, Class::Batch]),
         tasks_by_class: PerClass {
-            stream: task_counts(status, Some(ClassName::Stream)),
-            batch: task_counts(status, Some(ClassName::Batch)),
+            stream: task_counts(status, &[Class::Stream]),
+            batch: task_counts(status, &[Class::Batch]),
         },
         live_runtime_tasks: metrics.iter().map(|(_, m)| m.live_tasks).sum(),
         jobs_active: PerClass {
-            stream: active(ClassName::Stream),
-            batch: active(ClassName::Batch),
+            stream: active(Class::Stream),
+            batch: active(Class::Batch),
         },
         jobs_succeeded: PerClass::of(t.jobs_succeeded),
         jobs_failed: PerClass::of(t.jobs_failed),

@@ -17,7 +17,7 @@
 
 use super::api::{context_of, Current};
 use super::ClusterView;
-use neptune_dataflow::status::{ClassName, Status, TaskState};
+use neptune_dataflow::status::{StatusSummary, TaskState};
 use neptune_runtime::metrics::{HistogramSnapshot, RuntimeMetrics};
 use neptune_runtime::Class;
 use prometheus_client::collector::Collector;
@@ -153,7 +153,7 @@ fn executor_label(id: impl fmt::Display) -> String {
 impl Collector for EngineCollector {
     fn encode(&self, mut encoder: DescriptorEncoder) -> fmt::Result {
         let ctx = context_of(&self.current);
-        let status = ctx.status();
+        let status = ctx.status_summary();
         let locals: Vec<(String, RuntimeMetrics)> = ctx
             .executors()
             .iter()
@@ -301,7 +301,7 @@ fn runtime_families(locals: &[(String, RuntimeMetrics)]) -> Vec<Family<'static>>
 
 /// The families read from the status board: tasks by class and state, jobs, records
 /// and wasted work.
-fn status_families(status: &Status) -> Vec<Family<'static>> {
+fn status_families(status: &StatusSummary) -> Vec<Family<'static>> {
     let mut tasks = Family::gauge(
         "neptune_dataflow_tasks",
         "Dataflow tasks launched and not finished, by class and state (running, paused); in cluster mode as executors last reported.",
@@ -346,25 +346,16 @@ fn status_families(status: &Status) -> Vec<Family<'static>> {
             l.push(("state", state.to_owned()));
             l
         };
-        let class_name = ClassName::from(class);
-        for state in [TaskState::Running, TaskState::Paused] {
-            let n = status
-                .tasks
-                .iter()
-                .filter(|task| task.class == class_name && task.status == state)
-                .count();
-            tasks.add(cs(state.label()), n as f64);
-        }
         let i = class.index();
+        tasks.add(
+            cs(TaskState::Running.label()),
+            status.running_tasks[i] as f64,
+        );
+        tasks.add(cs(TaskState::Paused.label()), status.paused_tasks[i] as f64);
         ended.add(cs("success"), t.tasks_succeeded[i] as f64);
         ended.add(cs("failed"), t.tasks_failed[i] as f64);
         ended.add(cs("killed"), t.tasks_killed[i] as f64);
-        let running = status
-            .jobs
-            .iter()
-            .filter(|j| j.class == class_name && j.completion_time.is_none())
-            .count();
-        jobs.add(c(), running as f64);
+        jobs.add(c(), status.active_jobs[i] as f64);
         jobs_ended.add(cs("succeeded"), t.jobs_succeeded[i] as f64);
         jobs_ended.add(cs("failed"), t.jobs_failed[i] as f64);
         records_in.add(c(), t.input_records[i] as f64);

@@ -159,7 +159,7 @@ pub(crate) fn api_json(
     let filter = api::query_param(query, "status");
     let ctx = &state.source.ctx();
     let body = match rest {
-        "overview" => serde_json::to_string(&api::overview(&state.source, &ctx.status())),
+        "overview" => serde_json::to_string(&api::overview(&state.source, &ctx.status_summary())),
         "jobs" => {
             let status = ctx.status();
             let jobs: Vec<_> = status

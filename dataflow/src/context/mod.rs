@@ -217,6 +217,13 @@ impl Context {
         &self.inner.executors
     }
 
+    /// The status board's counts (jobs running, tasks running and paused, per class,
+    /// and the cumulative totals) without its lists: cheap enough to take at every
+    /// metrics scrape, and the job drivers never wait long behind it.
+    pub fn status_summary(&self) -> crate::status::StatusSummary {
+        self.inner.status.summary()
+    }
+
     /// Jobs, stages and tasks as the job drivers know them now: every running job and
     /// the last finished ones (see [`ContextBuilder::retained_jobs`] and
     /// [`status`](crate::status)), shaped like Spark's monitoring API.

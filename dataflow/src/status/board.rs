@@ -3,7 +3,7 @@
 
 use super::{
     spark_time, ClassName, ExecutorTasks, JobState, JobStatus, StageState, StageStatus, Status,
-    StatusTotals, TaskState, TaskStatus,
+    StatusSummary, StatusTotals, TaskState, TaskStatus,
 };
 use crate::exec::{StageInfo, StageKind, TaskControl};
 use crate::plan::{JobId, TaskId};
@@ -285,6 +285,26 @@ impl StatusBoard {
                 None => break,
             }
         }
+    }
+
+    /// The board's counts now: one pass over its records under the lock, no copies.
+    pub(crate) fn summary(&self) -> StatusSummary {
+        let board = self.lock();
+        let mut summary = StatusSummary {
+            totals: board.totals.clone(),
+            ..StatusSummary::default()
+        };
+        for job in board.jobs.values() {
+            let i = job.class.index();
+            summary.active_jobs[i] += usize::from(job.ended.is_none());
+            for t in job.tasks.iter().filter(|t| t.ended.is_none()) {
+                match t.live.as_ref().map(TaskControl::state) {
+                    Some(RuntimeState::Paused) => summary.paused_tasks[i] += 1,
+                    _ => summary.running_tasks[i] += 1,
+                }
+            }
+        }
+        summary
     }
 
     /// The board now.

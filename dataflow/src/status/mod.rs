@@ -315,9 +315,24 @@ pub struct ExecutorTasks {
     pub total_duration: f64,
 }
 
+/// The board's counts without its lists: what a metrics scrape needs, taken without
+/// formatting or copying a job, so the job drivers that write the board never wait
+/// long behind it ([`Context::status_summary`](crate::Context::status_summary)).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct StatusSummary {
+    /// Cumulative counts, as in [`Status::totals`].
+    pub totals: StatusTotals,
+    /// Jobs running now, per class (index with [`Class::index`]).
+    pub active_jobs: [usize; 2],
+    /// Task attempts launched and not finished that are running, per class.
+    pub running_tasks: [usize; 2],
+    /// Task attempts launched and not finished that are paused, per class.
+    pub paused_tasks: [usize; 2],
+}
+
 /// Cumulative counts since the context started, per class (index with
 /// [`Class::index`]: Stream first).
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct StatusTotals {
     /// Jobs submitted.
