@@ -42,11 +42,18 @@ pub(crate) struct Server {
     pub(crate) addr: SocketAddr,
 }
 
+/// The UI thread's nice value: the lowest priority, below the executors' slots. On a
+/// machine whose cores all run slots, a scrape then takes CPU time when the scheduler
+/// next rotates rather than preempting a slot the moment it arrives, where it could
+/// land in the middle of a Stream task.
+const UI_NICE: i32 = 19;
+
 /// Starts serving `state` on `addr`.
 pub(crate) fn start(addr: SocketAddr, state: Arc<UiState>) -> io::Result<Server> {
     let runtime = neptune_runtime::Builder::new()
         .slots(1)
         .thread_name("neptune-ui")
+        .slot_nice(UI_NICE)
         .build()?;
     let listener = runtime.block_on(TcpListener::bind(addr))?;
     let addr = listener.local_addr()?;
