@@ -761,10 +761,7 @@ mod tests {
     }
 
     fn keys(line: &str) -> Vec<String> {
-        let v: serde_json::Value = serde_json::from_str(line).unwrap();
-        let mut keys: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
-        keys.sort_unstable();
-        keys
+        neptune_support::json::sorted_keys(line)
     }
 
     #[test]

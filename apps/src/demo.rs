@@ -353,14 +353,7 @@ mod tests {
             ..Report::default()
         })
         .unwrap();
-        let value: serde_json::Value = serde_json::from_str(&line).unwrap();
-        let mut keys: Vec<&str> = value
-            .as_object()
-            .unwrap()
-            .keys()
-            .map(String::as_str)
-            .collect();
-        keys.sort_unstable();
+        let keys = neptune_support::json::sorted_keys(&line);
         let mut old = [
             "slots",
             "stream_alone_p50_us",

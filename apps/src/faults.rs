@@ -608,14 +608,9 @@ mod tests {
             processes_left: 0,
             notes: vec!["a note".into()],
         };
-        let value: serde_json::Value = serde_json::from_str(&outcome.json()).unwrap();
-        let mut keys: Vec<&str> = value
-            .as_object()
-            .unwrap()
-            .keys()
-            .map(String::as_str)
-            .collect();
-        keys.sort_unstable();
+        let line = outcome.json();
+        let keys = neptune_support::json::sorted_keys(&line);
+        let value: serde_json::Value = serde_json::from_str(&line).unwrap();
         let mut old = [
             "scenario",
             "workload",

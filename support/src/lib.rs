@@ -2,7 +2,8 @@
 //!
 //! Small helpers that Neptune's tests, harnesses and applications share, kept in one
 //! place so that no crate carries its own copy. The crate depends on no Neptune crate
-//! (only on std, and on clap for the command-line helpers), so every engine crate can
+//! (only on std, clap for the command-line helpers and serde_json for reading JSON
+//! lines back), so every engine crate can
 //! take it as a dev-dependency without a cycle.
 //!
 //! One module per job:
@@ -14,11 +15,13 @@
 //! - [`rng`]: SplitMix64, the deterministic generator behind generated data sets;
 //! - [`args`]: clap value parsers, the default worker count, and a check that a
 //!   command line refuses bad arguments;
-//! - [`spin`]: calibrated units of CPU work for demos and benchmarks.
+//! - [`spin`]: calibrated units of CPU work for demos and benchmarks;
+//! - [`json`]: the keys of a JSON line, for tests of the harnesses' output.
 
 #![warn(missing_docs)]
 
 pub mod args;
+pub mod json;
 pub mod rng;
 pub mod spin;
 pub mod stats;

@@ -680,9 +680,7 @@ mod tests {
         let value: serde_json::Value = serde_json::from_str(&line).unwrap();
         assert_eq!(value["figure"], name, "{line}");
         assert!(figure.text().starts_with(name));
-        let mut keys: Vec<String> = value.as_object().unwrap().keys().cloned().collect();
-        keys.sort();
-        keys
+        neptune_support::json::sorted_keys(&line)
     }
 
     fn sorted(keys: &[&str]) -> Vec<String> {

@@ -573,14 +573,7 @@ mod tests {
             ..Row::default()
         };
         let line = serde_json::to_string(&row).unwrap();
-        let value: serde_json::Value = serde_json::from_str(&line).unwrap();
-        let mut keys: Vec<&str> = value
-            .as_object()
-            .unwrap()
-            .keys()
-            .map(String::as_str)
-            .collect();
-        keys.sort_unstable();
+        let keys = neptune_support::json::sorted_keys(&line);
         assert_eq!(
             keys,
             ["neptune", "ratio", "rounds", "tokio", "unit", "workers", "workload"]

@@ -592,14 +592,7 @@ mod tests {
             ..QueryReport::default()
         };
         let text = serde_json::to_string(&line).unwrap();
-        let value: serde_json::Value = serde_json::from_str(&text).unwrap();
-        let mut keys: Vec<&str> = value
-            .as_object()
-            .unwrap()
-            .keys()
-            .map(String::as_str)
-            .collect();
-        keys.sort_unstable();
+        let keys = neptune_support::json::sorted_keys(&text);
         let mut old = [
             "query",
             "sf",

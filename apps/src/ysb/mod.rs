@@ -736,11 +736,7 @@ mod tests {
 
     /// The keys of `report`'s JSON line, sorted.
     fn keys(report: &impl Serialize) -> Vec<String> {
-        let line = serde_json::to_string(report).unwrap();
-        let value: serde_json::Value = serde_json::from_str(&line).unwrap();
-        let mut keys: Vec<String> = value.as_object().unwrap().keys().cloned().collect();
-        keys.sort();
-        keys
+        neptune_support::json::sorted_keys(&serde_json::to_string(report).unwrap())
     }
 
     fn sorted(keys: &[&str]) -> Vec<String> {
