@@ -438,13 +438,7 @@ where
             .label(curve.name.clone())
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], stroke));
     }
-    c.configure_series_labels()
-        .position(SeriesLabelPosition::LowerRight)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK.mix(0.4))
-        .label_font((FONT, 12))
-        .draw()?;
-    Ok(())
+    legend_at(&mut c, SeriesLabelPosition::LowerRight)
 }
 
 /// One series over time: `(seconds, value)` points.
@@ -682,13 +676,7 @@ pub fn timeline(title: &str, lanes: &[Lane], window: Range<f64>) -> Result<Strin
                 .label(name)
                 .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], fill.filled()));
         }
-        c.configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK.mix(0.4))
-            .label_font((FONT, 12))
-            .draw()?;
-        Ok(())
+        legend(&mut c)
     })
 }
 
@@ -699,8 +687,22 @@ where
     X: Ranged,
     Y: Ranged,
 {
+    legend_at(c, SeriesLabelPosition::UpperRight)
+}
+
+/// The legend of the series drawn so far, boxed, at `position`.
+fn legend_at<'a, DB, X, Y>(
+    c: &mut ChartContext<'a, DB, Cartesian2d<X, Y>>,
+    position: SeriesLabelPosition,
+) -> Result<()>
+where
+    DB: DrawingBackend + 'a,
+    DB::ErrorType: 'static,
+    X: Ranged,
+    Y: Ranged,
+{
     c.configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
+        .position(position)
         .background_style(WHITE.mix(0.85))
         .border_style(BLACK.mix(0.4))
         .label_font((FONT, 12))
