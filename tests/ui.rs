@@ -112,14 +112,22 @@ fn scene() -> &'static Scene {
 
         // Then both Batch tasks are paused by hand, and stay paused: nothing spins
         // while the tests run.
+        // Parked means Paused with one more suspension than before the pause (the
+        // state alone turns Paused at the request, before the task reaches its slot's
+        // suspended queue).
+        let before: Vec<u32> = batch
+            .tasks()
+            .iter()
+            .map(|t| t.handle.suspensions())
+            .collect();
         for t in batch.tasks() {
             assert!(t.handle.pause());
         }
         wait_until("both Batch tasks to park", || {
-            batch
-                .tasks()
-                .iter()
-                .all(|t| t.handle.state() == neptune::runtime::TaskState::Paused)
+            batch.tasks().iter().zip(&before).all(|(t, &before)| {
+                t.handle.state() == neptune::runtime::TaskState::Paused
+                    && t.handle.suspensions() > before
+            })
         });
         Scene {
             ctx,

@@ -36,11 +36,13 @@ fn a_paused_task_shows_as_paused_then_its_job_as_succeeded() {
     let tasks = job.tasks();
     assert!(tasks[0].handle.pause());
 
-    wait_for("the board to show the task paused", || {
+    // A pause can come before the task's first poll: it is Paused at once, and parked
+    // on a slot (with a suspension) when a slot picks it up.
+    wait_for("the board to show the task paused and parked", || {
         ctx.status()
             .tasks
             .iter()
-            .any(|t| t.status == TaskState::Paused)
+            .any(|t| t.status == TaskState::Paused && t.slot.is_some() && t.suspensions >= 1)
     });
     let status = ctx.status();
     let j = &status.jobs[0];
