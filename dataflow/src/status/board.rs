@@ -41,6 +41,7 @@ pub(crate) struct TaskEnd {
     pub(crate) records: (u64, u64),
 }
 
+#[derive(Clone)]
 struct StageRecord {
     info: StageInfo,
     first_launch: Option<Stamp>,
@@ -50,6 +51,7 @@ struct StageRecord {
 }
 
 /// What a finished task leaves behind (its handle is let go).
+#[derive(Clone)]
 struct Ended {
     at: Stamp,
     state: TaskState,
@@ -81,7 +83,7 @@ struct JobRecord {
     tasks: Vec<TaskRecord>,
 }
 
-#[derive(Default)]
+#[derive(Default, Clone)]
 struct ExecutorTotals {
     succeeded: u64,
     failed: u64,
@@ -307,24 +309,42 @@ impl StatusBoard {
         summary
     }
 
-    /// The board now.
+    /// The board now. Its records are copied under the lock (the job drivers take it
+    /// at every task launch and end) and formatted after it is released.
     pub(crate) fn snapshot(&self) -> Status {
         let now = Instant::now();
-        let board = self.lock();
+        let (jobs, totals, retain, executors) = {
+            let board = self.lock();
+            let stamp = Stamp {
+                at: now,
+                wall: SystemTime::now(),
+            };
+            let jobs: Vec<(u64, JobView)> = board
+                .jobs
+                .iter()
+                .map(|(&id, job)| (id, JobView::of(job, stamp)))
+                .collect();
+            (
+                jobs,
+                board.totals.clone(),
+                board.retain,
+                board.executors.clone(),
+            )
+        };
         let mut status = Status {
-            jobs: Vec::with_capacity(board.jobs.len()),
+            jobs: Vec::with_capacity(jobs.len()),
             stages: Vec::new(),
             tasks: Vec::new(),
             executors: Vec::new(),
-            totals: board.totals.clone(),
-            retained_jobs: board.retain,
+            totals,
+            retained_jobs: retain,
         };
         let mut active: HashMap<u32, (usize, usize)> = HashMap::new();
-        for (&id, job) in &board.jobs {
-            let class = ClassName::from(job.class);
+        for (id, job) in &jobs {
+            let (id, class) = (*id, ClassName::from(job.class));
             let first_task = status.tasks.len();
             for t in &job.tasks {
-                let task = task_status(t, class, now);
+                let task = task_status(t, class);
                 if !task.status.is_finished() {
                     let a = active.entry(t.executor).or_default();
                     a.0 += 1;
@@ -377,11 +397,11 @@ impl StatusBoard {
                 error: job.ended.as_ref().and_then(|(_, e)| e.clone()),
             });
         }
-        let mut ids: Vec<u32> = board.executors.keys().copied().collect();
-        ids.extend(active.keys().filter(|e| !board.executors.contains_key(e)));
+        let mut ids: Vec<u32> = executors.keys().copied().collect();
+        ids.extend(active.keys().filter(|e| !executors.contains_key(e)));
         ids.sort_unstable();
         for e in ids {
-            let totals = board.executors.get(&e);
+            let totals = executors.get(&e);
             let (active_tasks, paused_tasks) = active.get(&e).copied().unwrap_or_default();
             status.executors.push(ExecutorTasks {
                 id: format!("executor-{e}"),
@@ -461,34 +481,79 @@ fn millis(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
-fn task_status(t: &TaskRecord, class: ClassName, now: Instant) -> TaskStatus {
-    let (status, suspensions, slot, paused, end, records, error) = match (&t.ended, &t.live) {
-        (Some(e), _) => (
-            e.state,
-            e.suspensions,
-            e.slot,
-            e.paused,
-            e.at.at,
-            e.records,
-            e.error.clone(),
-        ),
-        (None, live) => {
-            let state = match live.as_ref().map(TaskControl::state) {
-                Some(RuntimeState::Paused) => TaskState::Paused,
-                _ => TaskState::Running,
-            };
-            let suspensions = live.as_ref().map_or(0, TaskControl::suspensions);
-            (
-                state,
-                suspensions,
-                live.as_ref().and_then(slot_of),
-                live.as_ref().and_then(paused_time),
-                now,
-                (0, 0),
-                None,
-            )
+/// A job's record as copied out from under the board's lock.
+struct JobView {
+    name: String,
+    class: Class,
+    submitted: Stamp,
+    ended: Option<(Stamp, Option<String>)>,
+    stages: Vec<StageRecord>,
+    tasks: Vec<TaskView>,
+}
+
+impl JobView {
+    fn of(job: &JobRecord, now: Stamp) -> JobView {
+        JobView {
+            name: job.name.clone(),
+            class: job.class,
+            submitted: job.submitted,
+            ended: job.ended.clone(),
+            stages: job.stages.clone(),
+            tasks: job.tasks.iter().map(|t| TaskView::of(t, now)).collect(),
         }
-    };
+    }
+}
+
+/// A task's record as copied out: a running task's figures read from its handle, as
+/// if it ended `now` in its current state.
+struct TaskView {
+    id: TaskId,
+    runtime_id: Option<u64>,
+    attempt: u32,
+    executor: u32,
+    launched: Stamp,
+    end: Ended,
+}
+
+impl TaskView {
+    fn of(t: &TaskRecord, now: Stamp) -> TaskView {
+        let end = match (&t.ended, &t.live) {
+            (Some(e), _) => e.clone(),
+            (None, live) => Ended {
+                at: now,
+                state: match live.as_ref().map(TaskControl::state) {
+                    Some(RuntimeState::Paused) => TaskState::Paused,
+                    _ => TaskState::Running,
+                },
+                error: None,
+                suspensions: live.as_ref().map_or(0, TaskControl::suspensions),
+                slot: live.as_ref().and_then(slot_of),
+                paused: live.as_ref().and_then(paused_time),
+                records: (0, 0),
+            },
+        };
+        TaskView {
+            id: t.id,
+            runtime_id: t.runtime_id,
+            attempt: t.attempt,
+            executor: t.executor,
+            launched: t.launched,
+            end,
+        }
+    }
+}
+
+fn task_status(t: &TaskView, class: ClassName) -> TaskStatus {
+    let e = &t.end;
+    let (status, suspensions, slot, paused, end, records, error) = (
+        e.state,
+        e.suspensions,
+        e.slot,
+        e.paused,
+        e.at.at,
+        e.records,
+        e.error.clone(),
+    );
     TaskStatus {
         task_id: t.id.to_string(),
         job_id: t.id.job.0,
