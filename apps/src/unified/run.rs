@@ -442,10 +442,21 @@ pub fn run_once(
     let mut windows = Windows::new(parks_at_start);
     let sample = &data.holdout[..data.holdout.len().min(LIVE_ACCURACY_SAMPLE)];
     let mut timeline = None;
+    let mut micro_batches = 0;
     loop {
         let elapsed = started.elapsed();
         let t = *training.lock().unwrap_or_else(|e| e.into_inner());
-        let stats = stream.as_ref().map(|s| s.stats());
+        if windows.due(elapsed) {
+            // A copy of the stream's statistics, taken under the lock its thread takes
+            // after every micro-batch, and growing with the run: once a window, not at
+            // every tick.
+            let stats = stream.as_ref().map(|s| s.stats());
+            micro_batches = stats.as_ref().map_or(0, |s| s.micro_batches);
+            windows.close(elapsed, stats.as_ref(), model.version(), parks(&ctx));
+            if live.serving() {
+                metrics.model_accuracy(model.latest().accuracy(sample));
+            }
+        }
         progress(&Progress {
             policy: policy.to_owned(),
             run: position.0,
@@ -453,15 +464,9 @@ pub fn run_once(
             elapsed: elapsed.min(total),
             total,
             passes: t.passes,
-            micro_batches: stats.as_ref().map_or(0, |s| s.micro_batches),
+            micro_batches,
             version: model.version(),
         });
-        if windows.due(elapsed) {
-            windows.close(elapsed, stats.as_ref(), model.version(), parks(&ctx));
-            if live.serving() {
-                metrics.model_accuracy(model.latest().accuracy(sample));
-            }
-        }
         if elapsed >= total {
             break;
         }
