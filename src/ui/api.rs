@@ -308,6 +308,11 @@ pub(crate) struct ExecutorJson {
     pid: Option<u32>,
 }
 
+/// Every task attempt an executor was given: finished, or running now.
+fn total_tasks(t: &ExecutorTasks) -> u64 {
+    t.completed_tasks + t.failed_tasks + t.killed_tasks + t.active_tasks as u64
+}
+
 pub(crate) fn executors(ctx: &Context, status: &Status) -> Vec<ExecutorJson> {
     let tasks_of = |id: &str| -> ExecutorTasks {
         status
@@ -358,10 +363,7 @@ pub(crate) fn executors(ctx: &Context, status: &Status) -> Vec<ExecutorJson> {
             completed_tasks: t.completed_tasks,
             failed_tasks: t.failed_tasks,
             killed_tasks: t.killed_tasks,
-            total_tasks: t.completed_tasks
-                + t.failed_tasks
-                + t.killed_tasks
-                + t.active_tasks as u64,
+            total_tasks: total_tasks(&t),
             total_duration: t.total_duration,
             memory_used: e.shuffle_bytes(),
             policy: Some(m.policy.name.clone()),
@@ -388,10 +390,7 @@ pub(crate) fn executors(ctx: &Context, status: &Status) -> Vec<ExecutorJson> {
                 completed_tasks: t.completed_tasks,
                 failed_tasks: t.failed_tasks,
                 killed_tasks: t.killed_tasks,
-                total_tasks: t.completed_tasks
-                    + t.failed_tasks
-                    + t.killed_tasks
-                    + t.active_tasks as u64,
+                total_tasks: total_tasks(&t),
                 total_duration: t.total_duration,
                 memory_used: m.memory_in_use,
                 policy: None,

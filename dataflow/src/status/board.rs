@@ -312,13 +312,10 @@ impl StatusBoard {
     /// The board now. Its records are copied under the lock (the job drivers take it
     /// at every task launch and end) and formatted after it is released.
     pub(crate) fn snapshot(&self) -> Status {
-        let now = Instant::now();
+        let stamp = Stamp::now();
+        let now = stamp.at;
         let (jobs, totals, retain, executors) = {
             let board = self.lock();
-            let stamp = Stamp {
-                at: now,
-                wall: SystemTime::now(),
-            };
             let jobs: Vec<(u64, JobView)> = board
                 .jobs
                 .iter()
