@@ -325,9 +325,18 @@ impl ContextBuilder {
     ///     .build()
     ///     .unwrap();
     /// ctx.range(0..1000, 1).count().unwrap();
-    /// let timeline = ctx.executors()[0].timeline();
-    /// assert_eq!(timeline.slots.len(), 1);
-    /// assert!(!timeline.slots[0].spans.is_empty());
+    /// // The slot records a poll right after it returns, which may be a moment after
+    /// // the job's result is out.
+    /// let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    /// loop {
+    ///     let timeline = ctx.executors()[0].timeline();
+    ///     assert_eq!(timeline.slots.len(), 1);
+    ///     if !timeline.slots[0].spans.is_empty() {
+    ///         break;
+    ///     }
+    ///     assert!(std::time::Instant::now() < deadline, "no span recorded");
+    ///     std::thread::yield_now();
+    /// }
     /// ```
     pub fn timeline(mut self, spans_per_slot: usize) -> ContextBuilder {
         self.timeline = spans_per_slot;

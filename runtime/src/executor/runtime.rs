@@ -169,13 +169,21 @@ impl Builder {
     ///     std::thread::yield_now();
     /// }
     /// task.pause();
-    /// while task.suspensions() == 0 {
-    ///     std::thread::yield_now(); // it parks at its next yield point
-    /// }
-    /// let timeline = rt.timeline();
+    /// // It parks at its next yield point, inside its poll; the slot records the poll
+    /// // as Batch work right after it returns.
+    /// let ran_as_batch =
+    ///     |t: &neptune_runtime::Timeline| t.spans().any(|(_, s)| s.kind == SpanKind::Batch);
+    /// let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    /// let timeline = loop {
+    ///     let t = rt.timeline();
+    ///     if task.suspensions() == 1 && ran_as_batch(&t) {
+    ///         break t;
+    ///     }
+    ///     assert!(std::time::Instant::now() < deadline, "no park in {t:?}");
+    ///     std::thread::yield_now();
+    /// };
+    /// // It sits parked now: an open Paused span.
     /// let spans = &timeline.slots[0].spans;
-    /// // It ran as Batch work, and sits parked now: an open Paused span.
-    /// assert!(spans.iter().any(|s| s.kind == SpanKind::Batch && s.task == task.id()));
     /// let paused = spans.iter().find(|s| s.kind == SpanKind::Paused).unwrap();
     /// assert!(paused.open && paused.task == task.id() && paused.start <= paused.end);
     /// assert_eq!(paused.end, timeline.now);
