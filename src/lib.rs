@@ -11,7 +11,7 @@
 //! [`ui`] serves a live view of a running context: Prometheus metrics, a JSON API
 //! shaped like Spark's, and HTML pages.
 //!
-//! The facade adds [`AppAllocator`] (feature `mimalloc`): the counting allocator that
+//! The facade adds `AppAllocator` (feature `mimalloc`): the counting allocator that
 //! applications install, so that an executor's heartbeats report its memory.
 //!
 //! The applications themselves (the unified stream/batch application, YSB, TPC-H,

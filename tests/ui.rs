@@ -628,7 +628,7 @@ fn bad_requests_are_refused_and_the_server_survives_garbage() {
 }
 
 #[test]
-fn a_ui_stops_when_shut_down_and_needs_a_context() {
+fn a_ui_stops_when_shut_down_and_needs_something_to_show() {
     let ctx = &scene().ctx;
     let ui = Ui::builder()
         .context(ctx)
@@ -681,6 +681,118 @@ fn a_ui_follows_the_context_it_is_given() {
     second.range(0..10, 1).map(|x| x + 1).count().unwrap();
     assert_eq!(names(addr), ["count at map#1"]);
     assert_eq!(get(addr, "/metrics").status, 200);
+}
+
+/// A Batch task spinning on a bare runtime, paused by hand and parked, and a Stream
+/// task run to its end: the same routes serve the runtime as one executor.
+#[test]
+fn a_ui_shows_a_bare_runtime_and_its_paused_task() {
+    use neptune::runtime::{Builder, SpawnOptions, TaskState};
+    let rt = Builder::new()
+        .slots(2)
+        .thread_name("neptune-ui-bare")
+        .timeline(1024)
+        .build()
+        .unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let ran = Arc::new(AtomicBool::new(false));
+    let (s, r) = (stop.clone(), ran.clone());
+    let spinner = rt.spawn(async move {
+        while !s.load(SeqCst) {
+            r.store(true, SeqCst);
+            neptune::runtime::preemption_point().await;
+        }
+    });
+    let task = spinner.task();
+    wait_until("the Batch task to run", || ran.load(SeqCst));
+    assert!(task.pause());
+    wait_until("the Batch task to park", || {
+        task.state() == TaskState::Paused && task.suspensions() == 1
+    });
+    assert_eq!(
+        rt.block_on(rt.spawn_with(SpawnOptions::stream(), async { 7 }))
+            .unwrap(),
+        7
+    );
+    let ui = Ui::builder()
+        .runtime(rt.handle())
+        .bind("127.0.0.1:0")
+        .start()
+        .unwrap();
+    let addr = ui.local_addr();
+
+    let families = parse_exposition(&get(addr, "/metrics").body);
+    let e0 = ("executor", "executor-0");
+    assert_eq!(total(&families, "neptune_slots", &[e0]), 2.0);
+    assert_eq!(
+        total(
+            &families,
+            "neptune_tasks",
+            &[e0, ("class", "batch"), ("state", "paused")]
+        ),
+        1.0
+    );
+    assert_eq!(total(&families, "neptune_suspensions_total", &[e0]), 1.0);
+    assert_eq!(total(&families, "neptune_suspended_tasks", &[e0]), 1.0);
+    assert!(total(&families, "neptune_stream_latency_seconds_count", &[e0]) >= 1.0);
+    // No board: the dataflow families are left out rather than shown as zeros.
+    assert!(!families.contains_key("neptune_dataflow_tasks"));
+
+    let overview = get_json(addr, "/api/v1/overview");
+    assert_eq!(overview["deploy"], "runtime");
+    assert_eq!(overview["placement"], "none");
+    assert_eq!(overview["executors"], 1);
+    assert_eq!(overview["slots"], 2);
+    assert_eq!(overview["tasks"]["paused"], 1);
+    assert_eq!(overview["tasksByClass"]["batch"]["paused"], 1);
+    assert_eq!(overview["tasksSucceeded"]["stream"], 1);
+    let executors = get_json(addr, "/api/v1/executors");
+    let e = &executors[0];
+    assert_eq!(e["id"], "executor-0");
+    assert_eq!(e["pausedTasks"], 1);
+    assert_eq!(e["suspendedTasks"], 1);
+    assert_eq!(e["slots"].as_array().unwrap().len(), 2);
+    assert_eq!(get_json(addr, "/api/v1/jobs"), serde_json::json!([]));
+    assert_eq!(get_json(addr, "/api/v1/tasks"), serde_json::json!([]));
+    let timeline = get_json(addr, "/api/v1/timeline?window=600");
+    assert_eq!(timeline["enabled"], true);
+    let open: Vec<&Value> = timeline["executors"][0]["slots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| s["spans"].as_array().unwrap())
+        .filter(|s| s["kind"] == "paused" && s["open"] == true)
+        .collect();
+    assert_eq!(open.len(), 1, "{timeline}");
+    assert_eq!(open[0]["runtimeTaskId"], task.id().as_u64());
+    for page in ["/", "/jobs", "/executors", "/timeline"] {
+        assert_eq!(get(addr, page).status, 200, "{page}");
+    }
+    if let Some(browser) = chromium() {
+        let overview = dump_dom(&browser, &ui.url());
+        assert!(
+            overview.contains(r#"<div class="big" id="paused-count">1</div>"#),
+            "{overview}"
+        );
+        assert!(overview.contains("placement none"), "{overview}");
+        let timeline = dump_dom(&browser, &format!("{}timeline", ui.url()));
+        assert_eq!(
+            timeline.matches(r#"class="span paused""#).count(),
+            1,
+            "{timeline}"
+        );
+    }
+
+    // The UI follows the next runtime it is given.
+    let next = Builder::new().slots(1).build().unwrap();
+    ui.set_runtime(next.handle());
+    let families = parse_exposition(&get(addr, "/metrics").body);
+    assert_eq!(total(&families, "neptune_slots", &[e0]), 1.0);
+    assert_eq!(get_json(addr, "/api/v1/overview")["tasks"]["paused"], 0);
+
+    stop.store(true, SeqCst);
+    assert!(task.resume());
+    rt.block_on(spinner).unwrap();
 }
 
 /// Headless Chromium, if this machine has it.

@@ -8,51 +8,24 @@
 //! mode, with the driver's view from heartbeats. `overview` is Neptune's own summary
 //! for the overview page: policy, task counts by state, latency percentiles, totals.
 
-use neptune_dataflow::cluster::MemberInfo;
+use super::shown::{shown_now, Current, Local, Shown};
 use neptune_dataflow::status::{ExecutorTasks, Status, StatusSummary, TaskState};
-use neptune_dataflow::Context;
 use neptune_runtime::metrics::{HistogramSnapshot, RuntimeMetrics};
 use neptune_runtime::Class;
 use serde::Serialize;
-use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime};
 
-/// What a UI serves from: the context it shows now, and when the UI started.
+/// What a UI serves from: what it shows now, and when the UI started.
 pub(crate) struct Source {
     pub(crate) current: Current,
     pub(crate) started: Instant,
     pub(crate) started_wall: SystemTime,
 }
 
-/// The context a UI shows, replaceable while it runs (an application that runs one
-/// context after another keeps one UI).
-pub(crate) type Current = Arc<Mutex<Context>>;
-
-/// The context `current` holds now (a clone: a request never holds the lock while it
-/// reads figures).
-pub(crate) fn context_of(current: &Current) -> Context {
-    current.lock().unwrap_or_else(|e| e.into_inner()).clone()
-}
-
 impl Source {
-    /// The context shown now.
-    pub(crate) fn ctx(&self) -> Context {
-        context_of(&self.current)
-    }
-}
-
-/// The driver's view of a cluster's executors.
-pub(crate) struct ClusterView {
-    pub(crate) live: Vec<MemberInfo>,
-    pub(crate) lost: usize,
-}
-
-impl ClusterView {
-    pub(crate) fn of(ctx: &Context) -> ClusterView {
-        ClusterView {
-            live: ctx.cluster_executors(),
-            lost: ctx.cluster_losses().len(),
-        }
+    /// What is shown now.
+    pub(crate) fn shown(&self) -> Shown {
+        shown_now(&self.current)
     }
 }
 
@@ -116,7 +89,7 @@ pub(crate) struct Overview {
     start_time: String,
     /// Seconds since the UI started.
     uptime: f64,
-    /// `local` or `cluster`.
+    /// `local` or `cluster` (a context's), or `runtime` (a bare runtime).
     deploy: &'static str,
     /// The executors' scheduling policy (several joined by `, `; cluster mode: their
     /// own, not known to the driver).
@@ -152,21 +125,13 @@ pub(crate) struct Overview {
     resume_to_poll: Percentiles,
 }
 
-/// The local executors' runtime metrics, with their ids.
-pub(crate) fn local_metrics(ctx: &Context) -> Vec<(u32, RuntimeMetrics)> {
-    ctx.executors()
-        .iter()
-        .map(|e| (e.id().0, e.metrics()))
-        .collect()
-}
-
 fn merged(
-    metrics: &[(u32, RuntimeMetrics)],
+    metrics: &[Local],
     f: impl Fn(&RuntimeMetrics) -> HistogramSnapshot,
 ) -> HistogramSnapshot {
     let mut h = HistogramSnapshot::default();
-    for (_, m) in metrics {
-        h.merge(&f(m));
+    for l in metrics {
+        h.merge(&f(&l.metrics));
     }
     h
 }
@@ -182,16 +147,15 @@ fn task_counts(status: &StatusSummary, classes: &[Class]) -> TaskCounts {
 }
 
 /// The distinct values `f` gives over `metrics`, joined.
-fn joined(metrics: &[(u32, RuntimeMetrics)], f: impl Fn(&RuntimeMetrics) -> String) -> String {
-    let mut names: Vec<String> = metrics.iter().map(|(_, m)| f(m)).collect();
+fn joined(metrics: &[Local], f: impl Fn(&RuntimeMetrics) -> String) -> String {
+    let mut names: Vec<String> = metrics.iter().map(|l| f(&l.metrics)).collect();
     names.dedup();
     names.join(", ")
 }
 
-pub(crate) fn overview(source: &Source, status: &StatusSummary) -> Overview {
-    let ctx = &source.ctx();
-    let metrics = local_metrics(ctx);
-    let cluster = ctx.is_cluster().then(|| ClusterView::of(ctx));
+pub(crate) fn overview(source: &Source, shown: &Shown, status: &StatusSummary) -> Overview {
+    let metrics = shown.locals();
+    let cluster = shown.cluster();
     let t = &status.totals;
     let active = |c: Class| status.active_jobs[c.index()];
     let (policy, mode) = if metrics.is_empty() {
@@ -203,22 +167,23 @@ pub(crate) fn overview(source: &Source, status: &StatusSummary) -> Overview {
             joined(&metrics, |m| m.policy.active().to_owned()),
         )
     };
-    let sum = |f: &dyn Fn(&RuntimeMetrics) -> u64| metrics.iter().map(|(_, m)| f(m)).sum::<u64>();
+    let sum =
+        |f: &dyn Fn(&RuntimeMetrics) -> u64| metrics.iter().map(|l| f(&l.metrics)).sum::<u64>();
     Overview {
         start_time: neptune_dataflow::status::spark_time(source.started_wall),
         uptime: source.started.elapsed().as_secs_f64(),
-        deploy: if cluster.is_some() {
-            "cluster"
-        } else {
-            "local"
+        deploy: match (shown.has_board(), cluster.is_some()) {
+            (false, _) => "runtime",
+            (true, true) => "cluster",
+            (true, false) => "local",
         },
         policy,
         mode,
         policy_switches: sum(&|m| m.policy.switches_total()),
-        placement: ctx.placement_name().to_owned(),
+        placement: shown.placement(),
         executors: cluster.as_ref().map_or(metrics.len(), |c| c.live.len()),
         slots: cluster.as_ref().map_or_else(
-            || metrics.iter().map(|(_, m)| m.slots.len()).sum(),
+            || metrics.iter().map(|l| l.metrics.slots.len()).sum(),
             |c| c.live.iter().map(|m| m.slots).sum(),
         ),
         tasks: task_counts(status, &[Class::Stream, Class::Batch]),
@@ -226,7 +191,7 @@ pub(crate) fn overview(source: &Source, status: &StatusSummary) -> Overview {
             stream: task_counts(status, &[Class::Stream]),
             batch: task_counts(status, &[Class::Batch]),
         },
-        live_runtime_tasks: metrics.iter().map(|(_, m)| m.live_tasks).sum(),
+        live_runtime_tasks: metrics.iter().map(|l| l.metrics.live_tasks).sum(),
         jobs_active: PerClass {
             stream: active(Class::Stream),
             batch: active(Class::Batch),
@@ -243,12 +208,12 @@ pub(crate) fn overview(source: &Source, status: &StatusSummary) -> Overview {
         resumes: sum(&|m| m.total(|s| s.resumes)),
         suspended_tasks: metrics
             .iter()
-            .map(|(_, m)| m.slots.iter().map(|s| s.suspended).sum::<usize>())
+            .map(|l| l.metrics.slots.iter().map(|s| s.suspended).sum::<usize>())
             .sum::<usize>()
             + cluster
                 .as_ref()
                 .map_or(0, |c| c.live.iter().map(|m| m.suspended).sum()),
-        suspended_bytes: metrics.iter().map(|(_, m)| m.suspended_bytes()).sum(),
+        suspended_bytes: metrics.iter().map(|l| l.metrics.suspended_bytes()).sum(),
         stream_latency: Percentiles::of(&merged(&metrics, RuntimeMetrics::stream_latency)),
         pause_to_park: Percentiles::of(&merged(&metrics, RuntimeMetrics::pause_to_park)),
         resume_to_poll: Percentiles::of(&merged(&metrics, RuntimeMetrics::resume_to_poll)),
@@ -313,7 +278,7 @@ fn total_tasks(t: &ExecutorTasks) -> u64 {
     t.completed_tasks + t.failed_tasks + t.killed_tasks + t.active_tasks as u64
 }
 
-pub(crate) fn executors(ctx: &Context, status: &Status) -> Vec<ExecutorJson> {
+pub(crate) fn executors(shown: &Shown, status: &Status) -> Vec<ExecutorJson> {
     let tasks_of = |id: &str| -> ExecutorTasks {
         status
             .executors
@@ -323,9 +288,9 @@ pub(crate) fn executors(ctx: &Context, status: &Status) -> Vec<ExecutorJson> {
             .unwrap_or_default()
     };
     let mut out = Vec::new();
-    for e in ctx.executors() {
-        let id = format!("executor-{}", e.id().0);
-        let m = e.metrics();
+    for local in shown.locals() {
+        let id = format!("executor-{}", local.id);
+        let m = local.metrics;
         let t = tasks_of(&id);
         let on_slot = |slot: usize, state: TaskState| {
             status
@@ -365,7 +330,7 @@ pub(crate) fn executors(ctx: &Context, status: &Status) -> Vec<ExecutorJson> {
             killed_tasks: t.killed_tasks,
             total_tasks: total_tasks(&t),
             total_duration: t.total_duration,
-            memory_used: e.shuffle_bytes(),
+            memory_used: local.memory,
             policy: Some(m.policy.name.clone()),
             mode: Some(m.policy.active().to_owned()),
             suspended_tasks: m.slots.iter().map(|s| s.suspended).sum(),
@@ -376,8 +341,8 @@ pub(crate) fn executors(ctx: &Context, status: &Status) -> Vec<ExecutorJson> {
             id,
         });
     }
-    if ctx.is_cluster() {
-        for m in ClusterView::of(ctx).live {
+    if let Some(cluster) = shown.cluster() {
+        for m in cluster.live {
             let id = format!("executor-{}", m.id);
             let t = tasks_of(&id);
             out.push(ExecutorJson {
@@ -470,7 +435,7 @@ pub(crate) struct SpanJson {
 
 /// The last `window` seconds of every local executor's timeline, spans named after
 /// the dataflow tasks of `status`.
-pub(crate) fn timeline(ctx: &Context, status: &Status, window: f64) -> TimelineJson {
+pub(crate) fn timeline(shown: &Shown, status: &Status, window: f64) -> TimelineJson {
     let names: std::collections::HashMap<u64, &str> = status
         .tasks
         .iter()
@@ -482,11 +447,10 @@ pub(crate) fn timeline(ctx: &Context, status: &Status, window: f64) -> TimelineJ
         TIMELINE_WINDOW
     };
     let mut enabled = false;
-    let executors = ctx
-        .executors()
-        .iter()
-        .map(|e| {
-            let t = e.timeline();
+    let executors = shown
+        .timelines()
+        .into_iter()
+        .map(|(id, t)| {
             enabled |= !t.slots.is_empty();
             let now = t.now.as_secs_f64();
             let from = now - window;
@@ -511,7 +475,7 @@ pub(crate) fn timeline(ctx: &Context, status: &Status, window: f64) -> TimelineJ
                 })
                 .collect();
             ExecutorTimeline {
-                id: format!("executor-{}", e.id().0),
+                id: format!("executor-{id}"),
                 slots,
             }
         })

@@ -1,9 +1,10 @@
 //! `/metrics`: the engine's figures in the Prometheus text format, read at scrape time.
 //!
 //! [`EngineCollector`] is a prometheus-client [`Collector`]: nothing is copied into
-//! metric objects between scrapes. Each scrape takes one [`RuntimeMetrics`] snapshot
-//! per local executor, one [`Status`] snapshot of the status board, and in cluster
-//! mode the driver's list of executors, and writes every family from them.
+//! metric objects between scrapes. Each scrape takes one
+//! [`RuntimeMetrics`](neptune_runtime::metrics::RuntimeMetrics) snapshot per local
+//! runtime, the status board's counts ([`StatusSummary`], a context's only), and in
+//! cluster mode the driver's list of executors, and writes every family from them.
 //!
 //! Label values are few by construction: `executor` (one per executor), `slot` (one
 //! per slot), `class` (`stream`, `batch`), `state` (a handful), `policy` and `mode`.
@@ -15,10 +16,9 @@
 //! bucket is counted under the first bound at or above its upper edge, so a value
 //! may be counted one bound higher than its own (never lower).
 
-use super::api::{context_of, Current};
-use super::ClusterView;
+use super::shown::{shown_now, ClusterView, Current, Local};
 use neptune_dataflow::status::{StatusSummary, TaskState};
-use neptune_runtime::metrics::{HistogramSnapshot, RuntimeMetrics};
+use neptune_runtime::metrics::HistogramSnapshot;
 use neptune_runtime::Class;
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, MetricEncoder, NoLabelSet};
@@ -152,21 +152,17 @@ fn executor_label(id: impl fmt::Display) -> String {
 
 impl Collector for EngineCollector {
     fn encode(&self, mut encoder: DescriptorEncoder) -> fmt::Result {
-        let ctx = context_of(&self.current);
-        let status = ctx.status_summary();
-        let locals: Vec<(String, RuntimeMetrics)> = ctx
-            .executors()
-            .iter()
-            .map(|e| (e.id().to_string(), e.metrics()))
-            .collect();
-        for family in runtime_families(&locals) {
+        let shown = shown_now(&self.current);
+        for family in runtime_families(&shown.locals()) {
             family.encode(&mut encoder)?;
         }
-        for family in status_families(&status) {
-            family.encode(&mut encoder)?;
+        if shown.has_board() {
+            for family in status_families(&shown.status_summary()) {
+                family.encode(&mut encoder)?;
+            }
         }
-        if ctx.is_cluster() {
-            for family in cluster_families(&ClusterView::of(&ctx)) {
+        if let Some(cluster) = shown.cluster() {
+            for family in cluster_families(&cluster) {
                 family.encode(&mut encoder)?;
             }
         }
@@ -175,7 +171,7 @@ impl Collector for EngineCollector {
 }
 
 /// The families read from each local executor's runtime.
-fn runtime_families(locals: &[(String, RuntimeMetrics)]) -> Vec<Family<'static>> {
+fn runtime_families(locals: &[Local]) -> Vec<Family<'static>> {
     let mut slots = Family::gauge("neptune_slots", "Slots (worker threads) of an executor.");
     let mut tasks = Family::gauge(
         "neptune_tasks",
@@ -238,7 +234,8 @@ fn runtime_families(locals: &[(String, RuntimeMetrics)]) -> Vec<Family<'static>>
         "neptune_stream_latency_seconds",
         "From a Stream task becoming runnable to the end of the poll that ran it.",
     );
-    for (executor, m) in locals {
+    for local in locals {
+        let (executor, m) = (executor_label(local.id), &local.metrics);
         let e = || vec![("executor", executor.clone())];
         slots.add(e(), m.slots.len() as f64);
         for (class, state, n) in m.tasks.gauges() {

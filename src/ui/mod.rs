@@ -1,5 +1,6 @@
-//! A live view of a running [`Context`]: Prometheus metrics, a JSON API shaped like
-//! Spark's, and a few HTML pages, served over HTTP while jobs run.
+//! A live view of a running [`Context`] (or of a bare runtime: [`UiBuilder::runtime`]):
+//! Prometheus metrics, a JSON API shaped like Spark's, and a few HTML pages, served
+//! over HTTP while jobs run.
 //!
 //! ```
 //! use neptune::dataflow::Context;
@@ -88,19 +89,27 @@
 //! In cluster mode the runtime families and the timeline are empty (the executors'
 //! runtimes live in other processes; their heartbeats are what the driver knows), and
 //! a remote task's paused state is as its executor last reported it.
+//!
+//! A bare runtime ([`UiBuilder::runtime`]) shows as one executor, `executor-0`, with
+//! the runtime families and its timeline; it has no jobs, so the status board's
+//! families (`neptune_dataflow_tasks` to `neptune_task_paused_seconds_total`) are left
+//! out, and the overview counts the runtime's own live tasks.
 
 mod api;
 mod metrics;
 mod pages;
 mod server;
+mod shown;
 
 pub use prometheus_client;
 
 use crate::dataflow::Context;
-use api::{ClusterView, Current, Source};
+use crate::runtime::Handle;
+use api::Source;
 use prometheus_client::collector::Collector;
 use prometheus_client::registry::Registry;
 use server::UiState;
+use shown::{Current, Shown};
 use std::fmt;
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -119,7 +128,7 @@ impl Ui {
     /// metrics, then [`start`](UiBuilder::start) it.
     pub fn builder() -> UiBuilder {
         UiBuilder {
-            context: None,
+            shown: None,
             addr: DEFAULT_ADDR
                 .parse()
                 .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e)),
@@ -131,7 +140,7 @@ impl Ui {
 
 /// Configures a [`Ui`].
 pub struct UiBuilder {
-    context: Option<Context>,
+    shown: Option<Shown>,
     addr: io::Result<SocketAddr>,
     registry: Registry,
     collectors: Vec<Box<dyn Collector>>,
@@ -140,7 +149,7 @@ pub struct UiBuilder {
 impl fmt::Debug for UiBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("UiBuilder")
-            .field("context", &self.context.is_some())
+            .field("shows", &self.shown.as_ref().map(Shown::kind))
             .field("addr", &self.addr.as_ref().ok())
             .field("collectors", &self.collectors.len())
             .finish_non_exhaustive()
@@ -148,10 +157,37 @@ impl fmt::Debug for UiBuilder {
 }
 
 impl UiBuilder {
-    /// The context to show (required). The UI keeps a clone of it, and so keeps its
-    /// executors up, until the UI stops.
+    /// The context to show (this or a [runtime](Self::runtime) is required). The UI
+    /// keeps a clone of it, and so keeps its executors up, until the UI stops.
     pub fn context(mut self, ctx: &Context) -> UiBuilder {
-        self.context = Some(ctx.clone());
+        self.shown = Some(Shown::Context(ctx.clone()));
+        self
+    }
+
+    /// A runtime to show on its own, for an application that spawns its Stream and
+    /// Batch tasks itself rather than running dataflow jobs: it shows as one executor,
+    /// `executor-0`, with its slots, tasks by class and state, suspensions, latencies
+    /// and (with [`Builder::timeline`](crate::runtime::Builder::timeline)) its
+    /// timeline; the jobs, stages and tasks of the API are empty. The UI keeps the
+    /// handle; a runtime dropped meanwhile shows its last figures.
+    ///
+    /// ```
+    /// use neptune::runtime::{Builder, SpawnOptions};
+    /// use neptune::ui::Ui;
+    /// use std::io::{Read, Write};
+    ///
+    /// let rt = Builder::new().slots(1).build().unwrap();
+    /// let ui = Ui::builder().runtime(rt.handle()).bind("127.0.0.1:0").start().unwrap();
+    /// rt.block_on(rt.spawn_with(SpawnOptions::stream(), async { 1 })).unwrap();
+    ///
+    /// let mut conn = std::net::TcpStream::connect(ui.local_addr()).unwrap();
+    /// conn.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+    /// let mut reply = String::new();
+    /// conn.read_to_string(&mut reply).unwrap();
+    /// assert!(reply.contains(r#"neptune_slots{executor="executor-0"} 1"#));
+    /// ```
+    pub fn runtime(mut self, runtime: &Handle) -> UiBuilder {
+        self.shown = Some(Shown::Runtime(runtime.clone()));
         self
     }
 
@@ -205,17 +241,17 @@ impl UiBuilder {
     /// Starts serving.
     ///
     /// # Errors
-    /// No context given, an address that does not resolve or cannot be bound, or a
-    /// runtime that cannot start.
+    /// Nothing to show (no context nor runtime given), an address that does not
+    /// resolve or cannot be bound, or a runtime that cannot start.
     pub fn start(self) -> io::Result<UiHandle> {
-        let ctx = self.context.ok_or_else(|| {
+        let shown = self.shown.ok_or_else(|| {
             io::Error::new(
                 io::ErrorKind::InvalidInput,
-                "a UI needs a context: Ui::builder().context(&ctx)",
+                "a UI needs a context or a runtime to show: Ui::builder().context(&ctx)",
             )
         })?;
         let addr = self.addr?;
-        let current: Current = Arc::new(Mutex::new(ctx));
+        let current: Current = Arc::new(Mutex::new(shown));
         let mut registry = self.registry;
         registry.register_collector(Box::new(metrics::EngineCollector::new(current.clone())));
         for c in self.collectors {
@@ -273,6 +309,16 @@ impl UiHandle {
     /// reads as a counter reset. The previous context is released here, on the
     /// caller's thread.
     pub fn set_context(&self, ctx: &Context) {
+        self.show(Shown::Context(ctx.clone()));
+    }
+
+    /// Shows `runtime` from now on (see [`UiBuilder::runtime`]), in place of what was
+    /// shown so far, as [`set_context`](Self::set_context) does for a context.
+    pub fn set_runtime(&self, runtime: &Handle) {
+        self.show(Shown::Runtime(runtime.clone()));
+    }
+
+    fn show(&self, shown: Shown) {
         let previous = {
             let mut current = self
                 .state
@@ -280,7 +326,7 @@ impl UiHandle {
                 .current
                 .lock()
                 .unwrap_or_else(|e| e.into_inner());
-            std::mem::replace(&mut *current, ctx.clone())
+            std::mem::replace(&mut *current, shown)
         };
         drop(previous);
     }

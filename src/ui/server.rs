@@ -164,11 +164,15 @@ pub(crate) fn api_json(
 ) -> Option<serde_json::Result<String>> {
     let rest = path.strip_prefix("/api/v1/")?;
     let filter = api::query_param(query, "status");
-    let ctx = &state.source.ctx();
+    let shown = &state.source.shown();
     let body = match rest {
-        "overview" => serde_json::to_string(&api::overview(&state.source, &ctx.status_summary())),
+        "overview" => serde_json::to_string(&api::overview(
+            &state.source,
+            shown,
+            &shown.status_summary(),
+        )),
         "jobs" => {
-            let status = ctx.status();
+            let status = shown.status();
             let jobs: Vec<_> = status
                 .jobs
                 .iter()
@@ -177,7 +181,7 @@ pub(crate) fn api_json(
             serde_json::to_string(&jobs)
         }
         "stages" => {
-            let status = ctx.status();
+            let status = shown.status();
             let stages: Vec<_> = status
                 .stages
                 .iter()
@@ -186,7 +190,7 @@ pub(crate) fn api_json(
             serde_json::to_string(&stages)
         }
         "tasks" => {
-            let status = ctx.status();
+            let status = shown.status();
             let tasks: Vec<_> = status
                 .tasks
                 .iter()
@@ -194,17 +198,17 @@ pub(crate) fn api_json(
                 .collect();
             serde_json::to_string(&tasks)
         }
-        "executors" => serde_json::to_string(&api::executors(ctx, &ctx.status())),
+        "executors" => serde_json::to_string(&api::executors(shown, &shown.status())),
         "timeline" => {
             let window = api::query_param(query, "window")
                 .and_then(|w| w.parse().ok())
                 .unwrap_or(api::TIMELINE_WINDOW);
-            serde_json::to_string(&api::timeline(ctx, &ctx.status(), window))
+            serde_json::to_string(&api::timeline(shown, &shown.status(), window))
         }
         _ => {
             // `jobs/<id>`: one job, as Spark's API has it.
             let id: u64 = rest.strip_prefix("jobs/")?.parse().ok()?;
-            let status = ctx.status();
+            let status = shown.status();
             let job = status.jobs.iter().find(|j| j.job_id == id)?;
             serde_json::to_string(job)
         }

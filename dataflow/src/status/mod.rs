@@ -53,7 +53,7 @@ use serde::Serialize;
 /// assert_eq!(json["jobId"], 0);
 /// assert_eq!(json["class"], "Batch");
 /// ```
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Default, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Status {
     /// Jobs on the board, oldest first: every running job, and the last finished ones.
