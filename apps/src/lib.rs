@@ -31,6 +31,7 @@ pub mod cluster;
 pub mod demo;
 pub mod faults;
 pub mod html;
+pub mod live;
 pub mod mw1;
 pub mod plot;
 pub mod progress;

@@ -1,83 +1,41 @@
 //! The unified application with `--ui` and `--report`: its live `/metrics`, scraped
 //! while it runs under NEPTUNE, has the engine's and the application's families and
 //! shows paused tasks; the report it writes, and the one `neptune report` writes from
-//! its JSON lines, have every section.
+//! its JSON lines, have every section. MW-1 with `--ui` serves each Neptune row's
+//! runtime.
 
 mod common;
 
+use common::live::{get, total, Served};
 use common::{text, TempDir};
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-/// Kills a child process when dropped, also when the test fails.
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// A GET's body, or `None` if the server did not answer 200.
-fn get(addr: SocketAddr, path: &str) -> Option<String> {
-    let mut conn = TcpStream::connect(addr).ok()?;
-    conn.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
-    let request = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
-    conn.write_all(request.as_bytes()).ok()?;
-    let mut reply = String::new();
-    conn.read_to_string(&mut reply).ok()?;
-    let (head, body) = reply.split_once("\r\n\r\n")?;
-    head.starts_with("HTTP/1.1 200").then(|| body.to_owned())
-}
-
-/// The sum of a family's samples whose line has every one of `with`.
-fn total(metrics: &str, family: &str, with: &[&str]) -> f64 {
-    metrics
-        .lines()
-        .filter(|l| !l.starts_with('#'))
-        .filter(|l| l.starts_with(family) && l[family.len()..].starts_with(['{', ' ']))
-        .filter(|l| with.iter().all(|w| l.contains(w)))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
-}
 
 #[test]
 fn metrics_scraped_while_it_runs_show_paused_training_and_the_models_figures() {
     let dir = TempDir::new("unified-ui");
     let report = dir.path().join("run.html");
-    let child = Command::new(env!("CARGO_BIN_EXE_neptune"))
-        .args(["run", "unified", "--policy", "neptune", "--slots", "2"])
-        .args(["--rows", "200000", "--holdout", "2000", "--seconds", "20"])
-        .args(["--ui", "127.0.0.1:0", "--json", "--report"])
-        .arg(&report)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut child = Killed(child);
-    // The address comes first on standard error; the rest of it (progress) is drained
-    // so the child never blocks on a full pipe.
-    let (tx, rx) = mpsc::channel();
-    let stderr = child.0.stderr.take().unwrap();
-    let drain = std::thread::spawn(move || {
-        let mut lines = Vec::new();
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if let Some(url) = line.strip_prefix("UI: http://") {
-                let _ = tx.send(url.trim_end_matches('/').to_owned());
-            }
-            lines.push(line);
-        }
-        lines
-    });
-    let addr: SocketAddr = rx
-        .recv_timeout(Duration::from_secs(60))
-        .expect("the UI's address on standard error")
-        .parse()
-        .unwrap();
+    let report = report.to_str().unwrap();
+    let served = Served::start(&[
+        "run",
+        "unified",
+        "--policy",
+        "neptune",
+        "--slots",
+        "2",
+        "--rows",
+        "200000",
+        "--holdout",
+        "2000",
+        "--seconds",
+        "20",
+        "--ui",
+        "127.0.0.1:0",
+        "--json",
+        "--report",
+        report,
+    ]);
+    let addr = served.addr;
 
     // Scrape about every 100 ms until paused training tasks and scored events have
     // been seen (bounded by the run's own length).
@@ -117,8 +75,7 @@ fn metrics_scraped_while_it_runs_show_paused_training_and_the_models_figures() {
         assert!(get(addr, page).is_some(), "{page} did not answer");
     }
     // Enough seen: stop the run early (its report is checked below from a short run).
-    drop(child);
-    let _ = drain.join();
+    drop(served);
 }
 
 #[test]
@@ -184,4 +141,57 @@ fn a_short_run_writes_its_report_and_neptune_report_rewrites_it_from_json_lines(
     assert!(!out.status.success());
     assert!(text(&out.stderr).contains("line 1: not a unified run's report"));
     assert!(!refused.exists());
+}
+
+#[test]
+fn mw1_serves_each_neptune_rows_runtime_and_its_parked_batch_tasks() {
+    let served = Served::start(&[
+        "run",
+        "mw1",
+        "--rows",
+        "stream-alone,neptune,tokio-shared",
+        "--slots",
+        "2",
+        "--seconds",
+        "4",
+        "--batch-ms",
+        "20",
+        "--ui",
+        "127.0.0.1:0",
+        "--json",
+    ]);
+    let addr = served.addr;
+    // Scrape about every 100 ms until the NEPTUNE row has paused Batch tasks for the
+    // stream (bounded by the run's own length).
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let mut last = String::new();
+    let mut seen = false;
+    while Instant::now() < deadline && !seen {
+        let Some(metrics) = get(addr, "/metrics") else {
+            break; // the run ended and the UI with it
+        };
+        seen = total(&metrics, "neptune_app_mw1_row", &["row=\"neptune\""]) == 1.0
+            && total(&metrics, "neptune_suspensions_total", &[]) > 0.0
+            && total(&metrics, "neptune_app_mw1_batch_units_total", &[]) > 0.0;
+        last = metrics;
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        seen,
+        "no NEPTUNE row with suspensions was seen; last scrape:\n{last}"
+    );
+    assert_eq!(total(&last, "neptune_app_mw1_rows_done_total", &[]), 1.0);
+    assert_eq!(
+        total(&last, "neptune_slots", &["executor=\"executor-0\""]),
+        2.0
+    );
+    assert!(!last.contains("neptune_dataflow_tasks"), "{last}");
+    let overview = get(addr, "/api/v1/overview").unwrap();
+    assert!(overview.contains(r#""deploy":"runtime""#), "{overview}");
+    assert!(overview.contains(r#""policy":"neptune""#), "{overview}");
+    let timeline = get(addr, "/api/v1/timeline").unwrap();
+    assert!(timeline.contains(r#""enabled":true"#), "{timeline}");
+    for page in ["/", "/jobs", "/executors", "/timeline"] {
+        assert!(get(addr, page).is_some(), "{page} did not answer");
+    }
 }

@@ -8,6 +8,7 @@ use clap::Parser;
 use neptune::scheduler::PolicyKind;
 use neptune_support::args::available_cores;
 use std::fmt;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::str::FromStr;
 
@@ -107,6 +108,8 @@ pub struct Config {
     pub svg: Option<PathBuf>,
     /// Where to write the HTML report (settings, table, notes and plot in one file).
     pub report: Option<PathBuf>,
+    /// Where to serve the live UI while the rows run.
+    pub ui: Option<SocketAddr>,
     /// The rows to run, in order.
     pub rows: Vec<Row>,
     /// Times every row runs (figures are medians over rounds).
@@ -143,6 +146,7 @@ impl Config {
             json: false,
             svg: None,
             report: None,
+            ui: None,
             rows: Row::DEFAULT.to_vec(),
             rounds: 1,
             seconds: 4.0,
@@ -242,6 +246,11 @@ pub struct Args {
     /// Also write a self-contained HTML report (settings, table, notes, plot) to FILE.
     #[arg(long, value_name = "FILE", value_parser = clap::builder::NonEmptyStringValueParser::new())]
     report: Option<String>,
+    /// Serves the live UI (metrics, JSON API, pages) of each Neptune row's runtime at
+    /// ADDR while the rows run, e.g. 127.0.0.1:4040 (port 0: any free port; the
+    /// address is printed).
+    #[arg(long, value_name = "ADDR", value_parser = crate::live::addr)]
+    ui: Option<SocketAddr>,
     /// Rows to run, in this order [default: all but neptune-nostarve]: stream-alone,
     /// batch-alone, static, fifo, fair, kill, neptune, tokio-shared, tokio-yield,
     /// tokio-split, and neptune-nostarve (NEPTUNE without its anti-starvation quanta).
@@ -296,6 +305,7 @@ impl Args {
             json: self.json,
             svg: self.svg.as_ref().map(PathBuf::from),
             report: self.report.as_ref().map(PathBuf::from),
+            ui: self.ui,
             rows: self.rows.clone().map_or(Row::DEFAULT.to_vec(), |r| r.0),
             rounds: self.rounds,
             seconds: self.seconds,

@@ -2,7 +2,7 @@
 //! load, and what each policy costs the batch job.
 //!
 //! ```text
-//! neptune run mw1 [--json] [--svg FILE] [--report FILE] [--rows a,b,...]
+//! neptune run mw1 [--json] [--svg FILE] [--report FILE] [--ui ADDR] [--rows a,b,...]
 //!     [--rounds R] [--seconds S] [--slots W] [--batch-tasks-per-slot N]
 //!     [--batch-ms MS] [--stream-ms MS] [--trigger-ms MS] [--unit-us US]
 //! ```
@@ -47,13 +47,15 @@
 //!
 //! `--svg FILE` writes the figure (latency percentiles per row on a log axis, batch
 //! throughput against batch-alone's); `--report FILE` writes one self-contained HTML
-//! page with the settings, the table, its notes and the figure.
+//! page with the settings, the table, its notes and the figure. `--ui ADDR` serves the
+//! live view of each Neptune row's runtime while the rows run (see [`live`]).
 //!
 //! After its measured stretch a row keeps the batch job running until every released
 //! micro-batch has finished (at most three batch-job lengths, at least 2 s), so that
 //! queued micro-batches are measured as they would have finished.
 
 mod args;
+pub mod live;
 mod report;
 pub mod workload;
 
@@ -108,11 +110,12 @@ fn run(cfg: &Config) -> Result<(), String> {
     let began = Instant::now();
     let settle = Duration::from_secs_f64(cfg.settle_ms / 1e3);
     let progress = Progress::new((cfg.rows.len() * cfg.rounds) as u64, "mw1");
+    let live = live::Live::new(cfg.ui);
     let mut rounds = Vec::with_capacity(cfg.rounds);
     for round in 0..cfg.rounds {
         let mut samples = Vec::with_capacity(cfg.rows.len());
         for &row in &cfg.rows {
-            let sample = workload::run_row(cfg, row)?;
+            let sample = workload::run_row(cfg, row, &live)?;
             progress.set(
                 (round * cfg.rows.len() + samples.len() + 1) as u64,
                 format!(

@@ -21,6 +21,7 @@
 //!   batch job.
 
 use super::args::{Config, Row};
+use super::live::Live;
 use futures::future::{join_all, BoxFuture};
 use neptune::runtime::time_slice::{set_time_slice, SHORT_SLICE};
 use neptune::runtime::{pause_requested, preemption_point, Builder, SpawnOptions};
@@ -281,6 +282,11 @@ impl Setup {
             Builder::new()
                 .slots(w)
                 .thread_name("mw1-slot")
+                .timeline(if cfg.ui.is_some() {
+                    crate::live::TIMELINE_SPANS
+                } else {
+                    0
+                })
                 .policy(policy)
                 .build()
                 .map_err(|e| format!("cannot start the runtime: {e}"))
@@ -531,9 +537,14 @@ pub struct Sample {
 }
 
 /// Runs one row of MW-1 and measures it.
-pub fn run_row(cfg: &Config, row: Row) -> Result<Sample, String> {
+pub fn run_row(cfg: &Config, row: Row, live: &Live) -> Result<Sample, String> {
     let setup = Setup::new(cfg, row)?;
     let shared = BatchShared::new();
+    let runtime = match &setup {
+        Setup::Neptune { rt, .. } => Some(rt.handle()),
+        Setup::Tokio { .. } => None,
+    };
+    live.row_started(row.name(), runtime, &shared)?;
     let stopper = StopOnDrop(shared.clone());
     let start = Instant::now();
     let end = start + Duration::from_secs_f64(cfg.seconds);
@@ -593,6 +604,7 @@ pub fn run_row(cfg: &Config, row: Row) -> Result<Sample, String> {
         Setup::Tokio { .. } => (None, None, None),
     };
     drop(setup);
+    live.row_ended();
     if errors > 0 {
         return Err(format!("{errors} batch task(s) of row {row} failed"));
     }

@@ -28,23 +28,20 @@ pub mod queries;
 
 use crate::cluster::local_cluster;
 use crate::html::{self, Section};
+use crate::live::LiveUi;
 use crate::plot::{self, BarChart, Bars};
 use crate::progress::Progress;
 use clap::Parser;
 use neptune::dataflow::{Context, Dataset};
-use neptune::ui::{Ui, UiHandle};
 use neptune_support::args::{at_least_one, available_cores, positive_f64};
 use neptune_support::stats::median;
 use serde::Serialize;
 use std::fs::File;
 use std::io::Write as _;
-use std::net::ToSocketAddrs;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
-
-/// Spans per slot that the executors' timeline keeps with `--ui`.
-const TIMELINE_SPANS: usize = 4096;
 
 /// What [`compare`] measured: medians in ms, whether every run agreed, and the last
 /// answer.
@@ -117,17 +114,8 @@ pub struct Args {
     #[arg(long, value_name = "FILE")]
     report: Option<PathBuf>,
     /// Serve the live UI of the run's contexts at ADDR (HOST:PORT; port 0 picks one).
-    #[arg(long, value_name = "ADDR", value_parser = ui_addr)]
-    ui: Option<String>,
-}
-
-/// Accepts an address the UI can listen on: `HOST:PORT` that resolves.
-fn ui_addr(s: &str) -> Result<String, String> {
-    match s.to_socket_addrs().map(|mut addrs| addrs.next()) {
-        Ok(Some(_)) => Ok(s.to_owned()),
-        Ok(None) => Err(format!("{s} resolves to no address")),
-        Err(e) => Err(format!("not an address to listen on (HOST:PORT): {e}")),
-    }
+    #[arg(long, value_name = "ADDR", value_parser = crate::live::addr)]
+    ui: Option<SocketAddr>,
 }
 
 /// `x` rounded to `places` decimals: the precision the figures were always printed with.
@@ -362,6 +350,8 @@ fn run(args: Args, report: Option<File>) -> Result<bool, String> {
         report: report_path,
         ui: ui_addr,
     } = args;
+    // One UI for the whole run: it follows each slot count's context.
+    let live = LiveUi::new(ui_addr);
 
     let t = Instant::now();
     let rows = queries::generate(sf, available_cores());
@@ -370,7 +360,6 @@ fn run(args: Args, report: Option<File>) -> Result<bool, String> {
 
     let progress = Progress::new((slot_counts.len() * 2 * (rounds + 1)) as u64, "tpch rounds");
     let mut steps = 0u64;
-    let mut ui: Option<UiHandle> = None;
     let mut lines = Vec::new();
     let mut answers = None;
     for &slots in &slot_counts {
@@ -382,24 +371,11 @@ fn run(args: Args, report: Option<File>) -> Result<bool, String> {
             Some(n) => builder.local_cluster(n),
             None => builder.executors(1),
         };
-        if ui_addr.is_some() {
-            builder = builder.timeline(TIMELINE_SPANS);
-        }
-        let ctx = builder.build().map_err(|e| e.to_string())?;
-        // One UI for the whole run: it follows each slot count's context.
-        match (&ui, &ui_addr) {
-            (Some(ui), _) => ui.set_context(&ctx),
-            (None, Some(addr)) => {
-                let started = Ui::builder()
-                    .context(&ctx)
-                    .bind(addr.as_str())
-                    .start()
-                    .map_err(|e| format!("cannot serve the UI at {addr}: {e}"))?;
-                eprintln!("UI: {}", started.url());
-                ui = Some(started);
-            }
-            (None, None) => {}
-        }
+        let ctx = builder
+            .timeline(live.timeline_spans())
+            .build()
+            .map_err(|e| e.to_string())?;
+        live.show_context(&ctx)?;
         let lineitem = queries::dataset(&ctx, rows.clone(), partitions);
         if !json {
             let place = match cluster {
@@ -563,7 +539,7 @@ mod tests {
         );
         assert_eq!(c.cluster, Some(3));
         assert_eq!(c.report, Some(PathBuf::from("tpch.html")));
-        assert_eq!(c.ui.as_deref(), Some("127.0.0.1:0"));
+        assert_eq!(c.ui, Some("127.0.0.1:0".parse().unwrap()));
         let c = Args::try_parse_from(["tpch", "--slots=1,2,4"]).unwrap();
         assert_eq!(c.slots, [1, 2, 4]);
         assert_refused::<Args>(&[

@@ -5,7 +5,7 @@ use clap::Parser;
 use neptune::runtime::quic::ClusterIdentity;
 use neptune::scheduler::PolicyKind;
 use neptune_support::args::{at_least_one, available_cores, positive_f64};
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -148,19 +148,11 @@ pub struct Args {
     pub cluster: Option<usize>,
     /// Serves the live UI (metrics, JSON API, pages) at ADDR while it runs, e.g.
     /// 127.0.0.1:4040 (port 0: any free port; the address is printed).
-    #[arg(long, value_name = "ADDR", value_parser = socket_addr)]
+    #[arg(long, value_name = "ADDR", value_parser = crate::live::addr)]
     pub ui: Option<SocketAddr>,
     /// Writes an HTML report of the runs (tables and plots) to FILE.
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
-}
-
-/// `--ui`: an address to listen on, resolved once.
-fn socket_addr(s: &str) -> Result<SocketAddr, String> {
-    s.to_socket_addrs()
-        .map_err(|e| format!("{s}: {e}"))?
-        .next()
-        .ok_or_else(|| format!("{s}: resolves to no address"))
 }
 
 /// `--policy`: a policy's name, or a run without one of the jobs.

@@ -12,12 +12,12 @@
 //! | `neptune_app_events_scored_total` | events the stream scored (counter) |
 //! | `neptune_app_model_staleness_seconds` | per micro-batch: the age of the model version it scored with (histogram) |
 
+use crate::live::LiveUi;
 use neptune::dataflow::Context;
 use neptune::ui::prometheus_client::metrics::counter::Counter;
 use neptune::ui::prometheus_client::metrics::gauge::Gauge;
 use neptune::ui::prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use neptune::ui::prometheus_client::registry::Registry;
-use neptune::ui::{Ui, UiHandle};
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::atomic::AtomicU64;
@@ -136,24 +136,24 @@ impl AppMetrics {
 /// The live view of a command line's runs: a UI once the first run's context exists
 /// (when `--ui` asked for one), and the application's metrics.
 pub struct Live {
-    addr: Option<SocketAddr>,
-    ui: Mutex<Option<UiHandle>>,
+    ui: LiveUi,
     metrics: AppMetrics,
 }
 
 impl Live {
     /// A live view serving at `addr` (none: metrics only).
     pub fn new(addr: Option<SocketAddr>) -> Live {
+        let metrics = AppMetrics::default();
+        let m = metrics.clone();
         Live {
-            addr,
-            ui: Mutex::new(None),
-            metrics: AppMetrics::default(),
+            ui: LiveUi::new(addr).with_metrics(move |r| m.register(r)),
+            metrics,
         }
     }
 
     /// Whether a UI was asked for.
     pub fn serving(&self) -> bool {
-        self.addr.is_some()
+        self.ui.serving()
     }
 
     /// The application's metrics.
@@ -164,25 +164,7 @@ impl Live {
     /// Shows `ctx` from now on: starts the UI with it the first time (printing its
     /// address on standard error), then switches the UI to it.
     pub fn show(&self, ctx: &Context) -> Result<(), String> {
-        let Some(addr) = self.addr else {
-            return Ok(());
-        };
-        let mut ui = self.ui.lock().unwrap_or_else(|e| e.into_inner());
-        match &*ui {
-            Some(running) => running.set_context(ctx),
-            None => {
-                let m = self.metrics.clone();
-                let started = Ui::builder()
-                    .context(ctx)
-                    .bind(addr)
-                    .metrics(move |r| m.register(r))
-                    .start()
-                    .map_err(|e| format!("cannot serve the UI at {addr}: {e}"))?;
-                eprintln!("UI: {}", started.url());
-                *ui = Some(started);
-            }
-        }
-        Ok(())
+        self.ui.show_context(ctx)
     }
 }
 

@@ -321,10 +321,6 @@ pub struct Progress {
     pub version: u64,
 }
 
-/// Spans each slot keeps when the timeline is on (`--report`, `--ui`): more than the
-/// last [`TIMELINE_WINDOW`] needs.
-const TIMELINE_SPANS: usize = 4096;
-
 /// The window of a run's end that its report shows as a per-slot timeline: a few
 /// micro-batches.
 const TIMELINE_WINDOW: Duration = Duration::from_millis(50);
@@ -357,7 +353,11 @@ pub fn run_once(
         .slots_per_executor(cfg.slots)
         .policy(policy_name)
         .thread_name(format!("unified-{policy}"))
-        .timeline(if record_timeline { TIMELINE_SPANS } else { 0 })
+        .timeline(if record_timeline {
+            crate::live::TIMELINE_SPANS
+        } else {
+            0
+        })
         .builders(crate::builders());
     let builder = match cfg.slot_nice {
         Some(nice) => builder.slot_nice(nice),

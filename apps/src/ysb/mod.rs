@@ -36,26 +36,23 @@
 pub mod events;
 
 use crate::html::{self, Section};
+use crate::live::LiveUi;
 use crate::plot::{self, BarChart, Bars};
 use crate::progress::Progress;
 use clap::Parser;
 use events::{Ads, Counts};
 use neptune::dataflow::stream::{batches, generator, sinks, Source, WindowResult, WindowedStream};
 use neptune::dataflow::{Context, Windows};
-use neptune::ui::{Ui, UiHandle};
 use neptune_support::args::{at_least_one, available_cores, positive_f64};
 use neptune_support::stats::{median, quantile};
 use serde::Serialize;
 use std::fs::File;
 use std::io::Write as _;
-use std::net::ToSocketAddrs;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-
-/// Spans per slot that the executors' timeline keeps with `--ui`.
-const TIMELINE_SPANS: usize = 4096;
 
 /// How often the stream run's progress is updated.
 const PROGRESS_TICK: Duration = Duration::from_millis(250);
@@ -73,7 +70,7 @@ struct Config {
     batch: usize,
     rounds: usize,
     report: Option<PathBuf>,
-    ui: Option<String>,
+    ui: Option<SocketAddr>,
 }
 
 /// The Yahoo Streaming Benchmark on Neptune's micro-batch streams; with --cost, also
@@ -118,28 +115,8 @@ pub struct Args {
     #[arg(long, value_name = "FILE")]
     report: Option<PathBuf>,
     /// Serve the live UI of the run's context at ADDR (HOST:PORT; port 0 picks one).
-    #[arg(long, value_name = "ADDR", value_parser = ui_addr)]
-    ui: Option<String>,
-}
-
-/// Accepts an address the UI can listen on: `HOST:PORT` that resolves.
-fn ui_addr(s: &str) -> Result<String, String> {
-    match s.to_socket_addrs().map(|mut addrs| addrs.next()) {
-        Ok(Some(_)) => Ok(s.to_owned()),
-        Ok(None) => Err(format!("{s} resolves to no address")),
-        Err(e) => Err(format!("not an address to listen on (HOST:PORT): {e}")),
-    }
-}
-
-/// Starts the live UI of `ctx` at `addr` and says where it is.
-fn start_ui(ctx: &Context, addr: &str) -> Result<UiHandle, String> {
-    let ui = Ui::builder()
-        .context(ctx)
-        .bind(addr)
-        .start()
-        .map_err(|e| format!("cannot serve the UI at {addr}: {e}"))?;
-    eprintln!("UI: {}", ui.url());
-    Ok(ui)
+    #[arg(long, value_name = "ADDR", value_parser = crate::live::addr)]
+    ui: Option<SocketAddr>,
 }
 
 impl Config {
@@ -608,19 +585,16 @@ fn report_page(
 /// Runs the stream and, with `--cost`, the comparison; prints each part's figures as
 /// it ends, then writes the report if asked.
 fn run(cfg: &Config, report: Option<File>) -> Result<(), String> {
-    let mut builder = Context::builder()
+    let builder = Context::builder()
         .executors(1)
         .slots_per_executor(cfg.slots)
         .policy("neptune");
-    if cfg.ui.is_some() {
-        builder = builder.timeline(TIMELINE_SPANS);
-    }
-    let ctx = builder.build().map_err(|e| e.to_string())?;
-    let _ui = cfg
-        .ui
-        .as_deref()
-        .map(|addr| start_ui(&ctx, addr))
-        .transpose()?;
+    let live = LiveUi::new(cfg.ui);
+    let ctx = builder
+        .timeline(live.timeline_spans())
+        .build()
+        .map_err(|e| e.to_string())?;
+    live.show_context(&ctx)?;
     let ads = Arc::new(Ads::new());
     let stream = run_stream(&ctx, cfg, &ads)?;
     if cfg.json {
@@ -713,7 +687,7 @@ mod tests {
         );
         assert!(c.json && c.cost);
         assert_eq!(c.report, Some(PathBuf::from("ysb.html")));
-        assert_eq!(c.ui.as_deref(), Some("127.0.0.1:0"));
+        assert_eq!(c.ui, Some("127.0.0.1:0".parse().unwrap()));
         assert_eq!((c.slots, c.rate, c.delay_ms), (1, 100_000.0, 0));
         assert_eq!(c.trigger, Duration::from_millis(50));
         assert_refused::<Args>(&[

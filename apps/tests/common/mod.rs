@@ -4,6 +4,7 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod cluster;
+pub mod live;
 
 pub use neptune_support::temp::TempDir;
 
