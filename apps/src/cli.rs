@@ -10,6 +10,7 @@
 //! neptune bench pause-latency [OPTIONS]    pause -> parked, resume -> polled
 //! neptune bench quic [OPTIONS]             quinn on neptune vs quinn on tokio
 //! neptune bench cluster [OPTIONS]          cluster mode against local mode
+//! neptune bench ui-cost [OPTIONS]          the unified app without and with the live UI
 //! neptune demo [OPTIONS]                   the runtime's pause/resume, step by step
 //! neptune driver --listen ADDR --expect N --certs DIR [OPTIONS]
 //!                                          the unified application as a cluster's driver
@@ -33,7 +34,7 @@ use clap::error::ErrorKind;
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
-use crate::bench::{cluster as cluster_bench, pause_latency, quic, vs_tokio};
+use crate::bench::{cluster as cluster_bench, pause_latency, quic, ui_cost, vs_tokio};
 use crate::cluster::{CertCommand, DriverArgs, ExecutorArgs, HostfileArgs};
 use crate::unified::{self, Progress};
 use crate::{cluster, demo, mw1, tpch, ysb};
@@ -118,6 +119,8 @@ pub enum BenchCommand {
     Quic(quic::Args),
     /// Cluster mode's figures on a loopback cluster, against local mode
     Cluster(cluster_bench::Args),
+    /// The unified application without the live UI and with it scraped, alternating
+    UiCost(ui_cost::Args),
 }
 
 /// `neptune report`'s options.
@@ -152,6 +155,7 @@ pub fn run(command: Command, progress: &mut dyn FnMut(&Progress)) -> ExitCode {
         Command::Bench(BenchCommand::PauseLatency(args)) => pause_latency::main(args),
         Command::Bench(BenchCommand::Quic(args)) => quic::main(args),
         Command::Bench(BenchCommand::Cluster(args)) => cluster_bench::main(args),
+        Command::Bench(BenchCommand::UiCost(args)) => ui_cost::main(args),
         Command::Demo(args) => demo::main(args),
         Command::Report(args) => match unified::report_from_file(&args.runs, &args.output) {
             Ok(()) => {

@@ -64,6 +64,11 @@ impl LiveUi {
         }
     }
 
+    /// Where the UI listens, once it started.
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        lock(&self.ui).as_ref().map(UiHandle::local_addr)
+    }
+
     /// Shows `ctx` from now on (starting the UI the first time).
     pub fn show_context(&self, ctx: &Context) -> Result<(), String> {
         self.show(|b| b.context(ctx), |ui| ui.set_context(ctx))

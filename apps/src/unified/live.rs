@@ -156,6 +156,11 @@ impl Live {
         self.ui.serving()
     }
 
+    /// Where the UI listens, once the first run started it.
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        self.ui.local_addr()
+    }
+
     /// The application's metrics.
     pub fn metrics(&self) -> &AppMetrics {
         &self.metrics
