@@ -94,6 +94,13 @@ fn a_paused_task_shows_as_paused_then_its_job_as_succeeded() {
     assert!(tasks[0].handle.resume());
     stop.store(true, SeqCst);
     job.wait().unwrap();
+    // An ended job leaves the summary's counts (it stays on the board).
+    let summary = ctx.status_summary();
+    assert_eq!(summary.active_jobs, [0, 0]);
+    assert_eq!(
+        (summary.running_tasks, summary.paused_tasks),
+        ([0, 0], [0, 0])
+    );
     let status = ctx.status();
     let j = &status.jobs[0];
     assert_eq!(j.status, JobState::Succeeded);

@@ -177,7 +177,10 @@ fn to_json<T: Serialize>(v: &T) -> String {
 impl RunLine {
     fn of(round: usize, mode: &'static str, r: &RunReport) -> Result<RunLine, String> {
         let (Some(p50), Some(p99)) = (r.stream_p50_us, r.stream_p99_us) else {
-            return Err(format!("round {}, {mode}: no micro-batch finished", round + 1));
+            return Err(format!(
+                "round {}, {mode}: no micro-batch finished",
+                round + 1
+            ));
         };
         Ok(RunLine {
             figure: "ui_cost_run",
@@ -261,10 +264,13 @@ fn scrape_until(live: &Live, done: &AtomicBool, every: Duration) -> Result<Vec<u
         let (mut sender, connection) = hyper::client::conn::http1::handshake(HyperIo::new(stream))
             .await
             .map_err(|e| format!("HTTP handshake with the UI: {e}"))?;
-        drop(neptune::runtime::spawn_with(SpawnOptions::stream(), async move {
-            // Ends when the sender is dropped; failures show through the sender.
-            let _ = connection.await;
-        }));
+        drop(neptune::runtime::spawn_with(
+            SpawnOptions::stream(),
+            async move {
+                // Ends when the sender is dropped; failures show through the sender.
+                let _ = connection.await;
+            },
+        ));
         let mut walls = Vec::new();
         let mut next = Instant::now() + every;
         while !done.load(SeqCst) {
@@ -327,7 +333,11 @@ fn ui_threads_cpu() -> Option<Duration> {
         let Ok(stat) = std::fs::read_to_string(path.join("schedstat")) else {
             continue;
         };
-        if let Some(on_cpu) = stat.split_whitespace().next().and_then(|s| s.parse::<u64>().ok()) {
+        if let Some(on_cpu) = stat
+            .split_whitespace()
+            .next()
+            .and_then(|s| s.parse::<u64>().ok())
+        {
             ns += on_cpu;
             found = true;
         }

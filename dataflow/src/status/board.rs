@@ -8,7 +8,7 @@ use super::{
 use crate::exec::{StageInfo, StageKind, TaskControl};
 use crate::plan::{JobId, TaskId};
 use neptune_runtime::{Class, TaskState as RuntimeState};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -94,6 +94,9 @@ struct ExecutorTotals {
 struct Board {
     retain: usize,
     jobs: BTreeMap<u64, JobRecord>,
+    /// The jobs among `jobs` that have not ended: a summary reads only these, so its
+    /// hold on the lock does not grow with the finished jobs kept.
+    active: BTreeSet<u64>,
     /// Finished jobs among `jobs`.
     finished: usize,
     totals: StatusTotals,
@@ -113,6 +116,7 @@ impl StatusBoard {
             board: Mutex::new(Board {
                 retain: DEFAULT_RETAINED_JOBS,
                 jobs: BTreeMap::new(),
+                active: BTreeSet::new(),
                 finished: 0,
                 totals: StatusTotals::default(),
                 executors: BTreeMap::new(),
@@ -156,6 +160,7 @@ impl StatusBoard {
         let mut board = self.lock();
         board.totals.jobs_submitted[class.index()] += 1;
         board.jobs.insert(job.0, record);
+        board.active.insert(job.0);
     }
 
     /// A task attempt was launched on `executor`.
@@ -271,6 +276,7 @@ impl StatusBoard {
             board.totals.jobs_succeeded[i] += 1;
         }
         record.ended = Some((now, error));
+        board.active.remove(&job.0);
         board.finished += 1;
         while board.finished > board.retain {
             let oldest = board
@@ -289,16 +295,17 @@ impl StatusBoard {
         }
     }
 
-    /// The board's counts now: one pass over its records under the lock, no copies.
+    /// The board's counts now: one pass over the jobs that have not ended, under the
+    /// lock, no copies.
     pub(crate) fn summary(&self) -> StatusSummary {
         let board = self.lock();
         let mut summary = StatusSummary {
             totals: board.totals.clone(),
             ..StatusSummary::default()
         };
-        for job in board.jobs.values() {
+        for job in board.active.iter().filter_map(|id| board.jobs.get(id)) {
             let i = job.class.index();
-            summary.active_jobs[i] += usize::from(job.ended.is_none());
+            summary.active_jobs[i] += 1;
             for t in job.tasks.iter().filter(|t| t.ended.is_none()) {
                 match t.live.as_ref().map(TaskControl::state) {
                     Some(RuntimeState::Paused) => summary.paused_tasks[i] += 1,
