@@ -46,6 +46,12 @@ pub(crate) struct Server {
 /// machine whose cores all run slots, a scrape then takes CPU time when the scheduler
 /// next rotates rather than preempting a slot the moment it arrives, where it could
 /// land in the middle of a Stream task.
+///
+/// Measured with `neptune bench ui-cost` (the unified app's stream p99 with one scrape
+/// a second over its p99 without a UI, medians of 8 runs): 1.02–1.14 at nice 19, 1.85
+/// at nice 0. Short time slices for this thread, which make it run when a request
+/// arrives, were worse at one scrape a second (1.80 at nice 19, 2.15 at nice 0), though
+/// better at ten a second.
 const UI_NICE: i32 = 19;
 
 /// Starts serving `state` on `addr`.
