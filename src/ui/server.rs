@@ -49,9 +49,10 @@ pub(crate) struct Server {
 ///
 /// Measured with `neptune bench ui-cost` (the unified app's stream p99 with one scrape
 /// a second over its p99 without a UI, medians of 8 runs): 1.02–1.14 at nice 19, 1.85
-/// at nice 0. Short time slices for this thread, which make it run when a request
-/// arrives, were worse at one scrape a second (1.80 at nice 19, 2.15 at nice 0), though
-/// better at ten a second.
+/// at nice 0. Short time slices for this thread (and the application's sampling
+/// thread), which make it run when a request arrives, were worse at one scrape a
+/// second (1.80 at nice 19, 2.15 at nice 0, 6 runs each), though better at ten a
+/// second (1.33 against 3.36).
 const UI_NICE: i32 = 19;
 
 /// Starts serving `state` on `addr`.
