@@ -479,7 +479,7 @@ pub fn run_once(
         std::thread::sleep((total - elapsed).min(Duration::from_millis(50)));
     }
     // Before the training stops: the pass it cancels then wasted nothing of the run.
-    let wasted = ctx.status().totals.wasted_seconds[Class::Batch.index()];
+    let wasted = ctx.status_summary().totals.wasted_seconds[Class::Batch.index()];
     let stream_stats: Option<StreamStats> = match stream {
         Some(h) => Some(h.stop().map_err(|e| format!("stream failed: {e}"))?),
         None => None,
