@@ -192,8 +192,14 @@ impl BarChart {
             return empty(area, &self.title);
         }
         let (lo, hi) = span_of(&values);
+        // The legend sits in the upper right corner, over the plot: a linear axis goes
+        // high enough that the tallest bars stay below it (about 18 px a row, 24 px of
+        // box and margin, out of the plot's height: the area less caption and labels).
+        let rows = self.series.len() + self.references.len();
+        let plot_px = (area.dim_in_pixel().1 as f64 - 90.0).max(60.0);
+        let legend_share = ((rows * 18 + 24) as f64 / plot_px).clamp(0.13, 0.5);
         let (lo, hi) = match self.scale {
-            Scale::Linear => (0.0, hi.max(1e-12) * 1.15),
+            Scale::Linear => (0.0, hi.max(1e-12) / (1.0 - legend_share)),
             Scale::Log => log_bounds(lo, hi * 1.6),
         };
         let mut builder = ChartBuilder::on(area);
