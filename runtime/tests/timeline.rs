@@ -21,7 +21,7 @@ fn with_timeline(slots: usize, spans: usize) -> Runtime {
 }
 
 /// A Batch task that counts its iterations and yields (a preemption point) after each,
-/// until `stop` is set.
+/// until `stop` is set; returned once it has run.
 fn spinner(rt: &Runtime, stop: &Flag) -> (TaskHandle, Arc<AtomicU64>) {
     let count = Arc::new(AtomicU64::new(0));
     let (c, stop) = (count.clone(), stop.clone());
@@ -31,7 +31,17 @@ fn spinner(rt: &Runtime, stop: &Flag) -> (TaskHandle, Arc<AtomicU64>) {
             neptune_runtime::preemption_point().await;
         }
     });
+    wait_for("the spinner to run", || count.load(SeqCst) > 0);
     (h.task(), count)
+}
+
+/// Pauses a running `task` and waits until it is parked: Paused, with one more
+/// suspension (the state turns Paused at the request, before the task parks).
+fn park(task: &TaskHandle) {
+    let before = task.suspensions();
+    assert!(task.pause());
+    wait_state(task, TaskState::Paused);
+    wait_for("the park", || task.suspensions() == before + 1);
 }
 
 /// The Paused spans of `task`.
@@ -65,10 +75,7 @@ fn a_paused_batch_task_shows_a_paused_span_open_then_closed() {
     let stop = Flag::new();
     let _stop = stop.set_on_drop();
     let (task, count) = spinner(&rt, &stop);
-    wait_for("the task to run", || count.load(SeqCst) > 0);
-    assert!(task.pause());
-    wait_state(&task, TaskState::Paused);
-    wait_for("the park", || task.suspensions() == 1);
+    park(&task);
     // The task parks inside its poll; the slot records that poll right after it.
     wait_for("the parking poll in the timeline", || {
         rt.timeline()
@@ -197,10 +204,8 @@ fn the_timeline_is_empty_when_off() {
     let rt = runtime(2);
     let stop = Flag::new();
     let _stop = stop.set_on_drop();
-    let (task, count) = spinner(&rt, &stop);
-    wait_for("the task to run", || count.load(SeqCst) > 0);
-    assert!(task.pause());
-    wait_state(&task, TaskState::Paused);
+    let (task, _count) = spinner(&rt, &stop);
+    park(&task);
     let t = rt.timeline();
     assert_eq!(t.spans().count(), 0, "{t:?}");
     assert!(t.slots.iter().all(|s| s.spans.is_empty()));
@@ -218,15 +223,13 @@ fn task_counts_show_running_and_paused_tasks_in_their_class() {
     let stop = Flag::new();
     let _stop = stop.set_on_drop();
     // A Batch task that keeps its slot (preemption points, never a real yield).
-    let (task, count) = spinner(&rt, &stop);
-    wait_for("the task to run", || count.load(SeqCst) > 0);
+    let (task, _count) = spinner(&rt, &stop);
     wait_for("it to count as a running Batch task", || {
         let m = rt.metrics();
         m.tasks.of(Class::Batch).running == 1 && m.tasks.of(Class::Stream).running == 0
     });
 
-    assert!(task.pause());
-    wait_state(&task, TaskState::Paused);
+    park(&task);
     wait_for("it to count as a paused Batch task", || {
         let c = rt.metrics().tasks;
         c.of(Class::Batch).paused == 1 && c.of(Class::Batch).running == 0
@@ -291,8 +294,7 @@ fn waiting_and_runnable_tasks_are_counted() {
         c.of(Class::Batch).waiting == 3 && c.of(Class::Batch).live() == 3
     });
     // It keeps the only slot: the tasks spawned next stay queued.
-    let (_task, count) = spinner(&rt, &stop);
-    wait_for("the spinner to run", || count.load(SeqCst) > 0);
+    let (_task, _count) = spinner(&rt, &stop);
     let queued: Vec<_> = (0..2).map(|_| rt.spawn(async {})).collect();
     let c = rt.metrics().tasks;
     assert_eq!(c.of(Class::Batch).runnable, 2, "{c:?}");
@@ -316,11 +318,9 @@ fn paused_time_grows_while_parked_and_stops_after_resume() {
     let stop = Flag::new();
     let _stop = stop.set_on_drop();
     let (task, count) = spinner(&rt, &stop);
-    wait_for("the task to run", || count.load(SeqCst) > 0);
     assert_eq!(task.paused_time(), std::time::Duration::ZERO);
-    assert!(task.pause());
-    wait_state(&task, TaskState::Paused);
-    wait_for("the park", || task.suspensions() == 1);
+    park(&task);
+    assert_eq!(task.suspensions(), 1);
     let a = task.paused_time();
     wait_for("paused time to grow while parked", || {
         task.paused_time() > a
