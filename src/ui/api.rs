@@ -273,9 +273,44 @@ pub(crate) struct ExecutorJson {
     pid: Option<u32>,
 }
 
-/// Every task attempt an executor was given: finished, or running now.
-fn total_tasks(t: &ExecutorTasks) -> u64 {
-    t.completed_tasks + t.failed_tasks + t.killed_tasks + t.active_tasks as u64
+impl ExecutorJson {
+    /// An active executor `id` of `cores` slots with the board's counts `t`; the
+    /// fields only one kind of executor has are left empty.
+    fn new(
+        id: String,
+        t: &ExecutorTasks,
+        host_port: String,
+        cores: usize,
+        memory_used: u64,
+        suspended_tasks: usize,
+    ) -> ExecutorJson {
+        ExecutorJson {
+            id,
+            host_port,
+            is_active: true,
+            total_cores: cores,
+            max_tasks: cores,
+            active_tasks: t.active_tasks,
+            paused_tasks: t.paused_tasks,
+            completed_tasks: t.completed_tasks,
+            failed_tasks: t.failed_tasks,
+            killed_tasks: t.killed_tasks,
+            // Every task attempt it was given: finished, or running now.
+            total_tasks: t.completed_tasks
+                + t.failed_tasks
+                + t.killed_tasks
+                + t.active_tasks as u64,
+            total_duration: t.total_duration,
+            memory_used,
+            policy: None,
+            mode: None,
+            suspended_tasks,
+            slots: Vec::new(),
+            heartbeats: None,
+            last_heartbeat_age: None,
+            pid: None,
+        }
+    }
 }
 
 pub(crate) fn executors(shown: &Shown, status: &Status) -> Vec<ExecutorJson> {
@@ -318,27 +353,19 @@ pub(crate) fn executors(shown: &Shown, status: &Status) -> Vec<ExecutorJson> {
                 paused_tasks: on_slot(s.slot, TaskState::Paused),
             })
             .collect();
+        let suspended = m.slots.iter().map(|s| s.suspended).sum();
         out.push(ExecutorJson {
-            host_port: "local".to_owned(),
-            is_active: true,
-            total_cores: m.slots.len(),
-            max_tasks: m.slots.len(),
-            active_tasks: t.active_tasks,
-            paused_tasks: t.paused_tasks,
-            completed_tasks: t.completed_tasks,
-            failed_tasks: t.failed_tasks,
-            killed_tasks: t.killed_tasks,
-            total_tasks: total_tasks(&t),
-            total_duration: t.total_duration,
-            memory_used: local.memory,
             policy: Some(m.policy.name.clone()),
             mode: Some(m.policy.active().to_owned()),
-            suspended_tasks: m.slots.iter().map(|s| s.suspended).sum(),
             slots,
-            heartbeats: None,
-            last_heartbeat_age: None,
-            pid: None,
-            id,
+            ..ExecutorJson::new(
+                id,
+                &t,
+                "local".to_owned(),
+                m.slots.len(),
+                local.memory,
+                suspended,
+            )
         });
     }
     if let Some(cluster) = shown.cluster() {
@@ -346,26 +373,17 @@ pub(crate) fn executors(shown: &Shown, status: &Status) -> Vec<ExecutorJson> {
             let id = format!("executor-{}", m.id);
             let t = tasks_of(&id);
             out.push(ExecutorJson {
-                host_port: m.name.clone(),
-                is_active: true,
-                total_cores: m.slots,
-                max_tasks: m.slots,
-                active_tasks: t.active_tasks,
-                paused_tasks: t.paused_tasks,
-                completed_tasks: t.completed_tasks,
-                failed_tasks: t.failed_tasks,
-                killed_tasks: t.killed_tasks,
-                total_tasks: total_tasks(&t),
-                total_duration: t.total_duration,
-                memory_used: m.memory_in_use,
-                policy: None,
-                mode: None,
-                suspended_tasks: m.suspended,
-                slots: Vec::new(),
                 heartbeats: Some(m.heartbeats),
                 last_heartbeat_age: Some(m.since_heard.as_secs_f64()),
                 pid: Some(m.pid),
-                id,
+                ..ExecutorJson::new(
+                    id,
+                    &t,
+                    m.name.clone(),
+                    m.slots,
+                    m.memory_in_use,
+                    m.suspended,
+                )
             });
         }
     }
