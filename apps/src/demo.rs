@@ -18,7 +18,7 @@ use neptune::runtime::policy::{DefaultPolicy, Policy, Preempt, SlotView};
 use neptune::runtime::{preemption_point, Builder, Handle, SpawnOptions, TaskHandle};
 use neptune_support::args::{at_least_one, available_cores, positive_f64};
 use neptune_support::spin as workload;
-use neptune_support::stats::quantile_sorted;
+use neptune_support::stats::{quantile_sorted, round};
 use serde::Serialize;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -299,7 +299,7 @@ pub fn main(args: Args) -> ExitCode {
         micro_batches: mixed.len(),
         batch_tasks: results.len(),
         batch_units_exact: exact,
-        batch_seconds: (batch_secs * 1e3).round() / 1e3,
+        batch_seconds: round(batch_secs, 3),
         suspensions,
         policy_pauses: pauses,
         policy_resumes: resumes,

@@ -39,6 +39,12 @@ pub fn median_interpolated(mut v: Vec<f64>) -> Option<f64> {
     })
 }
 
+/// `x` rounded to `places` decimals: the precision a report prints a figure with.
+pub fn round(x: f64, places: i32) -> f64 {
+    let scale = 10f64.powi(places);
+    (x * scale).round() / scale
+}
+
 /// A duration in nanoseconds, readable (`850 ns`, `12.3 µs`, `4.56 ms`, `1.20 s`).
 pub fn human_ns(ns: f64) -> String {
     if ns < 1e3 {
@@ -72,5 +78,8 @@ mod tests {
         assert_eq!(human_ns(12_300.0), "12.3 µs");
         assert_eq!(human_ns(4_560_000.0), "4.56 ms");
         assert_eq!(human_ns(1.2e9), "1.20 s");
+        assert_eq!(round(2.345_67, 3), 2.346);
+        assert_eq!(round(812.345, 1), 812.3);
+        assert_eq!(round(-0.05, 0), -0.0);
     }
 }

@@ -35,7 +35,7 @@ use neptune::dataflow::{Class, Context, Dataset, JobHandle};
 use neptune::runtime::TaskState;
 use neptune_support::args::{at_least_one, positive_f64};
 use neptune_support::spin as workload;
-use neptune_support::stats::{median, quantile};
+use neptune_support::stats::{median, quantile, round};
 use serde::Serialize;
 use serde_bytes::ByteBuf;
 use std::path::Path;
@@ -290,12 +290,6 @@ impl Bench {
             });
         }
     }
-}
-
-/// `x` rounded to `places` decimals: the precision the figures were always printed with.
-fn round(x: f64, places: i32) -> f64 {
-    let scale = 10f64.powi(places);
-    (x * scale).round() / scale
 }
 
 /// One figure's `--json` line (with a `figure` field naming it), and its row of the

@@ -32,7 +32,7 @@ use clap::builder::PossibleValuesParser;
 use clap::Parser;
 use neptune::runtime::quic::{self, ClusterCa, ClusterIdentity};
 use neptune_support::args::{at_least_one, available_cores};
-use neptune_support::stats::{median_interpolated, quantile};
+use neptune_support::stats::{median_interpolated, quantile, round};
 use serde::Serialize;
 use std::future::Future;
 use std::net::{SocketAddr, UdpSocket};
@@ -339,12 +339,6 @@ fn measure<S: Side>(side: &S, cfg: &Config, which: &str, figures: &mut Figures) 
 /// The median of one side's rounds (the mean of the middle two for an even count).
 fn median(v: Vec<f64>) -> f64 {
     median_interpolated(v).expect("at least one round")
-}
-
-/// `x` rounded to `places` decimals: the precision the figures were always printed with.
-fn round(x: f64, places: i32) -> f64 {
-    let scale = 10f64.powi(places);
-    (x * scale).round() / scale
 }
 
 /// One workload's figures: its `--json` line, and a row of the table.

@@ -19,7 +19,7 @@ use super::workloads::{Bench, Neptune, Rt, Tokio, Workload};
 use crate::progress::Progress;
 use clap::Parser;
 use neptune_support::args::{at_least_one, available_cores};
-use neptune_support::stats::{human_ns, quantile};
+use neptune_support::stats::{human_ns, quantile, round};
 use serde::Serialize;
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
@@ -85,7 +85,7 @@ impl Row {
             workload,
             neptune_ns,
             tokio_ns,
-            ratio: (ratio * 1e3).round() / 1e3,
+            ratio: round(ratio, 3),
             rounds: 0,
             workers: 0,
             iters,

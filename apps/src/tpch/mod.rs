@@ -34,7 +34,7 @@ use crate::progress::Progress;
 use clap::Parser;
 use neptune::dataflow::{Context, Dataset};
 use neptune_support::args::{at_least_one, available_cores, positive_f64};
-use neptune_support::stats::median;
+use neptune_support::stats::{median, round};
 use serde::Serialize;
 use std::fs::File;
 use std::io::Write as _;
@@ -116,12 +116,6 @@ pub struct Args {
     /// Serve the live UI of the run's contexts at ADDR (HOST:PORT; port 0 picks one).
     #[arg(long, value_name = "ADDR", value_parser = crate::live::addr)]
     ui: Option<SocketAddr>,
-}
-
-/// `x` rounded to `places` decimals: the precision the figures were always printed with.
-fn round(x: f64, places: i32) -> f64 {
-    let scale = 10f64.powi(places);
-    (x * scale).round() / scale
 }
 
 /// One query at one slot count: its `--json` line, and a row of the table and the

@@ -44,7 +44,7 @@ use events::{Ads, Counts};
 use neptune::dataflow::stream::{batches, generator, sinks, Source, WindowResult, WindowedStream};
 use neptune::dataflow::{Context, Windows};
 use neptune_support::args::{at_least_one, available_cores, positive_f64};
-use neptune_support::stats::{median, quantile};
+use neptune_support::stats::{median, quantile, round};
 use serde::Serialize;
 use std::fs::File;
 use std::io::Write as _;
@@ -142,12 +142,6 @@ impl Config {
         Windows::tumbling(Duration::from_millis(self.window_ms as u64))
             .watermark_delay(Duration::from_millis(self.delay_ms as u64))
     }
-}
-
-/// `x` rounded to `places` decimals: the precision the figures were always printed with.
-fn round(x: f64, places: i32) -> f64 {
-    let scale = 10f64.powi(places);
-    (x * scale).round() / scale
 }
 
 /// The stream run's figures: its `--json` line, and what its table and report show.
