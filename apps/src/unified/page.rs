@@ -5,7 +5,7 @@
 //! slot's timeline over the last moments of every run that recorded one.
 
 use super::config::{BATCH_ALONE, STREAM_ALONE};
-use super::report::{RunReport, TABLE_HEADERS, WINDOW_SECONDS};
+use super::report::{RunReport, Window, TABLE_HEADERS, WINDOW_SECONDS};
 use crate::html::{self, Section};
 use crate::plot::{self, Activity, BarChart, Bars, Distribution, Lane, Line, Mark, Reference};
 
@@ -104,14 +104,7 @@ fn over_time(reports: &[RunReport]) -> Result<String, String> {
         .collect();
     let lines: Vec<Line> = streams
         .iter()
-        .map(|r| Line {
-            name: r.policy.clone(),
-            points: r
-                .over_time
-                .iter()
-                .filter_map(|w| w.stream_p99_us.map(|p| (w.t, p as f64)))
-                .collect(),
-        })
+        .map(|r| per_window(r, |w| w.stream_p99_us))
         .collect();
     // The versions of the last run that trained while the stream ran (the policy the
     // comparison is about comes last).
@@ -138,14 +131,7 @@ fn over_time(reports: &[RunReport]) -> Result<String, String> {
     let suspensions: Vec<Line> = reports
         .iter()
         .filter(|r| r.over_time.iter().any(|w| w.suspensions.unwrap_or(0) > 0))
-        .map(|r| Line {
-            name: r.policy.clone(),
-            points: r
-                .over_time
-                .iter()
-                .filter_map(|w| w.suspensions.map(|s| (w.t, s as f64)))
-                .collect(),
-        })
+        .map(|r| per_window(r, |w| w.suspensions))
         .collect();
     let svg = plot::over_time(
         &format!("Suspensions per {:.0} ms window", WINDOW_SECONDS * 1e3),
@@ -161,6 +147,18 @@ fn over_time(reports: &[RunReport]) -> Result<String, String> {
         "Tasks the policy paused (parked) per window, on every slot.",
     ));
     Ok(out)
+}
+
+/// Run `r`'s line of `figure` over its windows (the windows without it left out).
+fn per_window(r: &RunReport, figure: impl Fn(&Window) -> Option<u64>) -> Line {
+    Line {
+        name: r.policy.clone(),
+        points: r
+            .over_time
+            .iter()
+            .filter_map(|w| figure(w).map(|v| (w.t, v as f64)))
+            .collect(),
+    }
 }
 
 /// At most [`VERSION_MARKS`] marks on `r`'s windows where its model reached a new
