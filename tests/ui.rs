@@ -9,6 +9,8 @@
 use neptune::dataflow::{Class, Context, JobHandle};
 use neptune::ui::prometheus_client::metrics::gauge::Gauge;
 use neptune::ui::{Ui, UiHandle};
+use neptune_support::temp::TempDir;
+use neptune_support::wait::wait_for;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::io::{Read, Write};
@@ -19,17 +21,8 @@ use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-/// How long any wait in these tests may last: only a hang reaches it.
-const BOUND: Duration = Duration::from_secs(60);
-
-/// Waits until `done()` holds, panicking with `what` after [`BOUND`].
-fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + BOUND;
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(5));
-    }
-}
+/// How long a read or a browser run in these tests may last: only a hang reaches it.
+const BOUND: Duration = neptune_support::wait::DEADLINE;
 
 /// The scene every test looks at: a context of one executor with two slots and the
 /// `neptune` policy, whose long Batch job holds both slots; Stream jobs ran through
@@ -73,7 +66,7 @@ fn scene() -> &'static Scene {
             .map(|x| x.wrapping_mul(31))
             .job()
             .count();
-        wait_until("both Batch tasks to run", || {
+        wait_for("both Batch tasks to run", || {
             let tasks = batch.tasks();
             tasks.len() == 2
                 && tasks
@@ -123,7 +116,7 @@ fn scene() -> &'static Scene {
         for t in batch.tasks() {
             assert!(t.handle.pause());
         }
-        wait_until("both Batch tasks to park", || {
+        wait_for("both Batch tasks to park", || {
             batch.tasks().iter().zip(&before).all(|(t, &before)| {
                 t.handle.state() == neptune::runtime::TaskState::Paused
                     && t.handle.suspensions() > before
@@ -704,9 +697,9 @@ fn a_ui_shows_a_bare_runtime_and_its_paused_task() {
         }
     });
     let task = spinner.task();
-    wait_until("the Batch task to run", || ran.load(SeqCst));
+    wait_for("the Batch task to run", || ran.load(SeqCst));
     assert!(task.pause());
-    wait_until("the Batch task to park", || {
+    wait_for("the Batch task to park", || {
         task.state() == TaskState::Paused && task.suspensions() == 1
     });
     assert_eq!(
@@ -827,28 +820,6 @@ impl Drop for Browser {
     }
 }
 
-/// A fresh, empty directory, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        let dir = std::env::temp_dir().join(format!(
-            "neptune-ui-{tag}-{}-{:?}",
-            std::process::id(),
-            std::thread::current().id()
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 /// Runs Chromium headless on `url` with `extra` arguments; its standard output.
 fn run_chromium(browser: &Path, url: &str, extra: &[String]) -> String {
     let profile = TempDir::new("profile");
@@ -865,7 +836,7 @@ fn run_chromium(browser: &Path, url: &str, extra: &[String]) -> String {
             "--disable-sync",
             "--virtual-time-budget=3000",
         ])
-        .arg(format!("--user-data-dir={}", profile.0.display()))
+        .arg(format!("--user-data-dir={}", profile.path().display()))
         .args(extra)
         .arg(url)
         .stdin(Stdio::null())
