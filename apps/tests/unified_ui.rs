@@ -9,7 +9,7 @@ mod common;
 use common::live::{get, total, Served};
 use common::{text, TempDir};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 #[test]
 fn metrics_scraped_while_it_runs_show_paused_training_and_the_models_figures() {
@@ -37,24 +37,14 @@ fn metrics_scraped_while_it_runs_show_paused_training_and_the_models_figures() {
     ]);
     let addr = served.addr;
 
-    // Scrape about every 100 ms until paused training tasks and scored events have
-    // been seen (bounded by the run's own length).
-    let deadline = Instant::now() + Duration::from_secs(60);
+    // Until paused training tasks and scored events have been seen (bounded by the
+    // run's own length).
     let mut saw_paused = false;
-    let mut last = String::new();
-    while Instant::now() < deadline {
-        let Some(metrics) = get(addr, "/metrics") else {
-            break; // the run ended and the UI with it
-        };
-        saw_paused |= total(&metrics, "neptune_tasks", &["state=\"paused\""]) > 0.0
-            || total(&metrics, "neptune_suspensions_total", &[]) > 0.0;
-        let scored = total(&metrics, "neptune_app_events_scored_total", &[]);
-        last = metrics;
-        if saw_paused && scored > 0.0 {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let (_, last) = served.scrape_until(Duration::from_secs(60), |metrics| {
+        saw_paused |= total(metrics, "neptune_tasks", &["state=\"paused\""]) > 0.0
+            || total(metrics, "neptune_suspensions_total", &[]) > 0.0;
+        saw_paused && total(metrics, "neptune_app_events_scored_total", &[]) > 0.0
+    });
     assert!(saw_paused, "no paused task was seen; last scrape:\n{last}");
     for family in [
         "# TYPE neptune_tasks gauge",
@@ -161,21 +151,13 @@ fn mw1_serves_each_neptune_rows_runtime_and_its_parked_batch_tasks() {
         "--json",
     ]);
     let addr = served.addr;
-    // Scrape about every 100 ms until the NEPTUNE row has paused Batch tasks for the
-    // stream (bounded by the run's own length).
-    let deadline = Instant::now() + Duration::from_secs(90);
-    let mut last = String::new();
-    let mut seen = false;
-    while Instant::now() < deadline && !seen {
-        let Some(metrics) = get(addr, "/metrics") else {
-            break; // the run ended and the UI with it
-        };
-        seen = total(&metrics, "neptune_app_mw1_row", &["row=\"neptune\""]) == 1.0
-            && total(&metrics, "neptune_suspensions_total", &[]) > 0.0
-            && total(&metrics, "neptune_app_mw1_batch_units_total", &[]) > 0.0;
-        last = metrics;
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    // Until the NEPTUNE row has paused Batch tasks for the stream (bounded by the
+    // run's own length).
+    let (seen, last) = served.scrape_until(Duration::from_secs(90), |metrics| {
+        total(metrics, "neptune_app_mw1_row", &["row=\"neptune\""]) == 1.0
+            && total(metrics, "neptune_suspensions_total", &[]) > 0.0
+            && total(metrics, "neptune_app_mw1_batch_units_total", &[]) > 0.0
+    });
     assert!(
         seen,
         "no NEPTUNE row with suspensions was seen; last scrape:\n{last}"

@@ -5,7 +5,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// A run of the binary with a UI: killed when dropped, also when the test fails.
 pub struct Served {
@@ -50,6 +50,32 @@ impl Served {
             .parse()
             .unwrap();
         served
+    }
+}
+
+impl Served {
+    /// Scrapes `/metrics` about every 100 ms until `done` holds for a scrape, the run
+    /// ends (and its UI with it) or `bound` passes; whether `done` held, and the last
+    /// scrape.
+    pub fn scrape_until(
+        &self,
+        bound: Duration,
+        mut done: impl FnMut(&str) -> bool,
+    ) -> (bool, String) {
+        let deadline = Instant::now() + bound;
+        let mut last = String::new();
+        while Instant::now() < deadline {
+            let Some(metrics) = get(self.addr, "/metrics") else {
+                break;
+            };
+            let held = done(&metrics);
+            last = metrics;
+            if held {
+                return (true, last);
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        (false, last)
     }
 }
 
