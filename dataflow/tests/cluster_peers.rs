@@ -190,12 +190,14 @@ fn malformed_task_reports_fail_the_job_with_the_reason_not_the_driver() {
         counters: [0; 5],
         suspensions: 0,
         published: Vec::new(),
+        finished_ns: 0,
     });
     let garbage_result = TaskUpdate::Finished(TaskDone {
         output: TaskResult::Result(vec![0xff; 3]),
         counters: [0; 5],
         suspensions: 0,
         published: Vec::new(),
+        finished_ns: 0,
     });
     for (answer, reason) in [
         (wrong_shuffle, "not this stage's shuffle output"),

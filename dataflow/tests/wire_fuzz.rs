@@ -389,13 +389,17 @@ fn task_update() -> impl Strategy<Value = TaskUpdate> {
         any::<[u64; 5]>(),
         any::<u32>(),
         proptest::collection::vec((text(), any::<u64>()), 0..4),
+        any::<u64>(),
     )
-        .prop_map(|(output, counters, suspensions, published)| TaskDone {
-            output,
-            counters,
-            suspensions,
-            published,
-        });
+        .prop_map(
+            |(output, counters, suspensions, published, finished_ns)| TaskDone {
+                output,
+                counters,
+                suspensions,
+                published,
+                finished_ns,
+            },
+        );
     prop_oneof![
         any::<(u64, u64)>()
             .prop_map(|(at_ns, received_ns)| TaskUpdate::Started { at_ns, received_ns }),

@@ -30,7 +30,7 @@
 use crate::progress::Progress;
 use clap::builder::PossibleValuesParser;
 use clap::Parser;
-use neptune::dataflow::cluster::Builders;
+use neptune::dataflow::cluster::{Builders, RemoteTimes};
 use neptune::dataflow::{Class, Context, Dataset, JobHandle};
 use neptune::runtime::TaskState;
 use neptune_support::args::{at_least_one, positive_f64};
@@ -422,6 +422,83 @@ struct Mw1Cluster {
     batch_ratio: f64,
     /// Stream micro-batches of the cluster row.
     micro_batches: usize,
+    /// Where a cluster micro-batch's time went, median over all of them (of each
+    /// micro-batch's last task to report).
+    cluster_legs_p50_us: Legs,
+    /// The same, averaged over the slowest 1% of micro-batches (those at or above the
+    /// p99): which leg makes the tail.
+    cluster_legs_tail_us: Legs,
+}
+
+/// A cluster micro-batch's latency in legs (µs), following its last task to report.
+#[derive(Serialize, Debug, Default, Clone, Copy, PartialEq)]
+struct Legs {
+    /// Release → the driver decides to launch the task (build, schedule, place).
+    submit: u64,
+    /// → the launch is read by the executor.
+    to_executor: u64,
+    /// → the executor's slot first polls it (the Batch task paused).
+    start: u64,
+    /// → its slot finishes it.
+    run: u64,
+    /// → the driver reads the executor's report.
+    to_driver: u64,
+    /// → the job's answer reaches the program.
+    complete: u64,
+}
+
+impl Legs {
+    /// The legs of a micro-batch released at `release_ns` (wall clock) that took
+    /// `latency_us`, from its tasks' timelines: those of the last task to report.
+    fn of(release_ns: u64, latency_us: u64, tasks: &[RemoteTimes]) -> Option<Legs> {
+        let t = tasks.iter().max_by_key(|t| t.reported)?;
+        let us = |from: u64, to: u64| to.saturating_sub(from) / 1000;
+        let end = release_ns + latency_us * 1000;
+        Some(Legs {
+            submit: us(release_ns, t.launched),
+            to_executor: us(t.launched, t.received),
+            start: us(t.received, t.started),
+            run: us(t.started, t.finished),
+            to_driver: us(t.finished, t.reported),
+            complete: us(t.reported, end),
+        })
+    }
+
+    /// Each leg's median over `legs`.
+    fn median(legs: &[Legs]) -> Legs {
+        Legs::each(legs, |v| quantile(v, 0.5))
+    }
+
+    /// Each leg's mean over `legs`.
+    fn mean(legs: &[Legs]) -> Legs {
+        Legs::each(legs, |v| v.iter().sum::<u64>() / v.len().max(1) as u64)
+    }
+
+    /// `f` of each leg over `legs`; zeros when there are none (local mode).
+    fn each(legs: &[Legs], f: impl Fn(&mut Vec<u64>) -> u64) -> Legs {
+        if legs.is_empty() {
+            return Legs::default();
+        }
+        let leg = |g: fn(&Legs) -> u64| f(&mut legs.iter().map(g).collect());
+        Legs {
+            submit: leg(|l| l.submit),
+            to_executor: leg(|l| l.to_executor),
+            start: leg(|l| l.start),
+            run: leg(|l| l.run),
+            to_driver: leg(|l| l.to_driver),
+            complete: leg(|l| l.complete),
+        }
+    }
+}
+
+impl std::fmt::Display for Legs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "submit {} / to_executor {} / start {} / run {} / to_driver {} / complete {}",
+            self.submit, self.to_executor, self.start, self.run, self.to_driver, self.complete
+        )
+    }
 }
 
 impl Mw1Cluster {
@@ -438,6 +515,8 @@ impl Mw1Cluster {
             cluster_batch_units_per_s: c.units_per_s.round() as u64,
             batch_ratio: round(c.units_per_s / l.units_per_s, 3),
             micro_batches: c.batches,
+            cluster_legs_p50_us: c.legs_p50,
+            cluster_legs_tail_us: c.legs_tail,
         }
     }
 }
@@ -460,6 +539,8 @@ impl Figure for Mw1Cluster {
                 ("cluster_batch_units_per_s", &self.cluster_batch_units_per_s),
                 ("batch_ratio", &format!("{:.3}", self.batch_ratio)),
                 ("micro_batches", &self.micro_batches),
+                ("cluster_legs_p50_us", &self.cluster_legs_p50_us),
+                ("cluster_legs_tail_us", &self.cluster_legs_tail_us),
             ],
         )
     }
@@ -488,6 +569,9 @@ struct Mw1Row {
     p99: u64,
     units_per_s: f64,
     batches: usize,
+    /// Cluster mode: the micro-batches' legs, median and slowest 1%.
+    legs_p50: Legs,
+    legs_tail: Legs,
 }
 
 /// One MW-1 row on `ctx` with `w` slots in all.
@@ -518,11 +602,20 @@ fn mw1_row(ctx: &Context, w: usize, seconds: f64) -> Mw1Row {
     let (tx, rx) = mpsc::channel::<(Duration, JobHandle<u64>)>();
     let waiter = std::thread::spawn(move || {
         let mut lat = Vec::new();
-        for (delay, job) in rx {
-            let r = job.wait().unwrap();
-            lat.push((delay + r.stats.elapsed).as_micros() as u64);
+        let mut legs = Vec::new();
+        for (delay, mut job) in rx {
+            let r = futures::executor::block_on(&mut job).unwrap();
+            let us = (delay + r.stats.elapsed).as_micros() as u64;
+            lat.push(us);
+            let released = now_ns().saturating_sub(us * 1000);
+            let times: Vec<RemoteTimes> = job
+                .tasks()
+                .iter()
+                .filter_map(|t| t.handle.remote().map(|r| r.times()))
+                .collect();
+            legs.extend(Legs::of(released, us, &times).map(|l| (us, l)));
         }
-        lat
+        (lat, legs)
     });
     let period = Duration::from_millis(10);
     let release0 = Instant::now() + period;
@@ -542,17 +635,30 @@ fn mw1_row(ctx: &Context, w: usize, seconds: f64) -> Mw1Row {
         i += 1;
     }
     drop(tx);
-    let mut lat = waiter.join().unwrap();
+    let (mut lat, mut legs) = waiter.join().unwrap();
     stop.store(true, Relaxed);
     batch.join().unwrap();
     let batches = lat.len();
     let secs = last_end.load(Relaxed) as f64 / 1e6;
+    let p99 = quantile(&mut lat, 0.99);
+    let all: Vec<Legs> = legs.iter().map(|(_, l)| *l).collect();
+    legs.retain(|(us, _)| *us >= p99);
+    let tail: Vec<Legs> = legs.iter().map(|(_, l)| *l).collect();
     Mw1Row {
         p50: quantile(&mut lat, 0.5),
-        p99: quantile(&mut lat, 0.99),
+        p99,
         units_per_s: units.load(Relaxed) as f64 / secs.max(1e-9),
         batches,
+        legs_p50: Legs::median(&all),
+        legs_tail: Legs::mean(&tail),
     }
+}
+
+/// The wall clock in ns since the UNIX epoch, as the cluster's task timelines read it.
+fn now_ns() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
 }
 
 /// Waits for `done`, up to a minute, checking every 200 µs (sleeping, so that the
@@ -739,6 +845,8 @@ mod tests {
             p99,
             units_per_s,
             batches: 490,
+            legs_p50: Legs::default(),
+            legs_tail: Legs::default(),
         };
         let mw1 = Mw1Cluster::new("fifo", &row(700, 900, 1.5e6), &row(800, 1_234, 1.2e6));
         assert_eq!(
@@ -755,6 +863,8 @@ mod tests {
                 "cluster_batch_units_per_s",
                 "batch_ratio",
                 "micro_batches",
+                "cluster_legs_p50_us",
+                "cluster_legs_tail_us",
             ])
         );
         let line = serde_json::to_string(&mw1).unwrap();

@@ -453,6 +453,8 @@ impl ClusterDriver {
             pause_sent_ns: AtomicU64::new(0),
             pause_received_ns: AtomicU64::new(0),
             paused_ns: AtomicU64::new(0),
+            finished_ns: AtomicU64::new(0),
+            reported_ns: AtomicU64::new(0),
             executor,
             cancelled: AtomicBool::new(false),
         });
@@ -584,6 +586,8 @@ async fn run_remote(
             }
             Some(TaskUpdate::Resumed) => state.state.store(RUNNING, Relaxed),
             Some(TaskUpdate::Finished(done)) => {
+                state.finished_ns.store(done.finished_ns, Relaxed);
+                state.reported_ns.store(now_ns(), Relaxed);
                 // Parks by the executor's own policy count too.
                 state.suspensions.fetch_max(done.suspensions, Relaxed);
                 return Ok(done);
@@ -631,6 +635,8 @@ pub(crate) struct RemoteState {
     pause_sent_ns: AtomicU64,
     pause_received_ns: AtomicU64,
     paused_ns: AtomicU64,
+    finished_ns: AtomicU64,
+    reported_ns: AtomicU64,
     executor: u32,
     cancelled: AtomicBool,
 }
@@ -659,6 +665,10 @@ pub struct RemoteTimes {
     pub pause_received: u64,
     /// Its executor parked it after the last pause.
     pub paused: u64,
+    /// Its executor's slot finished running it.
+    pub finished: u64,
+    /// The driver read its executor's report that it finished.
+    pub reported: u64,
 }
 
 impl RemoteTask {
@@ -721,6 +731,8 @@ impl RemoteTask {
             pause_sent: self.state.pause_sent_ns.load(Relaxed),
             pause_received: self.state.pause_received_ns.load(Relaxed),
             paused: self.state.paused_ns.load(Relaxed),
+            finished: self.state.finished_ns.load(Relaxed),
+            reported: self.state.reported_ns.load(Relaxed),
         }
     }
 

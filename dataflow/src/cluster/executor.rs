@@ -635,7 +635,7 @@ fn start(
                 _running: running,
             }
             .await?;
-            Ok((output, job.published.clone()))
+            Ok((output, job.published.clone(), now_ns()))
         }
     };
     let options = SpawnOptions::new().class(class).name(key.to_string());
@@ -649,7 +649,7 @@ fn start(
         },
     );
     async move {
-        let (output, published) = match join.await {
+        let (output, published, finished_ns) = match join.await {
             Ok(output) => output?,
             Err(e) if e.is_panic() => {
                 let message = match e.try_into_panic() {
@@ -689,6 +689,7 @@ fn start(
             ],
             suspensions: handle.suspensions(),
             published,
+            finished_ns,
         })
     }
 }

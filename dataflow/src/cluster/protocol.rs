@@ -218,6 +218,8 @@ pub struct TaskDone {
     pub suspensions: u32,
     /// The published values its job's build read on the executor, with versions.
     pub published: Vec<(String, u64)>,
+    /// When its slot finished running it (wall clock, ns since the UNIX epoch).
+    pub finished_ns: u64,
 }
 
 /// What a finished task produced.

@@ -5,6 +5,7 @@ use super::window::MemoryPressure;
 use super::{live_tallies, Placement, PlacementError, TaskRequest};
 use crate::placement::ExecutorView;
 use crate::ExecutorId;
+use neptune_runtime::Class;
 use std::cmp::Ordering;
 
 /// LMA (locality- and memory-aware), in two passes over the task set:
@@ -19,6 +20,14 @@ use std::cmp::Ordering;
 ///    is full, to the fewest tasks per slot, the lowest pressure breaking ties. So low
 ///    pressure decides where free capacity is used, and a full cluster is still
 ///    loaded evenly. Remaining ties go to the earlier executor in the slice.
+///
+///    For a **Stream** task "room" is a slot it can take at once: one not held by a
+///    Stream task or by Batch work its executor cannot pause (as for
+///    [`LoadBalance`](super::LoadBalance)); between executors without such a slot, the
+///    fewest of those blockers per slot wins. Counting queued and pausable Batch tasks
+///    instead sent a micro-batch's Stream tasks all to the executor with the fewest
+///    Batch tasks, where they waited for each other while another executor's slots,
+///    whose Batch work they could have paused, went on with it.
 ///
 /// ```
 /// use neptune_scheduler::placement::{ExecutorView, Lma, Placement, TaskRequest};
@@ -35,7 +44,7 @@ use std::cmp::Ordering;
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Lma;
 
-/// LMA's order of candidates for an unpinned task (less is better).
+/// LMA's order of candidates for an unpinned Batch task (less is better).
 fn compare(a: (&Tally, MemoryPressure), b: (&Tally, MemoryPressure)) -> Ordering {
     let ((ta, pa), (tb, pb)) = (a, b);
     match (ta.has_room(), tb.has_room()) {
@@ -43,6 +52,29 @@ fn compare(a: (&Tally, MemoryPressure), b: (&Tally, MemoryPressure)) -> Ordering
         (false, true) => Ordering::Greater,
         (true, true) => (pa, ta.load(), ta.index).cmp(&(pb, tb.load(), tb.index)),
         (false, false) => (ta.load(), pa, ta.index).cmp(&(tb.load(), pb, tb.index)),
+    }
+}
+
+/// LMA's order of candidates for an unpinned Stream task (less is better): an executor
+/// where it starts at once first, then as [`compare`] with the tasks it could not
+/// displace in place of all tasks.
+fn compare_stream(a: (&Tally, MemoryPressure), b: (&Tally, MemoryPressure)) -> Ordering {
+    let ((ta, pa), (tb, pb)) = (a, b);
+    match (ta.starts_stream(), tb.starts_stream()) {
+        (true, false) => Ordering::Less,
+        (false, true) => Ordering::Greater,
+        (true, true) => (pa, ta.stream_blockers(), ta.load(), ta.index).cmp(&(
+            pb,
+            tb.stream_blockers(),
+            tb.load(),
+            tb.index,
+        )),
+        (false, false) => (ta.stream_blockers(), pa, ta.load(), ta.index).cmp(&(
+            tb.stream_blockers(),
+            pb,
+            tb.load(),
+            tb.index,
+        )),
     }
 }
 
@@ -78,8 +110,12 @@ impl Placement for Lma {
             if slot.is_some() {
                 continue;
             }
+            let order = match task.class {
+                Class::Stream => compare_stream,
+                Class::Batch => compare,
+            };
             let best = (0..tallies.len())
-                .min_by(|&a, &b| compare((&tallies[a], pressure[a]), (&tallies[b], pressure[b])))
+                .min_by(|&a, &b| order((&tallies[a], pressure[a]), (&tallies[b], pressure[b])))
                 .expect("at least one live executor");
             tallies[best].assign(task.class);
             *slot = Some(executors[tallies[best].index].id);
@@ -106,6 +142,46 @@ mod tests {
         let ids: Vec<u32> = placed.iter().map(|e| e.0).collect();
         // Two free slots on the cool executor first, then the hot one's, then evenly.
         assert_eq!(ids, vec![1, 1, 0, 0, 1, 0]);
+    }
+
+    fn view(id: u32, slots: usize, running: [usize; 2], pausable: usize) -> ExecutorView {
+        let mut v = ExecutorView::new(ExecutorId(id), slots);
+        v.running = running;
+        v.pausable_batch = pausable;
+        v
+    }
+
+    #[test]
+    fn a_micro_batch_spreads_over_the_slots_it_can_take_by_pausing_batch_work() {
+        // Two one-slot executors full of pausable Batch work, one with fewer Batch
+        // tasks: each Stream task takes a slot of its own, not a turn on the same one.
+        let few = view(0, 1, [0, 2], 2);
+        let many = view(1, 1, [0, 5], 5);
+        let placed = Lma
+            .place(&[TaskRequest::stream(); 2], &[few, many])
+            .unwrap();
+        assert_eq!(placed, vec![ExecutorId(0), ExecutorId(1)]);
+    }
+
+    #[test]
+    fn a_stream_task_goes_where_it_can_pause_batch_work_not_where_it_would_queue() {
+        // Executor 0 runs a Stream task on its only slot; executor 1's Batch work can
+        // be paused, executor 2's cannot.
+        let streaming = view(0, 1, [1, 0], 0);
+        let pausable = view(1, 1, [0, 3], 3);
+        let unpausable = view(2, 1, [0, 1], 0);
+        let placed = Lma
+            .place(&[TaskRequest::stream()], &[streaming, pausable, unpausable])
+            .unwrap();
+        assert_eq!(placed, vec![ExecutorId(1)]);
+        // With no slot to take at once anywhere, the fewest blockers per slot: two
+        // Stream tasks on two slots (1 per slot) beat two unpausable Batch tasks on one.
+        let two_unpausable = view(0, 1, [0, 2], 0);
+        let wide = view(1, 2, [2, 0], 0);
+        let placed = Lma
+            .place(&[TaskRequest::stream()], &[two_unpausable, wide])
+            .unwrap();
+        assert_eq!(placed, vec![ExecutorId(1)]);
     }
 
     #[test]

@@ -89,6 +89,12 @@ impl Tally {
         }
     }
 
+    /// A new Stream task would start at once: a slot holds neither a Stream task nor
+    /// Batch work that cannot be paused.
+    pub(crate) fn starts_stream(&self) -> bool {
+        self.stream + self.batch - self.pausable < self.slots.max(1)
+    }
+
     /// Counts one more task of `class`. A Stream task that finds no free slot pauses a
     /// pausable Batch task, if there is one.
     pub(crate) fn assign(&mut self, class: Class) {
