@@ -4,7 +4,7 @@
 //! ```text
 //! neptune bench cluster [--json] [--only NAME,…]
 //!     [--executors N] [--slots K] [--tasks N] [--pauses N] [--shuffle-mib M]
-//!     [--rounds R] [--seconds S]
+//!     [--rounds R] [--seconds S] [--no-realtime]
 //! ```
 //!
 //! (`cargo run --release --example cluster_bench -- …` runs the same.)
@@ -25,13 +25,18 @@
 //!   processes of one slot), rows alternating.
 //!
 //! Both ends of a latency are wall-clock readings in two processes of one host (the
-//! same clock). With `--json`, one line per figure, named by its `figure` field.
+//! same clock). With `--json`, one line per figure, named by its `figure` field; the
+//! first, `setup`, says how the urgent threads (network, timers, triggers, job
+//! drivers, the bench's release thread) ran in every process, local mode included:
+//! under the real-time policy where permitted unless `--no-realtime` (see
+//! `neptune::runtime::time_slice::make_urgent`), else with short time slices.
 
 use crate::progress::Progress;
 use clap::builder::PossibleValuesParser;
 use clap::Parser;
 use neptune::dataflow::cluster::{Builders, RemoteTimes};
 use neptune::dataflow::{Class, Context, Dataset, JobHandle};
+use neptune::runtime::time_slice::{allow_realtime, make_urgent, Urgency};
 use neptune::runtime::TaskState;
 use neptune_support::args::{at_least_one, positive_f64};
 use neptune_support::spin as workload;
@@ -303,6 +308,34 @@ trait Figure: Serialize {
 fn row(figure: &str, fields: &[(&str, &dyn std::fmt::Display)]) -> String {
     let body: Vec<String> = fields.iter().map(|(k, v)| format!("{k} {v}")).collect();
     format!("{figure:<14} {}", body.join("  "))
+}
+
+/// `setup`: how the figures that follow were measured.
+#[derive(Serialize, Debug, Default, Clone, PartialEq)]
+struct Setup {
+    /// Always `setup`.
+    figure: &'static str,
+    /// What [`make_urgent`] gave the urgent threads: `realtime`, `short_slice` or
+    /// `unchanged`.
+    urgent_threads: &'static str,
+    /// Cores this process may use.
+    cores: usize,
+    executors: usize,
+    slots: usize,
+}
+
+impl Figure for Setup {
+    fn text(&self) -> String {
+        row(
+            self.figure,
+            &[
+                ("urgent_threads", &self.urgent_threads),
+                ("cores", &self.cores),
+                ("executors", &self.executors),
+                ("slots", &self.slots),
+            ],
+        )
+    }
 }
 
 /// `dispatch`: µs from launch decision to first poll on the executor.
@@ -617,24 +650,31 @@ fn mw1_row(ctx: &Context, w: usize, seconds: f64) -> Mw1Row {
         }
         (lat, legs)
     });
-    let period = Duration::from_millis(10);
-    let release0 = Instant::now() + period;
-    let end = Instant::now() + Duration::from_secs_f64(seconds);
-    let mut i = 0u32;
-    loop {
-        let release = release0 + period * i;
-        if release >= end {
-            break;
-        }
-        if let Some(d) = release.checked_duration_since(Instant::now()) {
-            std::thread::sleep(d);
-        }
-        let ds: Dataset<u64> = ctx.build("mw1", (w as u32, STREAM_UNITS, 1.0)).unwrap();
-        let job = ds.with_class(Class::Stream).job().count();
-        let _ = tx.send((release.elapsed(), job));
-        i += 1;
-    }
-    drop(tx);
+    // The release thread sleeps until each release: it is urgent like a stream's
+    // trigger thread (and on a thread of its own, as threads it would start later
+    // must not inherit that).
+    std::thread::scope(|s| {
+        s.spawn(move || {
+            let _ = make_urgent();
+            let period = Duration::from_millis(10);
+            let release0 = Instant::now() + period;
+            let end = Instant::now() + Duration::from_secs_f64(seconds);
+            let mut i = 0u32;
+            loop {
+                let release = release0 + period * i;
+                if release >= end {
+                    break;
+                }
+                if let Some(d) = release.checked_duration_since(Instant::now()) {
+                    std::thread::sleep(d);
+                }
+                let ds: Dataset<u64> = ctx.build("mw1", (w as u32, STREAM_UNITS, 1.0)).unwrap();
+                let job = ds.with_class(Class::Stream).job().count();
+                let _ = tx.send((release.elapsed(), job));
+                i += 1;
+            }
+        });
+    });
     let (mut lat, mut legs) = waiter.join().unwrap();
     stop.store(true, Relaxed);
     batch.join().unwrap();
@@ -709,6 +749,9 @@ pub struct Args {
     /// `mw1`: seconds per row.
     #[arg(long, value_name = "S", default_value_t = 5.0, value_parser = positive_f64)]
     seconds: f64,
+    /// Urgent threads ask for short time slices only, never the real-time policy.
+    #[arg(long)]
+    no_realtime: bool,
 }
 
 /// Measures the figures `args` name and prints them. The program must have called
@@ -721,6 +764,18 @@ pub fn main(args: Args) -> ExitCode {
         slots: args.slots,
         args,
     };
+    // Before any runtime starts; the local clusters' executors inherit it.
+    allow_realtime(!bench.args.no_realtime);
+    let urgent = std::thread::spawn(make_urgent)
+        .join()
+        .unwrap_or(Urgency::Unchanged);
+    bench.report(&Setup {
+        figure: "setup",
+        urgent_threads: urgent.name(),
+        cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        executors: bench.executors,
+        slots: bench.slots,
+    });
     for figure in &bench.args.only {
         match figure.as_str() {
             "dispatch" => bench.dispatch(),
@@ -750,8 +805,10 @@ mod tests {
             (2, 1, 10_000, 300)
         );
         assert_eq!((c.shuffle_mib, c.rounds, c.seconds), (1024, 3, 5.0));
+        assert!(!c.no_realtime);
         let c = Args::try_parse_from([
             "cluster_bench",
+            "--no-realtime",
             "--json",
             "--only=shuffle,mw1_cluster",
             "--slots",
@@ -760,7 +817,7 @@ mod tests {
             "0.5",
         ])
         .unwrap();
-        assert!(c.json);
+        assert!(c.json && c.no_realtime);
         assert_eq!(c.only, ["shuffle", "mw1_cluster"]);
         assert_eq!((c.slots, c.seconds), (2, 0.5));
         assert_refused::<Args>(&[
@@ -791,6 +848,14 @@ mod tests {
 
     #[test]
     fn each_figure_line_has_the_keys_it_always_had() {
+        let setup = Setup {
+            figure: "setup",
+            ..Setup::default()
+        };
+        assert_eq!(
+            keys(&setup, "setup"),
+            sorted(&["figure", "urgent_threads", "cores", "executors", "slots"])
+        );
         let dispatch = Dispatch {
             figure: "dispatch",
             ..Dispatch::default()

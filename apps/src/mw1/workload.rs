@@ -23,7 +23,7 @@
 use super::args::{Config, Row};
 use super::live::Live;
 use futures::future::{join_all, BoxFuture};
-use neptune::runtime::time_slice::{set_time_slice, SHORT_SLICE};
+use neptune::runtime::time_slice::{make_urgent, Urgency};
 use neptune::runtime::{pause_requested, preemption_point, Builder, SpawnOptions};
 use neptune::scheduler::local::{KillLog, Neptune, NeptuneStats, Static};
 use neptune::scheduler::restart::{Progress, Restarter};
@@ -188,13 +188,11 @@ fn release_loop(
     out
 }
 
-/// Gives the calling release thread a short time slice unless `--release-slice
-/// default` (see the module's docs).
+/// Makes the calling release thread urgent (a short time slice, see [`make_urgent`])
+/// unless `--release-slice default` (see the module's docs).
 pub fn release_thread_slice(cfg: &Config) {
-    if cfg.short_release_slice {
-        if let Err(e) = set_time_slice(SHORT_SLICE) {
-            eprintln!("the release thread keeps the kernel's time slice ({e})");
-        }
+    if cfg.short_release_slice && make_urgent() == Urgency::Unchanged {
+        eprintln!("the release thread keeps the kernel's time slice");
     }
 }
 

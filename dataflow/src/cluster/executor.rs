@@ -59,6 +59,11 @@ pub struct ExecutorConfig {
     /// The slot threads' nice value (default: the dataflow's rule, see
     /// [`ContextBuilder::slot_nice`](crate::ContextBuilder::slot_nice)).
     pub slot_nice: Option<i32>,
+    /// Lets the executor's urgent threads (network, timers, job driver) run under the
+    /// real-time policy where the system permits it (see
+    /// [`allow_realtime`](neptune_runtime::time_slice::allow_realtime)). Off by
+    /// default: they then ask for short time slices only.
+    pub realtime: bool,
 }
 
 impl ExecutorConfig {
@@ -79,6 +84,7 @@ impl ExecutorConfig {
             bind,
             advertise: None,
             slot_nice: None,
+            realtime: false,
         }
     }
 }
@@ -233,6 +239,10 @@ impl Node {
 /// The driver cannot be reached, refuses the registration (another binary, other
 /// builders), or the runtimes cannot start.
 pub fn run_executor(config: ExecutorConfig, builders: &Builders) -> Result<()> {
+    if config.realtime {
+        // Before any runtime starts: their threads are made urgent as they start.
+        neptune_runtime::time_slice::allow_realtime(true);
+    }
     let builder = Context::builder()
         .executors(1)
         .slots_per_executor(config.slots)

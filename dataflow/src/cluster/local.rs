@@ -26,6 +26,11 @@ pub(crate) mod env {
     pub const ADVERTISE: &str = "NEPTUNE_EXECUTOR_ADVERTISE";
     /// Optional: the slot threads' nice value (default: the executor's own rule).
     pub const SLOT_NICE: &str = "NEPTUNE_EXECUTOR_SLOT_NICE";
+    /// `1`: the executor's urgent threads may run under the real-time policy (see
+    /// [`ExecutorConfig::realtime`](crate::cluster::ExecutorConfig::realtime)); `0`
+    /// or unset: not. A local cluster passes on its driver process's
+    /// [`allow_realtime`](neptune_runtime::time_slice::allow_realtime).
+    pub const REALTIME: &str = "NEPTUNE_EXECUTOR_REALTIME";
 }
 
 /// How a local cluster's executors are started.
@@ -108,6 +113,8 @@ impl LocalCluster {
         // `ContextBuilder::slot_nice`).
         let nice = crate::context::default_slot_nice(config.executors * config.slots);
         command.env(env::SLOT_NICE, nice.to_string());
+        let realtime = neptune_runtime::time_slice::realtime_allowed();
+        command.env(env::REALTIME, if realtime { "1" } else { "0" });
         command
             .args(&config.args)
             .envs(config.env.iter().map(|(k, v)| (k, v)))

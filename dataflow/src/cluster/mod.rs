@@ -114,6 +114,22 @@ fn executor_from_env(builders: &Builders) -> Option<Result<()>> {
                 DataflowError::Cluster(format!("{}={nice:?}: {e}", local::env::SLOT_NICE))
             })?);
         }
+        config.realtime = match std::env::var(local::env::REALTIME).as_deref() {
+            Ok("1") => true,
+            Ok("0") | Err(std::env::VarError::NotPresent) => false,
+            Ok(other) => {
+                return Err(DataflowError::Cluster(format!(
+                    "{}={other:?}: expected 0 or 1",
+                    local::env::REALTIME
+                )))
+            }
+            Err(e) => {
+                return Err(DataflowError::Cluster(format!(
+                    "{}: {e}",
+                    local::env::REALTIME
+                )))
+            }
+        };
         Ok(config)
     })();
     Some(config.and_then(|c| run_executor(c, builders)))

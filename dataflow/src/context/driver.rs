@@ -6,7 +6,7 @@ use futures::channel::mpsc;
 use futures::future::{poll_fn, BoxFuture};
 use futures::stream::FuturesUnordered;
 use futures::StreamExt;
-use neptune_runtime::time_slice::{set_time_slice, SHORT_SLICE};
+use neptune_runtime::time_slice::make_urgent;
 use std::io;
 use std::task::Poll;
 use std::thread::{self, ThreadId};
@@ -24,8 +24,8 @@ impl Driver {
             // Every job's stages start and end here: with every core busy with Batch
             // work, a wake of this thread would otherwise wait for a slot's kernel time
             // slice to end (milliseconds) before a Stream job's tasks are spawned or its
-            // result handed on. Best effort, as the slice is only a hint.
-            let _ = set_time_slice(SHORT_SLICE);
+            // result handed on. Best effort.
+            let _ = make_urgent();
             let mut running = FuturesUnordered::new();
             let mut open = true;
             futures::executor::block_on(poll_fn(|cx| {

@@ -80,7 +80,7 @@ use crate::dataset::Dataset;
 use crate::error::{DataflowError, Result};
 use crate::plan::NodeRef;
 use crate::Data;
-use neptune_runtime::time_slice::{set_time_slice, SHORT_SLICE};
+use neptune_runtime::time_slice::make_urgent;
 use neptune_runtime::Class;
 use node::{reads_of, MicroBatchNode, ReadCounted};
 use std::fmt;
@@ -917,9 +917,8 @@ impl<T: Send + 'static> Runner<T> {
     fn run(mut self) -> Result<()> {
         // The trigger thread wakes every interval to start a micro-batch: with every
         // core busy with batch work it would otherwise wait for a worker's kernel time
-        // slice to end (milliseconds) before it can. Best effort, as the slice is only
-        // a hint to the kernel.
-        let _ = set_time_slice(SHORT_SLICE);
+        // slice to end (milliseconds) before it can. Best effort.
+        let _ = make_urgent();
         let result = self
             .input
             .start(&self.ctx)

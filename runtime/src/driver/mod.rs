@@ -279,7 +279,7 @@ impl Handle {
             .spawn(move || {
                 // A timer or socket that wakes Stream work must not wait for a busy
                 // slot's slice to end. Best effort: without it, wakes are only later.
-                let _ = crate::time_slice::set_time_slice(crate::time_slice::SHORT_SLICE);
+                let _ = crate::time_slice::make_urgent();
                 // Its waits end at timer deadlines: the default 50 µs of timer slack
                 // (which the kernel may add to a dormant wait's timeout) would be most of
                 // a sub-millisecond sleep's lateness. Best effort too.

@@ -111,8 +111,9 @@ impl Builder {
         self
     }
 
-    /// Slot threads ask the kernel for short time slices (see
-    /// [`time_slice`](crate::time_slice)): for a runtime of network or control work
+    /// Slot threads are made urgent ([`make_urgent`](crate::time_slice::make_urgent):
+    /// short time slices, or the real-time policy where the process allows it): for a
+    /// runtime of network or control work
     /// that sleeps most of the time and must run the moment it wakes, even when every
     /// core is busy with another runtime's Batch work.
     pub fn short_time_slices(mut self, short: bool) -> Builder {
@@ -273,7 +274,7 @@ impl Builder {
             let body = move || {
                 if short {
                     // Best effort: kernels before 6.12 accept it and change nothing.
-                    let _ = crate::time_slice::set_time_slice(crate::time_slice::SHORT_SLICE);
+                    let _ = crate::time_slice::make_urgent();
                 }
                 if nice != 0 {
                     // Best effort too: a lower value than the thread's may be refused.
