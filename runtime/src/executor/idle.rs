@@ -18,8 +18,7 @@ const NOTIFIED: usize = 2;
 
 /// How long a slot spins before it blocks: a wake within this window (a resume right
 /// after a park, the next micro-batch of a busy stream) costs no futex round trip.
-#[cfg(not(loom))]
-const SPIN: std::time::Duration = std::time::Duration::from_micros(20);
+pub(crate) const SPIN: std::time::Duration = std::time::Duration::from_micros(20);
 
 /// Blocks one slot thread until unparked; an unpark that comes first is remembered.
 pub(crate) struct Parker {
@@ -43,12 +42,16 @@ impl Parker {
             .is_ok()
     }
 
-    pub(crate) fn park(&self) {
+    /// Blocks until unparked, spinning for `spin` first (not under loom, whose model
+    /// would only see the extra steps).
+    pub(crate) fn park(&self, spin: std::time::Duration) {
         if self.consume() {
             return;
         }
+        #[cfg(loom)]
+        let _ = spin;
         #[cfg(not(loom))]
-        {
+        if !spin.is_zero() {
             let start = std::time::Instant::now();
             let mut i = 0u32;
             loop {
@@ -57,7 +60,7 @@ impl Parker {
                 }
                 std::hint::spin_loop();
                 i = i.wrapping_add(1);
-                if i.is_multiple_of(64) && start.elapsed() >= SPIN {
+                if i.is_multiple_of(64) && start.elapsed() >= spin {
                     break;
                 }
             }

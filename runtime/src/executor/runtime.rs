@@ -112,10 +112,11 @@ impl Builder {
     }
 
     /// Slot threads are made urgent ([`make_urgent`](crate::time_slice::make_urgent):
-    /// short time slices, or the real-time policy where the process allows it): for a
-    /// runtime of network or control work
-    /// that sleeps most of the time and must run the moment it wakes, even when every
-    /// core is busy with another runtime's Batch work.
+    /// short time slices, or the real-time policy where the process allows it), and
+    /// block at once when they run out of work instead of spinning first: for a
+    /// runtime of network or control work that sleeps most of the time and must run
+    /// the moment it wakes, even when every core is busy with another runtime's Batch
+    /// work.
     pub fn short_time_slices(mut self, short: bool) -> Builder {
         self.short_slices = short;
         self
@@ -266,7 +267,7 @@ impl Builder {
         let exited = Arc::new((Mutex::new(0usize), Condvar::new()));
         let mut threads = Vec::with_capacity(n);
         for (i, local) in locals.into_iter().enumerate() {
-            let slot = Slot::new(shared.clone(), i, local);
+            let mut slot = Slot::new(shared.clone(), i, local);
             let h = handle.clone();
             let exited_here = exited.clone();
             let short = self.short_slices;
@@ -275,6 +276,9 @@ impl Builder {
                 if short {
                     // Best effort: kernels before 6.12 accept it and change nothing.
                     let _ = crate::time_slice::make_urgent();
+                    // An urgent thread that spins takes a core from the work it has
+                    // just handed on (a real-time one from everything else).
+                    slot.set_spin(std::time::Duration::ZERO);
                 }
                 if nice != 0 {
                     // Best effort too: a lower value than the thread's may be refused.
@@ -815,6 +819,6 @@ fn block_on_here<F: Future>(future: F) -> F::Output {
         if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
             return out;
         }
-        tw.parker.park();
+        tw.parker.park(super::idle::SPIN);
     }
 }

@@ -39,6 +39,8 @@ pub(crate) struct Slot {
     generation: usize,
     /// Tasks taken from the resumed queue, run before new Batch work.
     resumed: VecDeque<Notified>,
+    /// How long the slot spins before it blocks when it runs out of work.
+    spin: std::time::Duration,
     /// Batch tasks put back because Stream work arrived just before their poll.
     deferred: VecDeque<Notified>,
     /// Whether a Batch poll must first check for Stream work (`StreamFirst` queueing
@@ -85,6 +87,7 @@ impl Slot {
                 lifo: Lifo::new(),
             }),
             deferred: VecDeque::new(),
+            spin: super::idle::SPIN,
             stream_check,
             weighted: matches!(queueing, Queueing::Weighted { .. }),
             time_batch: matches!(queueing, Queueing::Weighted { .. }) || shared.timeline.is_some(),
@@ -110,6 +113,11 @@ impl Slot {
     }
 
     /// The slot's main loop; returns at shutdown.
+    /// Sets how long the slot spins before it blocks when it runs out of work.
+    pub(crate) fn set_spin(&mut self, spin: std::time::Duration) {
+        self.spin = spin;
+    }
+
     pub(crate) fn run(mut self) {
         let _slot = context::enter_slot(&self.local);
         self.start_ns = crate::clock::now_ns();
@@ -622,7 +630,7 @@ impl Slot {
         let slept = crate::clock::now_ns();
         self.account(slept);
         self.recorder.gap();
-        self.shared.slots[self.index].parker.park();
+        self.shared.slots[self.index].parker.park(self.spin);
         let woke = crate::clock::now_ns();
         self.mark_ns = woke;
         self.counters.idle_ns += woke.saturating_sub(slept);
