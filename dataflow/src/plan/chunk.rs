@@ -88,22 +88,26 @@ impl<T: 'static> Chunk<T> {
             }
             Chunk::Shared(run) => {
                 let base = run.range.start;
+                let slice = run.slice();
                 // Room for every record: growing by doubling would copy the kept ones
                 // again and again, and untouched capacity costs nothing.
-                let mut out = Vec::with_capacity(run.range.len());
-                let mut kept_from = None;
-                for (i, t) in run.slice().iter().enumerate() {
-                    match (keep(t), kept_from) {
-                        (true, None) => kept_from = Some(i),
-                        (false, Some(from)) => {
-                            run.records.copy_out(base + from..base + i, &mut out);
-                            kept_from = None;
-                        }
-                        _ => {}
+                let mut out = Vec::with_capacity(slice.len());
+                // Alternately skip a stretch of rejected records and copy out a stretch
+                // of kept ones: one test per record besides the predicate's.
+                let mut i = 0;
+                loop {
+                    while i < slice.len() && !keep(&slice[i]) {
+                        i += 1;
                     }
-                }
-                if let Some(from) = kept_from {
-                    run.records.copy_out(base + from..run.range.end, &mut out);
+                    if i == slice.len() {
+                        break;
+                    }
+                    let from = i;
+                    i += 1;
+                    while i < slice.len() && keep(&slice[i]) {
+                        i += 1;
+                    }
+                    run.records.copy_out(base + from..base + i, &mut out);
                 }
                 out
             }
@@ -160,6 +164,29 @@ mod tests {
                 Chunk::from((10..40).collect::<Vec<_>>()).retain(keep),
                 expected
             );
+        }
+    }
+
+    /// Stretches kept or rejected at either end of the run, single records between
+    /// them, and runs of one record.
+    #[test]
+    fn retain_copies_every_stretch_of_a_shared_run() {
+        for keep in [
+            (|x: &u32| (60..75).contains(x)) as fn(&u32) -> bool,
+            |x| *x < 8 || *x > 280,
+            |x| *x == 70 || *x == 71 || *x == 134,
+            |x| x % 64 == 6,
+            |x| x % 64 != 6,
+            |x| x.count_ones() % 2 == 0,
+        ] {
+            for range in [7..300, 0..64, 6..70, 0..1, 299..300] {
+                let expected: Vec<u32> = range.clone().map(|x| x as u32).filter(keep).collect();
+                assert_eq!(
+                    shared(300, range.clone()).retain(keep),
+                    expected,
+                    "{range:?}"
+                );
+            }
         }
     }
 }
