@@ -75,17 +75,10 @@ impl Placement for LoadBalance {
 mod tests {
     use super::*;
 
-    fn view(id: u32, slots: usize, running: [usize; 2], pausable: usize) -> ExecutorView {
-        let mut v = ExecutorView::new(ExecutorId(id), slots);
-        v.running = running;
-        v.pausable_batch = pausable;
-        v
-    }
-
     #[test]
     fn stream_prefers_pausable_batch_work_over_unpausable() {
-        let fifo = view(0, 2, [0, 2], 0);
-        let neptune = view(1, 2, [0, 2], 2);
+        let fifo = ExecutorView::busy(0, 2, [0, 2], 0);
+        let neptune = ExecutorView::busy(1, 2, [0, 2], 2);
         let placed = LoadBalance
             .place(&[TaskRequest::stream()], &[fifo.clone(), neptune.clone()])
             .unwrap();
@@ -99,8 +92,8 @@ mod tests {
 
     #[test]
     fn a_free_slot_beats_pausing() {
-        let full = view(0, 2, [0, 2], 2);
-        let free = view(1, 2, [0, 1], 1);
+        let full = ExecutorView::busy(0, 2, [0, 2], 2);
+        let free = ExecutorView::busy(1, 2, [0, 1], 1);
         let placed = LoadBalance
             .place(&[TaskRequest::stream()], &[full, free])
             .unwrap();
@@ -109,8 +102,8 @@ mod tests {
 
     #[test]
     fn load_is_per_slot() {
-        let small = view(0, 1, [0, 0], 0);
-        let big = view(1, 4, [0, 0], 0);
+        let small = ExecutorView::busy(0, 1, [0, 0], 0);
+        let big = ExecutorView::busy(1, 4, [0, 0], 0);
         let placed = LoadBalance
             .place(&[TaskRequest::batch(); 5], &[small, big])
             .unwrap();

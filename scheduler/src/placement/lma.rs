@@ -144,19 +144,12 @@ mod tests {
         assert_eq!(ids, vec![1, 1, 0, 0, 1, 0]);
     }
 
-    fn view(id: u32, slots: usize, running: [usize; 2], pausable: usize) -> ExecutorView {
-        let mut v = ExecutorView::new(ExecutorId(id), slots);
-        v.running = running;
-        v.pausable_batch = pausable;
-        v
-    }
-
     #[test]
     fn a_micro_batch_spreads_over_the_slots_it_can_take_by_pausing_batch_work() {
         // Two one-slot executors full of pausable Batch work, one with fewer Batch
         // tasks: each Stream task takes a slot of its own, not a turn on the same one.
-        let few = view(0, 1, [0, 2], 2);
-        let many = view(1, 1, [0, 5], 5);
+        let few = ExecutorView::busy(0, 1, [0, 2], 2);
+        let many = ExecutorView::busy(1, 1, [0, 5], 5);
         let placed = Lma
             .place(&[TaskRequest::stream(); 2], &[few, many])
             .unwrap();
@@ -167,17 +160,17 @@ mod tests {
     fn a_stream_task_goes_where_it_can_pause_batch_work_not_where_it_would_queue() {
         // Executor 0 runs a Stream task on its only slot; executor 1's Batch work can
         // be paused, executor 2's cannot.
-        let streaming = view(0, 1, [1, 0], 0);
-        let pausable = view(1, 1, [0, 3], 3);
-        let unpausable = view(2, 1, [0, 1], 0);
+        let streaming = ExecutorView::busy(0, 1, [1, 0], 0);
+        let pausable = ExecutorView::busy(1, 1, [0, 3], 3);
+        let unpausable = ExecutorView::busy(2, 1, [0, 1], 0);
         let placed = Lma
             .place(&[TaskRequest::stream()], &[streaming, pausable, unpausable])
             .unwrap();
         assert_eq!(placed, vec![ExecutorId(1)]);
         // With no slot to take at once anywhere, the fewest blockers per slot: two
         // Stream tasks on two slots (1 per slot) beat two unpausable Batch tasks on one.
-        let two_unpausable = view(0, 1, [0, 2], 0);
-        let wide = view(1, 2, [2, 0], 0);
+        let two_unpausable = ExecutorView::busy(0, 1, [0, 2], 0);
+        let wide = ExecutorView::busy(1, 2, [2, 0], 0);
         let placed = Lma
             .place(&[TaskRequest::stream()], &[two_unpausable, wide])
             .unwrap();

@@ -61,6 +61,16 @@ impl ExecutorView {
         }
     }
 
+    /// Executor `id` with `slots` slots running `running` tasks (Stream, Batch), of
+    /// which `pausable` Batch tasks can be paused: the placement tests' executors.
+    #[cfg(test)]
+    pub(crate) fn busy(id: u32, slots: usize, running: [usize; 2], pausable: usize) -> Self {
+        let mut v = ExecutorView::new(ExecutorId(id), slots);
+        v.running = running;
+        v.pausable_batch = pausable;
+        v
+    }
+
     /// Replaces the window with an empty one of `capacity` heartbeats.
     pub fn with_window(mut self, capacity: usize) -> ExecutorView {
         self.window = MetricsWindow::new(capacity);
