@@ -339,7 +339,7 @@ mod tests {
         ]) {
             Command::Driver(d) => {
                 assert_eq!((d.expect, d.name.as_str()), (1, "driver"));
-                assert!(d.app.json && d.app.seconds == 5.0);
+                assert!(d.app.json && d.app.seconds == 5.0 && !d.urgency.realtime);
             }
             other => panic!("not driver: {other:?}"),
         }
@@ -351,19 +351,29 @@ mod tests {
             "c",
             "--name",
             "e",
+            "--realtime",
         ]) {
             Command::Executor(e) => {
                 assert_eq!(
                     (e.driver.as_str(), e.slots, e.resolve_timeout),
                     ("neptune-driver:7077", 1, 30)
                 );
+                assert!(e.urgency.realtime);
             }
             other => panic!("not executor: {other:?}"),
         }
         match ok(&[
-            "hostfile", "--file", "f", "--index", "2", "--certs", "c", "--json",
+            "hostfile",
+            "--file",
+            "f",
+            "--index",
+            "2",
+            "--certs",
+            "c",
+            "--json",
+            "--realtime",
         ]) {
-            Command::Hostfile(h) => assert!(h.index == 2 && h.app.json),
+            Command::Hostfile(h) => assert!(h.index == 2 && h.app.json && h.urgency.realtime),
             other => panic!("not hostfile: {other:?}"),
         }
     }

@@ -31,6 +31,17 @@ pub fn local_cluster(s: &str) -> Result<usize, String> {
         .ok_or_else(|| "expected local:N with N > 0".to_owned())
 }
 
+/// How the urgent threads run: `--realtime`, shared by the cluster's subcommands.
+#[derive(Args, Debug, Clone, Copy, Default)]
+pub struct Urgency {
+    /// Run the urgent threads (network, timers, stream triggers, job driver) under
+    /// SCHED_FIFO at the lowest real-time priority where permitted (root or
+    /// CAP_SYS_NICE), so that they run the moment they wake even when Batch work fills
+    /// every core; else they ask for short time slices.
+    #[arg(long)]
+    pub realtime: bool,
+}
+
 /// `neptune driver`'s arguments.
 #[derive(Args, Debug)]
 pub struct DriverArgs {
@@ -46,12 +57,9 @@ pub struct DriverArgs {
     /// The driver's node name (its certificate's).
     #[arg(long, default_value = "driver")]
     pub name: String,
-    /// Run the urgent threads (network, timers, stream triggers, job driver) under
-    /// SCHED_FIFO at the lowest real-time priority where permitted (root or
-    /// CAP_SYS_NICE), so that they run the moment they wake even when Batch work fills
-    /// every core; else they ask for short time slices.
-    #[arg(long)]
-    pub realtime: bool,
+    /// `--realtime`.
+    #[command(flatten)]
+    pub urgency: Urgency,
     /// The application's options.
     #[command(flatten)]
     pub app: unified::Args,
@@ -73,12 +81,9 @@ pub struct HostfileArgs {
     /// How long an executor retries resolving host names of the file.
     #[arg(long, value_name = "SECONDS", default_value_t = DEFAULT_RESOLVE_SECS)]
     pub resolve_timeout: u64,
-    /// Run the urgent threads (network, timers, stream triggers, job driver) under
-    /// SCHED_FIFO at the lowest real-time priority where permitted (root or
-    /// CAP_SYS_NICE), so that they run the moment they wake even when Batch work fills
-    /// every core; else they ask for short time slices.
-    #[arg(long)]
-    pub realtime: bool,
+    /// `--realtime`.
+    #[command(flatten)]
+    pub urgency: Urgency,
     /// The application's options (used by the driver).
     #[command(flatten)]
     pub app: unified::Args,
@@ -125,12 +130,9 @@ pub struct ExecutorArgs {
     /// The driver's node name (its certificate's).
     #[arg(long, default_value = "driver")]
     pub driver_name: String,
-    /// Run the urgent threads (network, timers, stream triggers, job driver) under
-    /// SCHED_FIFO at the lowest real-time priority where permitted (root or
-    /// CAP_SYS_NICE), so that they run the moment they wake even when Batch work fills
-    /// every core; else they ask for short time slices.
-    #[arg(long)]
-    pub realtime: bool,
+    /// `--realtime`.
+    #[command(flatten)]
+    pub urgency: Urgency,
 }
 
 /// `neptune cert`'s subcommands.
@@ -181,11 +183,11 @@ fn run_driver(args: DriverArgs, program: &str, progress: &mut dyn FnMut(&Progres
         expect,
         certs,
         name,
-        realtime,
+        urgency,
         app,
     } = args;
     // Before the context's runtimes start (their threads are made urgent as they do).
-    neptune::runtime::time_slice::allow_realtime(realtime);
+    neptune::runtime::time_slice::allow_realtime(urgency.realtime);
     let identity = match ClusterIdentity::from_dir(&certs, &name) {
         Ok(id) => id,
         Err(e) => return fail(&e.to_string()),
@@ -221,7 +223,7 @@ fn run_executor_process(args: ExecutorArgs) -> ExitCode {
     config.policy = args.policy;
     config.advertise = args.advertise;
     config.driver_name = args.driver_name;
-    config.realtime = args.realtime;
+    config.realtime = args.urgency.realtime;
     if let Some(bind) = args.bind {
         config.bind = bind;
     }
@@ -239,7 +241,7 @@ pub fn hostfile(args: HostfileArgs, progress: &mut dyn FnMut(&Progress)) -> Exit
         index,
         certs,
         resolve_timeout,
-        realtime,
+        urgency,
         app,
     } = args;
     let file = file.as_path();
@@ -261,7 +263,7 @@ pub fn hostfile(args: HostfileArgs, progress: &mut dyn FnMut(&Progress)) -> Exit
                 expect: hostfile.executors.len(),
                 certs,
                 name: driver.name.clone(),
-                realtime,
+                urgency,
                 app,
             },
             "neptune hostfile",
@@ -303,7 +305,7 @@ pub fn hostfile(args: HostfileArgs, progress: &mut dyn FnMut(&Progress)) -> Exit
                 advertise: Some(advertise),
                 bind: Some(executor.bind()),
                 driver_name: hostfile.driver.name.clone(),
-                realtime,
+                urgency,
             })
         }
     }

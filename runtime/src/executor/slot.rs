@@ -112,12 +112,12 @@ impl Slot {
         }
     }
 
-    /// The slot's main loop; returns at shutdown.
     /// Sets how long the slot spins before it blocks when it runs out of work.
     pub(crate) fn set_spin(&mut self, spin: std::time::Duration) {
         self.spin = spin;
     }
 
+    /// The slot's main loop; returns at shutdown.
     pub(crate) fn run(mut self) {
         let _slot = context::enter_slot(&self.local);
         self.start_ns = crate::clock::now_ns();
