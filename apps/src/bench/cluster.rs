@@ -632,15 +632,15 @@ fn mw1_row(ctx: &Context, w: usize, seconds: f64) -> Mw1Row {
     };
     // Let the batch job fill every slot first.
     std::thread::sleep(Duration::from_millis(300));
-    let (tx, rx) = mpsc::channel::<(Duration, JobHandle<u64>)>();
+    // Each job with how late it was submitted and its release on the wall clock.
+    let (tx, rx) = mpsc::channel::<(Duration, u64, JobHandle<u64>)>();
     let waiter = std::thread::spawn(move || {
         let mut lat = Vec::new();
         let mut legs = Vec::new();
-        for (delay, mut job) in rx {
+        for (delay, released, mut job) in rx {
             let r = futures::executor::block_on(&mut job).unwrap();
             let us = (delay + r.stats.elapsed).as_micros() as u64;
             lat.push(us);
-            let released = now_ns().saturating_sub(us * 1000);
             let times: Vec<RemoteTimes> = job
                 .tasks()
                 .iter()
@@ -670,7 +670,10 @@ fn mw1_row(ctx: &Context, w: usize, seconds: f64) -> Mw1Row {
                 }
                 let ds: Dataset<u64> = ctx.build("mw1", (w as u32, STREAM_UNITS, 1.0)).unwrap();
                 let job = ds.with_class(Class::Stream).job().count();
-                let _ = tx.send((release.elapsed(), job));
+                let late = release.elapsed();
+                // Read here, not when the waiter wakes: its wake-up is not a leg.
+                let released = now_ns().saturating_sub(late.as_nanos() as u64);
+                let _ = tx.send((late, released, job));
                 i += 1;
             }
         });
