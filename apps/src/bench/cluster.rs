@@ -34,6 +34,7 @@
 use crate::progress::Progress;
 use clap::builder::PossibleValuesParser;
 use clap::Parser;
+use neptune::dataflow::cluster::protocol::now_ns;
 use neptune::dataflow::cluster::{Builders, RemoteTimes};
 use neptune::dataflow::{Class, Context, Dataset, JobHandle};
 use neptune::runtime::time_slice::{allow_realtime, make_urgent, Urgency};
@@ -678,15 +679,18 @@ fn mw1_row(ctx: &Context, w: usize, seconds: f64) -> Mw1Row {
             }
         });
     });
-    let (mut lat, mut legs) = waiter.join().unwrap();
+    let (mut lat, legs) = waiter.join().unwrap();
     stop.store(true, Relaxed);
     batch.join().unwrap();
     let batches = lat.len();
     let secs = last_end.load(Relaxed) as f64 / 1e6;
     let p99 = quantile(&mut lat, 0.99);
     let all: Vec<Legs> = legs.iter().map(|(_, l)| *l).collect();
-    legs.retain(|(us, _)| *us >= p99);
-    let tail: Vec<Legs> = legs.iter().map(|(_, l)| *l).collect();
+    let tail: Vec<Legs> = legs
+        .iter()
+        .filter(|(us, _)| *us >= p99)
+        .map(|(_, l)| *l)
+        .collect();
     Mw1Row {
         p50: quantile(&mut lat, 0.5),
         p99,
@@ -695,13 +699,6 @@ fn mw1_row(ctx: &Context, w: usize, seconds: f64) -> Mw1Row {
         legs_p50: Legs::median(&all),
         legs_tail: Legs::mean(&tail),
     }
-}
-
-/// The wall clock in ns since the UNIX epoch, as the cluster's task timelines read it.
-fn now_ns() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as u64)
 }
 
 /// Waits for `done`, up to a minute, checking every [`WAIT_POLL`] (sleeping, so that
