@@ -84,7 +84,7 @@ impl Tally {
     /// Batch tasks that cannot be paused.
     pub(crate) fn stream_blockers(&self) -> PerSlot {
         PerSlot {
-            tasks: (self.stream + self.batch - self.pausable) as u64,
+            tasks: self.blockers() as u64,
             slots: self.slots.max(1) as u64,
         }
     }
@@ -92,7 +92,12 @@ impl Tally {
     /// A new Stream task would start at once: a slot holds neither a Stream task nor
     /// Batch work that cannot be paused.
     pub(crate) fn starts_stream(&self) -> bool {
-        self.stream + self.batch - self.pausable < self.slots.max(1)
+        self.blockers() < self.slots.max(1)
+    }
+
+    /// The tasks a new Stream task could not displace.
+    fn blockers(&self) -> usize {
+        self.stream + self.batch - self.pausable
     }
 
     /// Counts one more task of `class`. A Stream task that finds no free slot pauses a
