@@ -5,10 +5,25 @@
 //!
 //! `cargo run --release -p neptune-runtime --example timeline_cost -- [off|on]`
 
+use clap::{Parser, ValueEnum};
 use neptune_runtime::{Builder, SpawnOptions};
 
+/// Runs the fixed workload once, with the slot timeline off or on.
+#[derive(Parser)]
+struct Cli {
+    /// Whether the slot records its timeline (1,024 spans) while the workload runs.
+    #[arg(value_enum, default_value_t = Timeline::Off)]
+    timeline: Timeline,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Timeline {
+    Off,
+    On,
+}
+
 fn main() {
-    let on = std::env::args().nth(1).as_deref() == Some("on");
+    let on = Cli::parse().timeline == Timeline::On;
     let rt = Builder::new()
         .slots(1)
         .timeline(if on { 1024 } else { 0 })

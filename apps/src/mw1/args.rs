@@ -47,7 +47,7 @@ impl Row {
         Row::TokioSplit,
     ];
 
-    const EXTRA: [Row; 1] = [Row::NeptuneNoStarve];
+    const EXTRA: [Row; 2] = [Row::NeptuneNoStarve, Row::Policy(PolicyKind::Adaptive)];
 
     /// The row's name, as `--rows` takes it and the report prints it.
     pub fn name(self) -> &'static str {
@@ -251,11 +251,21 @@ pub struct Args {
     /// address is printed).
     #[arg(long, value_name = "ADDR", value_parser = crate::live::addr)]
     ui: Option<SocketAddr>,
-    /// Rows to run, in this order [default: all but neptune-nostarve]: stream-alone,
-    /// batch-alone, static, fifo, fair, kill, neptune, tokio-shared, tokio-yield,
-    /// tokio-split, and neptune-nostarve (NEPTUNE without its anti-starvation quanta).
-    #[arg(long, value_name = "A,B,...", value_parser = rows)]
+    /// Rows to run, in this order [default: all but neptune-nostarve and adaptive]:
+    /// stream-alone, batch-alone, static, fifo, fair, kill, neptune, tokio-shared,
+    /// tokio-yield, tokio-split, neptune-nostarve (NEPTUNE without its anti-starvation
+    /// quanta) and adaptive.
+    #[arg(long, value_name = "A,B,...", value_parser = rows, conflicts_with_all = ["policy", "all_policies"])]
     rows: Option<Rows>,
+    /// Runs one row only: the policy of the other applications' --policy (fifo, fair,
+    /// kill, neptune, static, adaptive), or any other row name; `--policy neptune` is
+    /// `--rows neptune`.
+    #[arg(long, value_name = "NAME", conflicts_with = "all_policies")]
+    policy: Option<Row>,
+    /// Runs the default rows: stream-alone and batch-alone, every policy but adaptive,
+    /// and the tokio peers (what no --rows or --policy runs too).
+    #[arg(long)]
+    all_policies: bool,
     /// Run every row R times, rows alternating within a round; report per-row medians.
     #[arg(long, value_name = "R", default_value_t = 1, value_parser = |v: &str| int(v, 1, 1000))]
     rounds: usize,
@@ -306,7 +316,11 @@ impl Args {
             svg: self.svg.as_ref().map(PathBuf::from),
             report: self.report.as_ref().map(PathBuf::from),
             ui: self.ui,
-            rows: self.rows.clone().map_or(Row::DEFAULT.to_vec(), |r| r.0),
+            rows: match (&self.rows, self.policy) {
+                (Some(rows), _) => rows.0.clone(),
+                (None, Some(row)) => vec![row],
+                (None, None) => Row::DEFAULT.to_vec(),
+            },
             rounds: self.rounds,
             seconds: self.seconds,
             slots: self.slots,
@@ -385,6 +399,11 @@ mod tests {
         assert_eq!((c.batch_units(), c.stream_units()), (200_000, 500));
         let d = run(&[]).unwrap();
         assert_eq!((d.rows.len(), d.rounds, d.seconds), (10, 1, 4.0));
+        assert_eq!(run(&["--all-policies"]).unwrap().rows, d.rows);
+        assert_eq!(
+            run(&["--policy", "adaptive"]).unwrap().rows,
+            vec![Row::Policy(PolicyKind::Adaptive)]
+        );
         assert!(d.short_release_slice && d.svg.is_none() && d.report.is_none());
         let r = run(&["--report", "mw1.html", "--svg", "mw1.svg"]).unwrap();
         assert_eq!(r.report, Some(PathBuf::from("mw1.html")));
@@ -405,6 +424,10 @@ mod tests {
             &["--release-slice", "long"],
             &["--static-stream-slots", "2", "--slots", "2"],
             &["--trigger-ms", "0.01"],
+            &["--policy", "lottery"],
+            &["--policy", "fifo", "--rows", "fair"],
+            &["--policy", "fifo", "--all-policies"],
+            &["--all-policies", "--rows", "fair"],
         ] {
             assert!(run(bad).is_err(), "{bad:?} should be rejected");
         }
