@@ -400,8 +400,8 @@ fn cancelling_policy_frees_the_slot_of_a_task_at_preemption_points() {
     assert_eq!(drops.load(SeqCst), 1);
 }
 
-/// Slot 0 runs only Stream tasks, slot 1 only Batch tasks.
-struct Dedicated;
+/// The slot it names runs only Stream tasks, the others only Batch tasks.
+struct Dedicated(usize);
 
 impl Policy for Dedicated {
     fn name(&self) -> &str {
@@ -409,7 +409,7 @@ impl Policy for Dedicated {
     }
 
     fn slot_classes(&self, slot: usize, _slots: usize) -> SlotClasses {
-        if slot == 0 {
+        if slot == self.0 {
             SlotClasses::StreamOnly
         } else {
             SlotClasses::BatchOnly
@@ -429,7 +429,11 @@ impl Policy for Dedicated {
 fn dedicated_slots_run_their_own_class() {
     // Alternate the classes, one task at a time, letting both slots go to sleep in
     // between: each task must be run by the one slot that may run it.
-    let rt = Builder::new().slots(2).policy(Dedicated).build().unwrap();
+    let rt = Builder::new()
+        .slots(2)
+        .policy(Dedicated(0))
+        .build()
+        .unwrap();
     for round in 0..6 {
         std::thread::sleep(std::time::Duration::from_millis(30));
         let class = if round % 2 == 0 {
@@ -457,7 +461,11 @@ fn dedicated_slots_run_their_own_class() {
 
 #[test]
 fn dedicated_stream_slot_takes_stream_work_spawned_on_the_batch_slot() {
-    let rt = Builder::new().slots(2).policy(Dedicated).build().unwrap();
+    let rt = Builder::new()
+        .slots(2)
+        .policy(Dedicated(0))
+        .build()
+        .unwrap();
     let parent = rt.spawn(async {
         let child = neptune_runtime::spawn_with(SpawnOptions::stream(), async { 3 });
         let task = child.task();
@@ -470,6 +478,33 @@ fn dedicated_stream_slot_takes_stream_work_spawned_on_the_batch_slot() {
     assert!(ok, "the Stream child never ran ({:?})", task.state());
     assert_eq!(join(child).unwrap(), 3);
     assert_eq!(task.slot(), Some(0));
+}
+
+/// A Batch task paused while idle, whose slot a policy switch then gives to Stream work
+/// alone, is parked on that slot when it is woken and resumed into its queue there; the
+/// slot hands it to one that runs Batch work at once. (It used to wait there until the
+/// slot ran out of Stream work, and then run there.)
+#[test]
+fn a_batch_task_resumed_on_a_slot_since_given_to_stream_work_runs_on_another() {
+    let rt = Builder::new().slots(2).build().unwrap();
+    let (tx, rx) = futures::channel::oneshot::channel::<u32>();
+    let h = rt.spawn(async move { rx.await.expect("the value is sent") + 1 });
+    let task = h.task();
+    wait_for("the Batch task waits for its value", || {
+        task.state() == TaskState::Idle
+    });
+    let slot = task.slot().expect("it ran");
+    assert!(task.pause());
+    rt.set_policy(Dedicated(slot));
+    tx.send(41).unwrap();
+    wait_for("the woken task is parked on its slot", || {
+        rt.metrics().slots[slot].suspended == 1
+    });
+    assert!(task.resume());
+    let ok = wait_until(DEADLINE, || h.is_finished());
+    assert!(ok, "the resumed task never ran ({:?})", task.state());
+    assert_eq!(join(h).unwrap(), 42);
+    assert_eq!(task.slot(), Some(1 - slot), "it ran on the Batch slot");
 }
 
 /// One queue for both classes, in arrival order.

@@ -238,6 +238,8 @@ impl Slot {
         let generation = self.shared.config.generation();
         if generation != self.generation {
             self.reconfigure(generation);
+        } else if !self.classes.runs(Class::Batch) {
+            self.hand_off_late_arrivals();
         }
         self.from_lifo = false;
         let t = self.pick();
@@ -268,22 +270,48 @@ impl Slot {
         self.lifo_streak = 0;
         self.local.release_lifo();
         if !self.classes.runs(Class::Batch) {
-            for t in self.parked_by_policy() {
-                t.policy_resume();
+            self.hand_off();
+        }
+    }
+
+    /// On a slot that runs no Batch work: tasks that reached it after it stopped (a
+    /// task paused while idle parks on the slot it last ran on when it is woken, and is
+    /// resumed into that slot's queue) go where other slots take them, as at the change
+    /// itself, rather than wait until this slot runs out of Stream work.
+    #[inline]
+    fn hand_off_late_arrivals(&mut self) {
+        let me = &self.shared.slots[self.index];
+        if me.policy_parked.load(Relaxed) > 0 || me.has_resumed.load(Relaxed) {
+            self.hand_off();
+        }
+    }
+
+    /// Resumes the tasks a policy parked here and moves every task held here (deferred
+    /// and resumed) to the global queue of its class, for the slots that run it.
+    #[cold]
+    fn hand_off(&mut self) {
+        for t in self.parked_by_policy() {
+            t.policy_resume();
+        }
+        let resumed = take_resumed(&self.shared, self.index, &mut self.recorder);
+        let mut moved = [false; 2];
+        for t in self
+            .deferred
+            .drain(..)
+            .chain(self.resumed.drain(..))
+            .chain(resumed)
+        {
+            // A resumed task may be a Stream task (paused and resumed by its owner).
+            let queue = self.shared.route(t.header().class);
+            moved[queue.index()] = true;
+            self.shared.inject[queue.index()].push(t);
+        }
+        self.held = [0; 2];
+        self.publish_held();
+        for class in Class::ALL {
+            if moved[class.index()] {
+                self.shared.notify_work(Some(class), class == Class::Stream);
             }
-            let batch = self.shared.route(Class::Batch).index();
-            let resumed = take_resumed(&self.shared, self.index, &mut self.recorder);
-            for t in self
-                .deferred
-                .drain(..)
-                .chain(self.resumed.drain(..))
-                .chain(resumed)
-            {
-                self.shared.inject[batch].push(t);
-            }
-            self.held = [0; 2];
-            self.publish_held();
-            self.shared.notify_work(Some(Class::Batch), false);
         }
     }
 
@@ -313,12 +341,6 @@ impl Slot {
             };
             if t.is_some() {
                 return t;
-            }
-            if class == Class::Stream && !self.classes.runs(Class::Batch) {
-                // A Stream-only slot has no Batch turn: take its resumed tasks here.
-                if let Some(t) = self.next_resumed() {
-                    return Some(t);
-                }
             }
         }
         None
