@@ -280,10 +280,17 @@ mod tests {
         // A pretend slot, awake and never harvesting.
         handle.slot_wakes();
         // Events nobody reads, until the driver thread leaves epoll_wait to the
-        // (pretend) harvester.
-        let noise = block_on(UdpSocket::bind("127.0.0.1:0")).unwrap();
+        // (pretend) harvester. A clone of the socket, outside the reactor, empties it
+        // as it goes: a full receive buffer drops datagrams without an event, and a
+        // driver thread that got little CPU before the buffer filled would then wait
+        // in epoll_wait for good.
+        let noise_std = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let drain = noise_std.try_clone().unwrap();
+        drain.set_nonblocking(true).unwrap();
+        let noise = UdpSocket::from_std(noise_std).unwrap();
         let sender = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
         let noise_addr = noise.local_addr().unwrap();
+        let mut sink = [0u8; 8];
         // Bounded in time, not in sends: on a loaded machine the driver thread may
         // get little CPU while this loop spins.
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
@@ -293,6 +300,7 @@ mod tests {
                 "the driver thread never went dormant"
             );
             sender.send_to(b"noise", noise_addr).unwrap();
+            while drain.recv(&mut sink).is_ok() {}
             std::thread::yield_now();
         }
         let receiver = Arc::new(block_on(UdpSocket::bind("127.0.0.1:0")).unwrap());
