@@ -75,6 +75,7 @@ pub struct Register {
     /// counts its Batch tasks as room for Stream tasks).
     pub pauses_batch: bool,
     /// Where other executors fetch its shuffle blocks.
+    #[serde(with = "super::wire::socket_addr")]
     pub shuffle_addr: SocketAddr,
     /// Its process id (for logs).
     pub pid: u32,
@@ -130,6 +131,7 @@ pub struct Peer {
     /// Its id.
     pub id: u32,
     /// Where it serves blocks.
+    #[serde(with = "super::wire::socket_addr")]
     pub addr: SocketAddr,
     /// Its node name (its certificate's).
     pub name: String,
