@@ -325,6 +325,51 @@ fn stream_task_queued_behind_a_busy_slot_runs_before_global_batch_work() {
     join(y).unwrap();
 }
 
+#[test]
+fn a_stream_task_in_the_lifo_slot_runs_before_batch_work_at_the_global_turn() {
+    // Two Stream tasks ping-pong on one slot: each wakes the other into the LIFO slot,
+    // so no Stream task ever waits in the global queue and the policy is never asked.
+    // A Batch task that only yields when paused waits in the global queue. Every
+    // GLOBAL_QUEUE_INTERVAL picks the slot looks at the global queues first; it must
+    // still run the Stream task in its LIFO slot before that Batch task, which would
+    // otherwise hold the slot for good while the Stream task sits in the local queue.
+    use futures::{SinkExt, StreamExt};
+    const ROUNDS: usize = 2_000;
+    let rt = runtime(1);
+    let release = Flag::new();
+    let _release = release.set_on_drop();
+    let (mut to_pong, mut pings) = futures::channel::mpsc::channel::<usize>(1);
+    let (mut to_ping, mut pongs) = futures::channel::mpsc::channel::<usize>(1);
+    let rounds = Arc::new(AtomicUsize::new(0));
+    let r = rounds.clone();
+    let ping = rt.spawn_with(SpawnOptions::stream().name("ping"), async move {
+        for i in 0..ROUNDS {
+            to_pong.send(i).await.unwrap();
+            assert_eq!(pongs.next().await, Some(i));
+            r.store(i + 1, SeqCst);
+        }
+    });
+    let pong = rt.spawn_with(SpawnOptions::stream().name("pong"), async move {
+        while let Some(i) = pings.next().await {
+            to_ping.send(i).await.unwrap();
+        }
+    });
+    wait_for("the ping-pong runs", || rounds.load(SeqCst) > 0);
+    let progress = Arc::new(AtomicU64::new(0));
+    let batch = rt.spawn(spin_until(release.clone(), progress.clone()));
+    let done = wait_until(DEADLINE, || ping.is_finished());
+    let reached = rounds.load(SeqCst);
+    release.set();
+    assert!(
+        done,
+        "the ping-pong stopped after {reached} of {ROUNDS} rounds while a Batch task held \
+         the slot"
+    );
+    join(ping).unwrap();
+    join(pong).unwrap();
+    join(batch).unwrap();
+}
+
 /// A policy that makes room for Stream work by cancelling the running Batch tasks.
 struct Kill;
 

@@ -333,10 +333,17 @@ impl Slot {
                     return Some(t);
                 }
             }
-            let local = &self.local.local[class.index()];
             let t = if global_first {
-                self.take_global(class, false).or_else(|| local.pop())
+                // A Stream task in the LIFO slot is not passed over for Batch work
+                // either: picked ahead of it, a Batch task that yields only when paused
+                // would hold the slot with it queued here, where no policy sees it.
+                let t = match self.take_global(class, false) {
+                    None if class == Class::Stream => self.take_lifo(class),
+                    t => t,
+                };
+                t.or_else(|| self.local.local[class.index()].pop())
             } else {
+                let local = &self.local.local[class.index()];
                 local.pop().or_else(|| self.take_global(class, true))
             };
             if t.is_some() {
