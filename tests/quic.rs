@@ -23,7 +23,9 @@ use futures::channel::mpsc;
 use futures::future::join_all;
 use futures::StreamExt;
 use neptune::runtime::metrics::SlotMetrics;
-use neptune::runtime::policy::{Policy, Preempt, Queueing, SlotClasses, SlotView};
+use neptune::runtime::policy::{
+    Check, CheckView, Policy, PolicyStatus, Preempt, Preemption, Queueing, SlotClasses, SlotView,
+};
 use neptune::runtime::quic::{self, ClusterCa, ClusterIdentity, QuicError, ALPN};
 use neptune::runtime::{
     preemption_point, spawn_with, time, Builder, Class, JoinHandle, Runtime, SpawnOptions,
@@ -400,8 +402,8 @@ fn a_peer_speaking_another_protocol_is_refused() {
     });
 }
 
-/// NEPTUNE, watched: the decisions are its own; this records what the runtime offered
-/// it and what it paused.
+/// NEPTUNE, watched: every decision is its own (each call is forwarded); this records
+/// what the runtime offered it and what it paused.
 struct Watched {
     inner: Neptune,
     /// Running tasks offered as candidates that were not Batch tasks.
@@ -415,6 +417,9 @@ struct Watched {
 impl Policy for Watched {
     fn name(&self) -> &str {
         self.inner.name()
+    }
+    fn preemption(&self) -> Preemption {
+        self.inner.preemption()
     }
     fn queueing(&self) -> Queueing {
         self.inner.queueing()
@@ -442,6 +447,12 @@ impl Policy for Watched {
     }
     fn on_stream_drained(&self, slot: usize, suspended: &[TaskHandle]) -> Vec<TaskHandle> {
         self.inner.on_stream_drained(slot, suspended)
+    }
+    fn on_check(&self, view: &CheckView<'_>) -> Check {
+        self.inner.on_check(view)
+    }
+    fn status(&self) -> PolicyStatus {
+        self.inner.status()
     }
 }
 
