@@ -438,6 +438,12 @@ fn policy_does_not_resume_a_user_paused_task() {
         p.a_progress.load(SeqCst)
     );
     assert!(p.a_task.is_pause_requested());
+    // The policy withdrew its pause: A is parked, but no longer by the policy, and the
+    // slot's count says so (it asks the policy about its parked tasks while it is not 0).
+    wait_for("the slot counts no task parked by the policy", || {
+        let m = rt.metrics();
+        m.slots[0].policy_parked == 0 && m.slots[0].suspended == 1
+    });
 
     // More Stream work comes and goes; A still stays put.
     for _ in 0..5 {

@@ -344,8 +344,16 @@ impl RawTask {
             match self.header().state.unpause(by) {
                 Unpause::NotPaused => return false,
                 Unpause::Cleared => {
-                    if !self.header().state.load().is_pause_requested() {
+                    let state = self.header().state.load();
+                    if !state.is_pause_requested() {
                         self.header().pause_at.store(0, Relaxed);
+                    }
+                    if state.is_parked() {
+                        // Still parked by another pause: as in `request_pause`, its
+                        // slot's count of why its tasks are parked must drop this one
+                        // (a slot asks its policy again while it counts any).
+                        // SAFETY: the caller's reference keeps the task alive for the call.
+                        unsafe { (self.header().vtable.refresh_parked)(self.0) };
                     }
                     return true;
                 }
