@@ -271,8 +271,14 @@ pub fn read_runs(text: &str) -> Result<Vec<RunReport>, String> {
         if line.trim().is_empty() {
             continue;
         }
-        let run = RunReport::from_json(line)
-            .map_err(|e| format!("line {}: not a unified run's report: {e}", n + 1))?;
+        let run = RunReport::from_json(line).map_err(|e| {
+            format!(
+                "line {}: not a unified run's report ({e}); `neptune report` reads the lines \
+                 of `neptune run unified --json`, and the other applications write their \
+                 report as they run, with `--report FILE`",
+                n + 1
+            )
+        })?;
         runs.push(run);
     }
     if runs.is_empty() {
@@ -327,6 +333,7 @@ mod tests {
         ))
         .unwrap_err();
         assert!(e.starts_with("line 2: not a unified run's report"), "{e}");
+        assert!(e.contains("with `--report FILE`"), "{e}");
         assert!(read_runs("\n").is_err());
         assert!(html(&[]).is_err());
     }
