@@ -328,24 +328,24 @@ impl Slot {
                     return Some(t);
                 }
             }
-            if !global_first {
-                if let Some(t) = self.take_lifo(class) {
-                    return Some(t);
-                }
-            }
-            let t = if global_first {
-                // A Stream task in the LIFO slot is not passed over for Batch work
-                // either: picked ahead of it, a Batch task that yields only when paused
-                // would hold the slot with it queued here, where no policy sees it.
-                let t = match self.take_global(class, false) {
-                    None if class == Class::Stream => self.take_lifo(class),
-                    t => t,
-                };
-                t.or_else(|| self.local.local[class.index()].pop())
+            // The periodic turn puts the global queue first and leaves the rest of the
+            // order as it is: a task in the LIFO slot passed over here for a Batch task
+            // that yields only when paused would wait behind it, unseen by the policy.
+            let global = if global_first {
+                self.take_global(class, false)
             } else {
-                let local = &self.local.local[class.index()];
-                local.pop().or_else(|| self.take_global(class, true))
+                None
             };
+            let t = global
+                .or_else(|| self.take_lifo(class))
+                .or_else(|| self.local.local[class.index()].pop())
+                .or_else(|| {
+                    if global_first {
+                        None
+                    } else {
+                        self.take_global(class, true)
+                    }
+                });
             if t.is_some() {
                 return t;
             }
